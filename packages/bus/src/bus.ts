@@ -1,0 +1,164 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import type Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { AoetlError, STREAMS, isValid, parse } from '@aoetl/contracts';
+
+export interface ConsumeOptions<S extends TSchema> {
+  stream: string;
+  group: string;
+  /** Messages that fail this schema go to the dead-letter stream at once. */
+  schema: S;
+  /** The effect. Acked only after it resolves; a throw leaves the entry pending for a later retry. */
+  handler: (message: Static<S>, entryId: string) => Promise<void>;
+  count?: number;
+  blockMs?: number;
+  /** A pending entry idle this long is reclaimed (from a dead consumer, or for a retry). */
+  claimIdleMs?: number;
+  /** After this many deliveries an entry is dead-lettered with its last error. */
+  maxDeliveries?: number;
+}
+
+type Entry = [id: string, fields: string[]];
+
+const FIELD = 'm';
+
+/** Exponential backoff with full jitter. */
+export function backoffMs(attempt: number, baseMs = 200, capMs = 30_000): number {
+  return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}
+
+/**
+ * Redis streams with consumer groups. Delivery is at least once: an entry is acked only after its effect,
+ * entries left pending by a dead consumer are reclaimed, and poison entries go to the dead-letter stream.
+ */
+export class Bus {
+  private readonly stopping = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+  private readonly lastErrors = new Map<string, string>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly consumer: string,
+    private readonly log: Logger,
+  ) {}
+
+  async publish(stream: string, message: { type: string }): Promise<string> {
+    const id = await this.redis.xadd(stream, '*', FIELD, JSON.stringify(message));
+    if (!id) throw new Error(`XADD to ${stream} returned no id`);
+    return id;
+  }
+
+  /** Starts a consumer loop on its own connection (XREADGROUP blocks). Resolves once the loop is running. */
+  consume<S extends TSchema>(opts: ConsumeOptions<S>): void {
+    const conn = this.redis.duplicate();
+    const loop = this.run(conn, opts).finally(() => conn.disconnect());
+    this.loops.push(loop);
+  }
+
+  async close(): Promise<void> {
+    this.stopping.abort();
+    await Promise.allSettled(this.loops);
+  }
+
+  private async run<S extends TSchema>(conn: Redis, opts: ConsumeOptions<S>): Promise<void> {
+    const log = this.log.child({ component: 'bus', stream: opts.stream, group: opts.group });
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        await this.reclaim(conn, opts, log);
+        const res = (await conn.xreadgroup(
+          'GROUP', opts.group, this.consumer,
+          'COUNT', opts.count ?? 10,
+          'BLOCK', opts.blockMs ?? 1000,
+          'STREAMS', opts.stream, '>',
+        )) as [string, Entry[]][] | null;
+        for (const [, entries] of res ?? []) {
+          for (const entry of entries) await this.deliver(conn, opts, entry, log);
+        }
+        failures = 0;
+      } catch (err) {
+        if (this.stopping.signal.aborted) break;
+        failures += 1;
+        log.warn({ err, failures }, 'consume loop error, backing off');
+        await sleep(backoffMs(failures), this.stopping.signal);
+      }
+    }
+  }
+
+  private async reclaim<S extends TSchema>(conn: Redis, opts: ConsumeOptions<S>, log: Logger): Promise<void> {
+    const idle = opts.claimIdleMs ?? 30_000;
+    const pending = (await conn.xpending(opts.stream, opts.group, 'IDLE', idle, '-', '+', 50)) as [
+      string, string, number, number,
+    ][];
+    for (const [id, , idleMs, deliveries] of pending) {
+      if (deliveries >= (opts.maxDeliveries ?? 5)) {
+        await this.deadLetter(conn, opts, id, null, this.lastErrors.get(id) ?? `gave up after ${deliveries} deliveries`);
+        continue;
+      }
+      if (idleMs < idle + backoffMs(deliveries, idle)) continue;
+      const claimed = (await conn.xclaim(opts.stream, opts.group, this.consumer, idle, id)) as Entry[];
+      for (const entry of claimed) {
+        log.info({ entryId: id, deliveries: deliveries + 1 }, 'reclaimed pending entry');
+        await this.deliver(conn, opts, entry, log);
+      }
+    }
+  }
+
+  private async deliver<S extends TSchema>(conn: Redis, opts: ConsumeOptions<S>, entry: Entry, log: Logger) {
+    const [id, fields] = entry;
+    const raw = fields[fields.indexOf(FIELD) + 1];
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(raw ?? '');
+    } catch {
+      return this.deadLetter(conn, opts, id, raw ?? null, 'message is not JSON');
+    }
+    if (!isValid(opts.schema, decoded)) {
+      let reason = 'message does not match its schema';
+      try {
+        parse(opts.schema, decoded, 'message');
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+      return this.deadLetter(conn, opts, id, raw ?? null, reason);
+    }
+    const ctx = decoded as { requestId?: string; type?: string };
+    try {
+      await opts.handler(decoded, id);
+      await conn.xack(opts.stream, opts.group, id);
+      this.lastErrors.delete(id);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.lastErrors.set(id, message);
+      const level = err instanceof AoetlError && !err.retryable ? 'error' : 'warn';
+      log[level]({ err, entryId: id, requestId: ctx.requestId, type: ctx.type }, 'handler failed; entry stays pending');
+    }
+  }
+
+  private async deadLetter<S extends TSchema>(
+    conn: Redis,
+    opts: ConsumeOptions<S>,
+    id: string,
+    raw: string | null,
+    reason: string,
+  ): Promise<void> {
+    if (raw === null) {
+      // XCLAIM rather than XRANGE: consumers hold no read-range permission on their stream.
+      const found = (await conn.xclaim(opts.stream, opts.group, this.consumer, 0, id)) as Entry[];
+      const fields = found[0]?.[1] ?? [];
+      raw = fields[fields.indexOf(FIELD) + 1] ?? '';
+    }
+    await conn.xadd(STREAMS.deadletter, '*', 'stream', opts.stream, 'group', opts.group, 'entry', id, 'reason', reason, FIELD, raw);
+    await conn.xack(opts.stream, opts.group, id);
+    this.lastErrors.delete(id);
+    this.log.error({ stream: opts.stream, entryId: id, reason }, 'message dead-lettered');
+  }
+}

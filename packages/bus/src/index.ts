@@ -1,0 +1,2 @@
+export { connectRedis, type RedisConnectionConfig } from './redis.js';
+export { Bus, backoffMs, sleep, type ConsumeOptions } from './bus.js';

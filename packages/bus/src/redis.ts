@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import Redis from 'ioredis';
+
+export interface RedisConnectionConfig {
+  url: string;
+  username: string;
+  password: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * One ioredis connection over mutual TLS as the service's own ACL user. INFO is not granted to service users,
+ * so the ready check (which runs INFO) is off.
+ */
+export function connectRedis(cfg: RedisConnectionConfig): Redis {
+  const url = new URL(cfg.url);
+  if (url.protocol !== 'rediss:') throw new Error('Redis URL must use rediss:// (TLS)');
+  return new Redis({
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    username: cfg.username,
+    password: cfg.password,
+    enableReadyCheck: false,
+    lazyConnect: false,
+    maxRetriesPerRequest: 3,
+    retryStrategy: (times) => Math.min(100 * 2 ** times, 5000),
+    tls: {
+      ca: readFileSync(cfg.caFile),
+      cert: readFileSync(cfg.certFile),
+      key: readFileSync(cfg.keyFile),
+      servername: url.hostname,
+    },
+  });
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigError } from '@aoetl/contracts';
+
+/** Marks a config key as secret: it is never printed, and its value is registered for log scrubbing. */
+export function Secret<T extends TSchema>(schema: T): T {
+  return { ...schema, secret: true } as T;
+}
+
+export function secretKeys(schema: TObject): string[] {
+  return Object.entries(schema.properties)
+    .filter(([, s]) => (s as { secret?: boolean }).secret === true)
+    .map(([k]) => k);
+}
+
+/**
+ * Reads configuration from the environment, validated once at boot. A `KEY_FILE` variable may stand in for a
+ * secret `KEY` (Kubernetes-mounted secrets). On failure throws one ConfigError listing every bad variable.
+ */
+export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv = process.env): Static<T> {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const secrets = new Set(secretKeys(schema));
+  for (const key of Object.keys(schema.properties)) {
+    let value = env[key];
+    const file = env[`${key}_FILE`];
+    if (value === undefined && file !== undefined && secrets.has(key)) {
+      try {
+        value = readFileSync(file, 'utf8').trim();
+      } catch {
+        problems.push(`${key}_FILE: cannot read ${file}`);
+        continue;
+      }
+    }
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const withDefaults = Value.Default(schema, Value.Convert(schema, raw));
+  for (const err of Value.Errors(schema, withDefaults)) {
+    const key = err.path.replace(/^\//, '').split('/')[0] || '(root)';
+    const shown = secrets.has(key) ? '(secret, not shown)' : JSON.stringify(raw[key]);
+    problems.push(raw[key] === undefined ? `${key}: is required` : `${key}: ${err.message} (got ${shown})`);
+  }
+  if (problems.length > 0) {
+    const unique = [...new Set(problems)];
+    throw new ConfigError(`invalid configuration (${unique.length} problem(s)): ${unique.join('; ')}`, {
+      details: unique.map((message) => ({ message })),
+    });
+  }
+  return withDefaults as Static<T>;
+}
+
+/** The config with every secret replaced, safe to log. */
+export function redactConfig<T extends TObject>(schema: T, config: Static<T>): Record<string, unknown> {
+  const secrets = new Set(secretKeys(schema));
+  return Object.fromEntries(
+    Object.entries(config as Record<string, unknown>).map(([k, v]) => [k, secrets.has(k) ? '[redacted]' : v]),
+  );
+}
+
+/** Secret values of a loaded config, for the log scrubber. */
+export function secretValues<T extends TObject>(schema: T, config: Static<T>): string[] {
+  return secretKeys(schema)
+    .map((k) => (config as Record<string, unknown>)[k])
+    .filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+const Path = Type.String({ minLength: 1 });
+
+/** Fragments every service shares. */
+export const CommonConfig = {
+  AOETL_LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  AOETL_HTTP_HOST: Type.String({ default: '0.0.0.0' }),
+  AOETL_METRICS_PORT: Port,
+  AOETL_REDIS_URL: Type.String({ pattern: '^rediss://' }),
+  AOETL_REDIS_USERNAME: Type.String({ minLength: 1 }),
+  AOETL_REDIS_PASSWORD: Secret(Type.String({ minLength: 1 })),
+  AOETL_TLS_CA_FILE: Path,
+  AOETL_TLS_CERT_FILE: Path,
+  AOETL_TLS_KEY_FILE: Path,
+};
+
+export const DatabaseConfig = {
+  AOETL_DATABASE_URL: Type.String({ pattern: '^postgres(ql)?://' }),
+  AOETL_DATABASE_PASSWORD: Secret(Type.String({ minLength: 1 })),
+};
+
+export { Port, Path };

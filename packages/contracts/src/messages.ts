@@ -1,0 +1,104 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ConnectionDescriptor, Identifier, QualifiedName, RunStatus, WriteMode } from './pipeline.js';
+
+export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
+
+/** Every stream message is one envelope: versioned, typed, and carrying the request id and trace context. */
+export function Envelope<T extends string, P extends TSchema>(type: T, payload: P) {
+  return Type.Object(
+    {
+      v: Type.Literal(1),
+      id: Uuid,
+      type: Type.Literal(type),
+      requestId: Type.String({ minLength: 1, maxLength: 128 }),
+      traceparent: Type.Optional(Type.String({ pattern: '^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' })),
+      at: Type.String({ minLength: 20, maxLength: 40 }),
+      payload,
+    },
+    { additionalProperties: false },
+  );
+}
+
+export const RunRequested = Envelope('run.requested', Type.Object({ runId: Uuid, tenant: Type.String() }));
+export type RunRequested = Static<typeof RunRequested>;
+
+export const TaskLimits = Type.Object({
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  memoryMb: Type.Integer({ minimum: 32, maximum: 16_384 }),
+  maxOutputBytes: Type.Integer({ minimum: 1024 }),
+});
+export type TaskLimits = Static<typeof TaskLimits>;
+
+export const LoadTask = Envelope(
+  'task.load',
+  Type.Object({
+    taskId: Uuid,
+    runId: Uuid,
+    tenant: Type.String(),
+    source: Type.Object({ connection: ConnectionDescriptor, table: QualifiedName }),
+    target: Type.Object({
+      connection: ConnectionDescriptor,
+      table: QualifiedName,
+      mode: WriteMode,
+      keys: Type.Array(Identifier),
+    }),
+    transform: Type.Object({ language: Type.Literal('python'), code: Type.String(), sha256: Type.String() }),
+    limits: TaskLimits,
+  }),
+);
+export type LoadTask = Static<typeof LoadTask>;
+
+export const TaskSucceeded = Envelope(
+  'task.succeeded',
+  Type.Object({
+    taskId: Uuid,
+    runId: Uuid,
+    agentId: Type.String(),
+    rowsIn: Type.Integer({ minimum: 0 }),
+    rowsOut: Type.Integer({ minimum: 0 }),
+    bytesIn: Type.Integer({ minimum: 0 }),
+    bytesOut: Type.Integer({ minimum: 0 }),
+    durationMs: Type.Number({ minimum: 0 }),
+  }),
+);
+export type TaskSucceeded = Static<typeof TaskSucceeded>;
+
+export const FailureReason = Type.Object({
+  code: Type.String(),
+  message: Type.String({ maxLength: 4000 }),
+  pythonType: Type.Optional(Type.String()),
+  traceback: Type.Optional(Type.String({ maxLength: 16_000 })),
+  violation: Type.Optional(Type.Boolean()),
+});
+export type FailureReason = Static<typeof FailureReason>;
+
+export const TaskFailed = Envelope(
+  'task.failed',
+  Type.Object({ taskId: Uuid, runId: Uuid, agentId: Type.String(), error: FailureReason }),
+);
+export type TaskFailed = Static<typeof TaskFailed>;
+
+export const RunStatusChanged = Envelope(
+  'run.status',
+  Type.Object({
+    runId: Uuid,
+    tenant: Type.String(),
+    pipelineId: Uuid,
+    status: RunStatus,
+    rowsOut: Type.Optional(Type.Integer({ minimum: 0 })),
+    bytesOut: Type.Optional(Type.Integer({ minimum: 0 })),
+    durationMs: Type.Optional(Type.Number({ minimum: 0 })),
+    reason: Type.Optional(Type.String()),
+  }),
+);
+export type RunStatusChanged = Static<typeof RunStatusChanged>;
+
+export const Heartbeat = Envelope(
+  'agent.heartbeat',
+  Type.Object({ agentId: Type.String(), service: Type.String() }),
+);
+export type Heartbeat = Static<typeof Heartbeat>;
+
+/** Everything that may appear on the events stream. */
+export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat]);
+export type EventMessage = Static<typeof EventMessage>;

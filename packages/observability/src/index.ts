@@ -1,0 +1,3 @@
+export { createLogger, registerSecret, forgetSecret, scrub, REDACT_PATHS, type Logger, type LoggerConfig } from './logger.js';
+export { buildOpsServer, startOpsServer, createRegistry, runChecks, type ReadinessChecks } from './ops-server.js';
+export { Counter, Gauge, Histogram, Registry } from 'prom-client';

@@ -1,0 +1,57 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export type ReadinessChecks = Record<string, () => Promise<void>>;
+
+export interface OpsServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  checks: ReadinessChecks;
+  logger: Logger;
+}
+
+export function createRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Runs every readiness check; returns which failed, with a short reason (no secrets: messages are scrubbed). */
+export async function runChecks(checks: ReadinessChecks): Promise<Record<string, string>> {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await check();
+        return [name, 'ok'] as const;
+      } catch (err) {
+        return [name, err instanceof Error ? err.message.slice(0, 200) : 'failed'] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(results);
+}
+
+/** /livez, /readyz and /metrics on their own port, apart from any API. */
+export function buildOpsServer(opts: Omit<OpsServerOptions, 'host' | 'port'>): FastifyInstance {
+  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops' }) as FastifyBaseLogger, disableRequestLogging: true });
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = await runChecks(opts.checks);
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const body = await opts.registry.metrics();
+    return reply.type(opts.registry.contentType).send(body);
+  });
+  return app;
+}
+
+export async function startOpsServer(opts: OpsServerOptions): Promise<FastifyInstance> {
+  const app = buildOpsServer(opts);
+  await app.listen({ host: opts.host, port: opts.port });
+  return app;
+}

@@ -1,0 +1,9 @@
+export { createPool, inTransaction, isUniqueViolation, type DatabaseConfig } from './db.js';
+export {
+  ControlStore,
+  sha256Hex,
+  type PipelineRecord,
+  type RunRecord,
+  type RunPatch,
+  type OutboxMessage,
+} from './control-store.js';

@@ -1,0 +1,84 @@
+import closeWithGrace from 'close-with-grace';
+import { Bus, connectRedis, sleep } from '@aoetl/bus';
+import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
+import { createLogger, createRegistry, registerSecret, startOpsServer, Counter } from '@aoetl/observability';
+import { ControlStore, createPool } from '@aoetl/store';
+import { buildApp } from './app.js';
+import { GatewayConfig } from './config.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(GatewayConfig);
+  secretValues(GatewayConfig, config).forEach(registerSecret);
+  const logger = createLogger({ name: 'agent-gateway', level: config.AOETL_LOG_LEVEL });
+  logger.info({ config: redactConfig(GatewayConfig, config) }, 'starting');
+
+  const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'agent-gateway' });
+  const store = new ControlStore(pool, 'agent-gateway');
+  const redis = connectRedis({
+    url: config.AOETL_REDIS_URL,
+    username: config.AOETL_REDIS_USERNAME,
+    password: config.AOETL_REDIS_PASSWORD,
+    caFile: config.AOETL_TLS_CA_FILE,
+    certFile: config.AOETL_TLS_CERT_FILE,
+    keyFile: config.AOETL_TLS_KEY_FILE,
+  });
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const bus = new Bus(redis, 'agent-gateway', logger);
+
+  const registry = createRegistry('agent-gateway');
+  const relayed = new Counter({ name: 'aoetl_outbox_relayed_total', help: 'Outbox messages published', registers: [registry] });
+
+  const app = await buildApp({
+    store,
+    logger,
+    bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
+    auth: {
+      issuers: [config.AOETL_OIDC_ISSUER],
+      audience: config.AOETL_OIDC_AUDIENCE,
+      ...(config.AOETL_OIDC_CA_FILE ? { caFile: config.AOETL_OIDC_CA_FILE } : {}),
+    },
+  });
+
+  // Outbox relay: publishes committed run requests; a crash between XADD and marking sent republishes (harmless).
+  const relay = new AbortController();
+  const relayLoop = (async () => {
+    while (!relay.signal.aborted) {
+      try {
+        const n = await store.relayOutbox((stream, message) => bus.publish(stream, message));
+        relayed.inc(n);
+        if (n === 0) await sleep(config.AOETL_OUTBOX_POLL_MS, relay.signal);
+      } catch (err) {
+        logger.warn({ err }, 'outbox relay failed; retrying');
+        await sleep(1000, relay.signal);
+      }
+    }
+  })();
+
+  const ops = await startOpsServer({
+    host: config.AOETL_HTTP_HOST,
+    port: config.AOETL_METRICS_PORT,
+    registry,
+    logger,
+    checks: { postgres: () => store.ping(), redis: async () => void (await redis.ping()) },
+  });
+  await app.listen({ host: config.AOETL_HTTP_HOST, port: config.AOETL_HTTP_PORT });
+
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err) logger.error({ err }, 'shutting down after error');
+    else logger.info({ signal }, 'shutting down');
+    await app.close();
+    relay.abort();
+    await relayLoop;
+    await ops.close();
+    await bus.close();
+    redis.disconnect();
+    await store.close();
+  });
+}
+
+main().catch((err: unknown) => {
+  // Config errors list every bad variable in one message; nothing secret is in it.
+  const logger = createLogger({ name: 'agent-gateway' });
+  logger.fatal({ err }, 'failed to start');
+  process.exit(1);
+});

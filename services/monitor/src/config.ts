@@ -1,0 +1,10 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { CommonConfig, Port } from '@aoetl/config';
+
+export const MonitorConfig = Type.Object({
+  ...CommonConfig,
+  AOETL_HTTP_PORT: Port,
+  AOETL_CONSUMER_NAME: Type.String({ minLength: 1, default: 'monitor-1' }),
+  AOETL_AGENT_STALE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
+});
+export type MonitorConfig = Static<typeof MonitorConfig>;

@@ -1,0 +1,58 @@
+import closeWithGrace from 'close-with-grace';
+import { Bus, connectRedis } from '@aoetl/bus';
+import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
+import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
+import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
+import { MonitorConfig } from './config.js';
+import { buildDashboard } from './dashboard.js';
+import { RunMetrics } from './run-metrics.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(MonitorConfig);
+  secretValues(MonitorConfig, config).forEach(registerSecret);
+  const logger = createLogger({ name: 'monitor', level: config.AOETL_LOG_LEVEL });
+  logger.info({ config: redactConfig(MonitorConfig, config) }, 'starting');
+
+  const redis = connectRedis({
+    url: config.AOETL_REDIS_URL,
+    username: config.AOETL_REDIS_USERNAME,
+    password: config.AOETL_REDIS_PASSWORD,
+    caFile: config.AOETL_TLS_CA_FILE,
+    certFile: config.AOETL_TLS_CERT_FILE,
+    keyFile: config.AOETL_TLS_KEY_FILE,
+  });
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const registry = createRegistry('monitor');
+  const metrics = new RunMetrics(registry);
+  const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
+  bus.consume({
+    stream: STREAMS.events,
+    group: GROUPS.monitor,
+    schema: EventMessage,
+    handler: async (m) => metrics.record(m),
+  });
+
+  const ops = await startOpsServer({
+    host: config.AOETL_HTTP_HOST,
+    port: config.AOETL_METRICS_PORT,
+    registry,
+    logger,
+    checks: { redis: async () => void (await redis.ping()) },
+  });
+  const dashboard = buildDashboard(metrics, config.AOETL_AGENT_STALE_MS, logger);
+  await dashboard.listen({ host: config.AOETL_HTTP_HOST, port: config.AOETL_HTTP_PORT });
+
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err) logger.error({ err }, 'shutting down after error');
+    else logger.info({ signal }, 'shutting down');
+    await dashboard.close();
+    await bus.close();
+    await ops.close();
+    redis.disconnect();
+  });
+}
+
+main().catch((err: unknown) => {
+  createLogger({ name: 'monitor' }).fatal({ err }, 'failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import closeWithGrace from 'close-with-grace';
+import { Bus, connectRedis, sleep } from '@aoetl/bus';
+import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
+import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
+import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
+import { ControlStore, createPool } from '@aoetl/store';
+import { OrchestratorConfig } from './config.js';
+import { RunMachine } from './run-machine.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(OrchestratorConfig);
+  secretValues(OrchestratorConfig, config).forEach(registerSecret);
+  const logger = createLogger({ name: 'orchestrator', level: config.AOETL_LOG_LEVEL });
+  logger.info({ config: redactConfig(OrchestratorConfig, config) }, 'starting');
+
+  const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'orchestrator' });
+  const store = new ControlStore(pool, 'orchestrator');
+  const redis = connectRedis({
+    url: config.AOETL_REDIS_URL,
+    username: config.AOETL_REDIS_USERNAME,
+    password: config.AOETL_REDIS_PASSWORD,
+    caFile: config.AOETL_TLS_CA_FILE,
+    certFile: config.AOETL_TLS_CERT_FILE,
+    keyFile: config.AOETL_TLS_KEY_FILE,
+  });
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
+  const machine = new RunMachine(
+    store,
+    {
+      timeoutMs: config.AOETL_TASK_TIMEOUT_MS,
+      memoryMb: config.AOETL_TASK_MEMORY_MB,
+      maxOutputBytes: config.AOETL_TASK_MAX_OUTPUT_BYTES,
+    },
+    logger,
+  );
+
+  bus.consume({ stream: STREAMS.requests, group: GROUPS.orchestrator, schema: RunRequested, handler: (m) => machine.onRunRequested(m) });
+  bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m) });
+
+  const relay = new AbortController();
+  const relayLoop = (async () => {
+    while (!relay.signal.aborted) {
+      try {
+        const n = await store.relayOutbox((stream, message) => bus.publish(stream, message));
+        if (n === 0) await sleep(config.AOETL_OUTBOX_POLL_MS, relay.signal);
+      } catch (err) {
+        logger.warn({ err }, 'outbox relay failed; retrying');
+        await sleep(1000, relay.signal);
+      }
+    }
+  })();
+
+  const ops = await startOpsServer({
+    host: config.AOETL_HTTP_HOST,
+    port: config.AOETL_METRICS_PORT,
+    registry: createRegistry('orchestrator'),
+    logger,
+    checks: { postgres: () => store.ping(), redis: async () => void (await redis.ping()) },
+  });
+
+  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+    if (err) logger.error({ err }, 'shutting down after error');
+    else logger.info({ signal }, 'shutting down');
+    relay.abort();
+    await relayLoop;
+    await bus.close();
+    await ops.close();
+    redis.disconnect();
+    await store.close();
+  });
+}
+
+main().catch((err: unknown) => {
+  createLogger({ name: 'orchestrator' }).fatal({ err }, 'failed to start');
+  process.exit(1);
+});
