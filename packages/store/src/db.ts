@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parse } from 'pg-connection-string';
 
 export interface DatabaseConfig {
   /** postgres://user@host:port/db?sslmode=verify-full&sslrootcert=… (no password) */
@@ -9,8 +10,10 @@ export interface DatabaseConfig {
 }
 
 export function createPool(cfg: DatabaseConfig): pg.Pool {
+  // Parsed here rather than passed as connectionString: pg would let the URL's (absent) password win.
+  const { password: _none, ...fromUrl } = parse(cfg.url);
   return new pg.Pool({
-    connectionString: cfg.url,
+    ...(fromUrl as pg.PoolConfig),
     password: cfg.password,
     max: cfg.max ?? 10,
     application_name: cfg.applicationName ?? 'aoetl',

@@ -1,0 +1,63 @@
+# aoetl — the two commands that matter: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+RESULTS := .state/test-results
+JEST := pnpm exec jest --ci
+
+.PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+install: ## install pnpm and the workspace dependencies (lockfile)
+	@bash deploy/tools/bootstrap.sh
+
+build: install ## compile every package and service (tsc -b)
+	pnpm run build
+
+up: build ## start the local stack (Postgres, Redis, OpenBao, Docker+gVisor, sandbox image, OIDC) and the four services
+	bash deploy/local/stack.sh up
+	bash deploy/local/migrate.sh
+	bash deploy/local/services.sh start
+
+demo: up ## bring everything up and run the example pipeline end to end; last line: the final run record
+	@node deploy/local/demo.mjs
+
+down: ## stop the services and the stack; leaves no process behind
+	-bash deploy/local/services.sh stop
+	bash deploy/local/stack.sh down
+
+status: ## health of every component
+	@bash deploy/local/stack.sh status; s1=$$?; bash deploy/local/services.sh status; s2=$$?; exit $$((s1 || s2))
+
+lint: build
+	pnpm run lint
+
+typecheck: build
+	pnpm run typecheck
+
+unit: build
+	@mkdir -p $(RESULTS)
+	$(JEST) --selectProjects unit --json --outputFile=$(RESULTS)/unit.json
+
+integration: up
+	@mkdir -p $(RESULTS)
+	$(JEST) --selectProjects integration --runInBand --json --outputFile=$(RESULTS)/integration.json
+
+e2e: up
+	@mkdir -p $(RESULTS)
+	$(JEST) --selectProjects e2e --runInBand --json --outputFile=$(RESULTS)/e2e.json
+
+helm-test: ## lint and render the chart, prove the NetworkPolicies by analysis
+	@mkdir -p $(RESULTS)
+	bash helm/test/run.sh | tee $(RESULTS)/helm.txt
+
+test: ## what CI runs: lint, typecheck, unit, integration, e2e and chart tests on the real local stack
+	@rm -rf $(RESULTS)
+	$(MAKE) lint typecheck unit
+	$(MAKE) integration e2e
+	$(MAKE) helm-test
+	@node deploy/tools/test-summary.mjs $(RESULTS)
+
+bench: up ## benchmarks, printed as ratios against baselines run side by side
+	node bench/run.mjs

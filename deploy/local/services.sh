@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The four aoetl services as local processes, each with its env file from .state/env.
+#   services.sh start|stop|status
+set -euo pipefail
+COMPONENT=services
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+# service → "api port, metrics port" (api port 0: no API besides /livez /readyz /metrics)
+declare -A PORTS=([agent-gateway]="8080 9101" [orchestrator]="0 9102" [etl-agent]="0 9103" [monitor]="8090 9104")
+START_ORDER=(monitor orchestrator etl-agent agent-gateway)
+
+pidfile() { echo "$RUN/$1.pid"; }
+running() { local f; f="$(pidfile "$1")"; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+metrics_port() { local p="${PORTS[$1]}"; echo "${p#* }"; }
+ready() { curl -fsS "http://127.0.0.1:$(metrics_port "$1")/readyz" >/dev/null 2>&1; }
+
+start_one() {
+  local svc=$1 api metrics
+  read -r api metrics <<<"${PORTS[$svc]}"
+  [ -f "$REPO/services/$svc/dist/server.js" ] || die "$svc is not built (run: pnpm run build)"
+  [ -f "$ENV_DIR/$svc.env" ] || die "$ENV_DIR/$svc.env is missing (run: deploy/local/stack.sh up)"
+  write_env_default "$svc" AOETL_HTTP_HOST 127.0.0.1
+  write_env_default "$svc" AOETL_METRICS_PORT "$metrics"
+  [ "$api" = 0 ] || write_env_default "$svc" AOETL_HTTP_PORT "$api"
+  if running "$svc"; then log "$svc already running"; return 0; fi
+  log "starting $svc"
+  (
+    load_env "$ENV_DIR/$svc.env"
+    cd "$REPO"
+    exec nohup node "services/$svc/dist/server.js" >>"$LOGS/$svc.log" 2>&1 </dev/null
+  ) &
+  echo $! >"$(pidfile "$svc")"
+  if ! wait_until 60 ready "$svc"; then
+    stop_one "$svc"
+    die "$svc did not become ready on :$metrics/readyz; read $LOGS/$svc.log"
+  fi
+}
+
+stop_one() {
+  local svc=$1 f pid
+  f="$(pidfile "$svc")"
+  [ -s "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_until 15 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+case "${1:-}" in
+  start)
+    for s in "${START_ORDER[@]}"; do start_one "$s"; done
+    echo "aoetl services are up:"
+    echo "  agent-gateway  http://127.0.0.1:8080 (API)     metrics http://127.0.0.1:9101/metrics"
+    echo "  orchestrator   health/metrics http://127.0.0.1:9102/readyz"
+    echo "  etl-agent      health/metrics http://127.0.0.1:9103/readyz"
+    echo "  monitor        dashboard http://127.0.0.1:8090/  metrics http://127.0.0.1:9104/metrics"
+    ;;
+  stop)
+    for ((i = ${#START_ORDER[@]} - 1; i >= 0; i--)); do stop_one "${START_ORDER[i]}"; done
+    ;;
+  status)
+    rc=0
+    for s in "${START_ORDER[@]}"; do
+      if ready "$s"; then printf '%-14s healthy   http://127.0.0.1:%s/readyz\n' "$s" "$(metrics_port "$s")"
+      else printf '%-14s unhealthy (log: %s)\n' "$s" "$LOGS/$s.log"; rc=1; fi
+    done
+    exit "$rc"
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
