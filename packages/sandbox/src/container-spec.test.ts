@@ -1,0 +1,57 @@
+import { buildContainerSpec, RUN_LABEL, SANDBOX_LABEL } from './container-spec.js';
+import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
+import { HARNESS_COMMAND } from './protocol.js';
+
+describe('buildContainerSpec', () => {
+  const limits = resolveLimits({ memoryBytes: 256 * 1024 * 1024, cpus: 0.5, pidsLimit: 32, nofile: 128 });
+  const spec = buildContainerSpec({ image: 'aoetl/sandbox-python:abc', runtime: 'runsc', runId: 'run-1', limits });
+  const host = spec.HostConfig!;
+
+  it('runs the harness as the unprivileged user with an empty environment', () => {
+    expect(spec.Image).toBe('aoetl/sandbox-python:abc');
+    expect(spec.Cmd).toEqual([...HARNESS_COMMAND]);
+    expect(spec.User).toBe('65532:65532');
+    expect(spec.Env).toEqual([]);
+    expect(spec.WorkingDir).toBe('/tmp');
+  });
+
+  it('attaches stdin once, without a TTY', () => {
+    expect(spec).toMatchObject({ OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false });
+  });
+
+  it('labels the container for reaping', () => {
+    expect(spec.Labels).toEqual({ [SANDBOX_LABEL]: '1', [RUN_LABEL]: 'run-1' });
+  });
+
+  it('isolates the container', () => {
+    expect(spec.NetworkDisabled).toBe(true);
+    expect(host).toMatchObject({
+      Runtime: 'runsc',
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      AutoRemove: false,
+      LogConfig: { Type: 'none', Config: {} },
+    });
+    expect(host.CapAdd).toBeUndefined();
+    expect(host.Binds).toBeUndefined();
+    expect((host.SecurityOpt as string[]).some((o) => o.startsWith('seccomp'))).toBe(false); // default profile stays on
+  });
+
+  it('applies the limits', () => {
+    expect(host).toMatchObject({
+      Memory: 256 * 1024 * 1024,
+      MemorySwap: 256 * 1024 * 1024,
+      NanoCpus: 500_000_000,
+      PidsLimit: 32,
+      Ulimits: [{ Name: 'nofile', Soft: 128, Hard: 128 }],
+    });
+    expect(host.Tmpfs).toEqual({ '/tmp': `rw,noexec,nosuid,nodev,size=${DEFAULT_LIMITS.tmpfsBytes}` });
+  });
+
+  it('uses the runtime it is given', () => {
+    expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.Runtime).toBe('runc');
+  });
+});

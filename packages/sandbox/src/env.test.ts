@@ -1,0 +1,27 @@
+import { sandboxOptionsFromEnv } from './env.js';
+import { SandboxConfigError } from './errors.js';
+
+describe('sandboxOptionsFromEnv', () => {
+  it('reads image, runtime and socket', () => {
+    expect(
+      sandboxOptionsFromEnv({
+        AOETL_SANDBOX_IMAGE: 'aoetl/sandbox-python:0123456789ab',
+        AOETL_SANDBOX_RUNTIME: 'runc',
+        AOETL_DOCKER_SOCKET: '/run/docker.sock',
+      }),
+    ).toEqual({ image: 'aoetl/sandbox-python:0123456789ab', runtime: 'runc', socketPath: '/run/docker.sock' });
+  });
+
+  it('defaults to runsc and the standard socket', () => {
+    expect(sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img' })).toEqual({
+      image: 'img',
+      runtime: 'runsc',
+      socketPath: '/var/run/docker.sock',
+    });
+  });
+
+  it('requires an image and a known runtime', () => {
+    expect(() => sandboxOptionsFromEnv({})).toThrow(SandboxConfigError);
+    expect(() => sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_RUNTIME: 'kata' })).toThrow(/runc, runsc/);
+  });
+});
