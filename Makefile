@@ -39,6 +39,9 @@ typecheck: build
 unit: build
 	@mkdir -p $(RESULTS)
 	$(JEST) --selectProjects unit --json --outputFile=$(RESULTS)/unit.json
+	python3 -m unittest discover -s docker/sandbox-python -p 'test_*.py' 2>&1 | tail -n 3 | tee $(RESULTS)/harness.txt
+	@n=$$(sed -n 's/^Ran \([0-9]*\) tests\? .*/\1/p' $(RESULTS)/harness.txt); grep -q '^OK' $(RESULTS)/harness.txt \
+	  && echo "$$n passed, 0 failed" >> $(RESULTS)/harness.txt || { echo "0 passed, $${n:-1} failed" >> $(RESULTS)/harness.txt; exit 1; }
 
 integration: up
 	@mkdir -p $(RESULTS)

@@ -1,0 +1,11 @@
+export { aoetlAuth, aoetlAuth as default, type AuthPluginOptions } from './plugin.js';
+export { requireRole } from './roles.js';
+export { principalFromClaims, InvalidClaimsError, type Principal } from './principal.js';
+export {
+  JwksKeyResolver,
+  KeyResolutionError,
+  SUPPORTED_ALGORITHMS,
+  type KeyResolverOptions,
+  type SupportedAlgorithm,
+} from './keys.js';
+export { sendProblem, sendUnauthorized, type Problem } from './problem.js';

@@ -1,0 +1,167 @@
+import fastifyJwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import fp from 'fastify-plugin';
+
+import {
+  isSupportedAlgorithm,
+  JwksKeyResolver,
+  KeyResolutionError,
+  SUPPORTED_ALGORITHMS,
+  type KeyResolverOptions,
+  type SupportedAlgorithm,
+} from './keys.js';
+import { principalFromClaims, type Principal } from './principal.js';
+import { sendUnauthorized } from './problem.js';
+
+export interface AuthPluginOptions extends KeyResolverOptions {
+  /** Accepted `aud` value(s). */
+  audience: string | readonly string[];
+  /** Accepted signature algorithms; a subset of RS256, ES256, EdDSA (default: all three). */
+  algorithms?: readonly SupportedAlgorithm[];
+  /** Tolerance for exp, nbf and iat. Default 30 s. */
+  clockSkewSeconds?: number;
+  /** Required JOSE `typ` header (RFC 9068 access tokens use `at+jwt`); false disables the check. Default `at+jwt`. */
+  tokenType?: string | false;
+  /**
+   * true (default): every route of the registering context requires a valid token, except routes
+   * with `config: { auth: false }`. false: only routes that use `fastify.authenticate` as a hook.
+   */
+  global?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once the bearer token has been verified; null otherwise. */
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** onRequest/preHandler hook that verifies the bearer token and sets `request.principal`. */
+    authenticate: onRequestHookHandler;
+  }
+  interface FastifyContextConfig {
+    /** Set to false to skip authentication for a route when the plugin runs globally. */
+    auth?: boolean;
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
+const MAX_TOKEN_LENGTH = 8192;
+const MAX_KID_LENGTH = 256;
+/** Headers that would let a token choose its own verification key; never honoured, and rejected. */
+const KEY_SOURCE_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
+const VERIFY_METHOD = 'aoetlJwtVerify';
+
+class TokenRejectedError extends Error {
+  override readonly name = 'TokenRejectedError';
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined || header.length > MAX_TOKEN_LENGTH) return undefined;
+  return BEARER.exec(header)?.[1];
+}
+
+async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions): Promise<void> {
+  const issuers = new Set(options.issuers);
+  const algorithms = [...(options.algorithms ?? SUPPORTED_ALGORITHMS)];
+  if (algorithms.length === 0 || !algorithms.every(isSupportedAlgorithm)) {
+    throw new TypeError(`algorithms must be a non-empty subset of ${SUPPORTED_ALGORITHMS.join(', ')}`);
+  }
+  const audience = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
+  if (audience.length === 0 || audience.some((aud) => aud.length === 0)) throw new TypeError('audience is required');
+  const skewSeconds = options.clockSkewSeconds ?? 30;
+  const tokenType = options.tokenType ?? 'at+jwt';
+
+  const resolver = new JwksKeyResolver(options);
+  fastify.addHook('onClose', async () => resolver.close());
+
+  // The key comes only from the allow-listed issuer's JWKS, chosen by the token's iss, alg and kid.
+  async function keyForToken(_request: FastifyRequest, decoded: unknown): Promise<string> {
+    const { header, payload } = decoded as { header: Record<string, unknown>; payload: Record<string, unknown> };
+    const alg = header.alg;
+    if (!isSupportedAlgorithm(alg) || !algorithms.includes(alg)) throw new TokenRejectedError('algorithm not allowed');
+    if (KEY_SOURCE_HEADERS.some((name) => name in header)) throw new TokenRejectedError('key source header present');
+    const kid = header.kid;
+    if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) {
+      throw new TokenRejectedError('missing or invalid kid');
+    }
+    const iss = payload.iss;
+    if (typeof iss !== 'string' || !issuers.has(iss)) throw new TokenRejectedError('issuer not allowed');
+    return resolver.publicKeyPem(iss, alg, kid);
+  }
+
+  await fastify.register(fastifyJwt, {
+    namespace: 'aoetl',
+    jwtVerify: VERIFY_METHOD,
+    jwtDecode: 'aoetlJwtDecode',
+    jwtSign: 'aoetlJwtSign',
+    decoratorName: 'aoetlTokenClaims',
+    secret: keyForToken,
+    decode: { complete: true },
+    verify: {
+      algorithms,
+      allowedIss: [...issuers],
+      allowedAud: audience,
+      clockTolerance: skewSeconds * 1000,
+      requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+      ...(tokenType === false ? {} : { checkTyp: tokenType }),
+      extractToken: bearerToken,
+    },
+  });
+
+  fastify.decorateRequest('principal', null);
+
+  /** Verifies the request's bearer token; on failure sends the 401 and resolves false. */
+  async function authenticateRequest(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    if (request.headers.authorization === undefined) {
+      sendUnauthorized(reply, false);
+      return false;
+    }
+    try {
+      if (bearerToken(request) === undefined) throw new TokenRejectedError('malformed authorization header');
+      const verify = (request as unknown as Record<string, () => Promise<Record<string, unknown>>>)[VERIFY_METHOD];
+      const claims = await verify!.call(request);
+      const iat = claims.iat;
+      if (typeof iat !== 'number' || iat * 1000 > Date.now() + skewSeconds * 1000) {
+        throw new TokenRejectedError('iat invalid or in the future');
+      }
+      request.principal = principalFromClaims(claims);
+      return true;
+    } catch (error) {
+      const fetchProblem = error instanceof KeyResolutionError && !/not allowed|rate-limited|NOT_FOUND/.test(error.message);
+      request.log[fetchProblem ? 'warn' : 'info']({ reason: reasonOf(error) }, 'bearer token rejected');
+      sendUnauthorized(reply, true);
+      return false;
+    }
+  }
+
+  // Callback-style hook: fits every fastify hook slot without promise lint exceptions.
+  const authenticate: onRequestHookHandler = (request, reply, done) => {
+    authenticateRequest(request, reply).then(
+      (ok) => {
+        if (ok) done();
+      },
+      (error: Error) => done(error),
+    );
+  };
+  fastify.decorate('authenticate', authenticate);
+
+  if (options.global !== false) {
+    fastify.addHook('onRequest', function authenticateAll(request, reply, done) {
+      if (request.routeOptions.config?.auth === false) {
+        done();
+        return;
+      }
+      authenticate.call(this, request, reply, done);
+    });
+  }
+}
+
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
+}
+
+/** Fastify plugin: verifies OIDC bearer access tokens and sets `request.principal`. */
+export const aoetlAuth = fp(authPlugin, { fastify: '5.x', name: '@aoetl/auth' });

@@ -1,0 +1,94 @@
+import { hostname } from 'node:os';
+import closeWithGrace from 'close-with-grace';
+import { Bus, connectRedis } from '@aoetl/bus';
+import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
+import { GROUPS, LoadTask, STREAMS, envelope } from '@aoetl/contracts';
+import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
+import { DockerSandboxDriver } from '@aoetl/sandbox';
+import { VaultSecretStore } from '@aoetl/secrets';
+import { EtlAgentConfig } from './config.js';
+import { SandboxTransformRunner } from './sandbox-runner.js';
+import { taskHandler } from './task-handler.js';
+import { vaultAuthFrom } from './vault-auth.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(EtlAgentConfig);
+  secretValues(EtlAgentConfig, config).forEach(registerSecret);
+  const logger = createLogger({ name: 'etl-agent', level: config.AOETL_LOG_LEVEL });
+  logger.info({ config: redactConfig(EtlAgentConfig, config) }, 'starting');
+  const agentId = `${hostname()}/${config.AOETL_CONSUMER_NAME}`;
+
+  const secrets = new VaultSecretStore({
+    endpoint: config.AOETL_VAULT_ADDR,
+    caFile: config.AOETL_VAULT_CACERT,
+    auth: vaultAuthFrom(config),
+    logger: logger.child({ component: 'vault' }),
+    onSecret: registerSecret,
+  });
+  // Refuses to start when the configured runtime (gVisor by default) is not registered with the engine.
+  const sandbox = await DockerSandboxDriver.create({
+    image: config.AOETL_SANDBOX_IMAGE,
+    runtime: config.AOETL_SANDBOX_RUNTIME,
+    socketPath: config.AOETL_DOCKER_SOCKET,
+    logger: logger.child({ component: 'sandbox' }),
+  });
+
+  const redis = connectRedis({
+    url: config.AOETL_REDIS_URL,
+    username: config.AOETL_REDIS_USERNAME,
+    password: config.AOETL_REDIS_PASSWORD,
+    caFile: config.AOETL_TLS_CA_FILE,
+    certFile: config.AOETL_TLS_CERT_FILE,
+    keyFile: config.AOETL_TLS_KEY_FILE,
+  });
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
+  const publish = (stream: string, message: { type: string }) => bus.publish(stream, message);
+
+  bus.consume({
+    stream: STREAMS.tasks,
+    group: GROUPS.etlAgent,
+    schema: LoadTask,
+    count: 1,
+    claimIdleMs: 60_000,
+    handler: taskHandler({
+      agentId,
+      attempts: config.AOETL_TASK_ATTEMPTS,
+      publish,
+      logger,
+      secrets,
+      runner: new SandboxTransformRunner(sandbox),
+      dbCaFile: config.AOETL_DB_CA_FILE,
+    }),
+  });
+
+  const beat = () =>
+    publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent' }, { requestId: agentId })).catch(
+      (err: unknown) => logger.warn({ err }, 'heartbeat failed'),
+    );
+  void beat();
+  const heartbeat = setInterval(() => void beat(), config.AOETL_HEARTBEAT_MS);
+
+  const ops = await startOpsServer({
+    host: config.AOETL_HTTP_HOST,
+    port: config.AOETL_METRICS_PORT,
+    registry: createRegistry('etl-agent'),
+    logger,
+    checks: { redis: async () => void (await redis.ping()), vault: () => secrets.ping() },
+  });
+
+  closeWithGrace({ delay: 30_000 }, async ({ err, signal }) => {
+    if (err) logger.error({ err }, 'shutting down after error');
+    else logger.info({ signal }, 'shutting down');
+    clearInterval(heartbeat);
+    await bus.close();
+    await sandbox.close();
+    await ops.close();
+    redis.disconnect();
+  });
+}
+
+main().catch((err: unknown) => {
+  createLogger({ name: 'etl-agent' }).fatal({ err }, 'failed to start');
+  process.exit(1);
+});
