@@ -16,7 +16,7 @@ const checksum = (from: string) =>
 /** What the demo transform must produce, computed independently in SQL on the source. */
 const EXPECTED = `(
   SELECT DISTINCT ON (e.email) e.email, c.customer_id, c.first_name, c.last_name, c.phone, c.country, c.created_at, c.lifetime_value
-  FROM crm.customers c CROSS JOIN LATERAL (SELECT lower(btrim(coalesce(c.email, ''), E' \\t\\n\\r\\f\\v')) AS email) e
+  FROM crm.customers c CROSS JOIN LATERAL (SELECT lower(btrim(coalesce(c.email, ''), E' \\t\\n\\r\\f' || chr(11))) AS email) e
   WHERE e.email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[a-z]{2,}$'
   ORDER BY e.email, c.customer_id
 ) expected`;
