@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 RESULTS := .state/test-results
 JEST := pnpm exec jest --ci
+# Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA.
+export NODE_EXTRA_CA_CERTS := $(CURDIR)/.state/certs/ca.crt
 
 .PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench
 

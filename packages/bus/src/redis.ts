@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import Redis from 'ioredis';
 
 export interface RedisConnectionConfig {
@@ -30,7 +31,8 @@ export function connectRedis(cfg: RedisConnectionConfig): Redis {
       ca: readFileSync(cfg.caFile),
       cert: readFileSync(cfg.certFile),
       key: readFileSync(cfg.keyFile),
-      servername: url.hostname,
+      // SNI only for names; certificates are still checked against the IP (its SAN).
+      ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
     },
   });
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
@@ -66,7 +67,7 @@ function connect(desc: ConnectionDescriptor, cred: DatabaseCredential, ca: Buffe
     user: cred.username,
     password: cred.password,
     application_name: app,
-    ssl: { ca, servername: desc.host },
+    ssl: { ca, ...(isIP(desc.host) ? {} : { servername: desc.host }) },
     connectionTimeoutMillis: 10_000,
   });
 }
