@@ -3,7 +3,7 @@
  * component itself: Redis over TLS, Docker under runc and runsc, OpenBao's database engine, the OIDC issuer.
  */
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';

@@ -5,7 +5,7 @@ import { ConfigError } from '@aoetl/contracts';
 
 /** Marks a config key as secret: it is never printed, and its value is registered for log scrubbing. */
 export function Secret<T extends TSchema>(schema: T): T {
-  return { ...schema, secret: true } as T;
+  return { ...schema, secret: true };
 }
 
 export function secretKeys(schema: TObject): string[] {

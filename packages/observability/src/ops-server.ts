@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -35,8 +35,8 @@ export async function runChecks(checks: ReadinessChecks): Promise<Record<string,
 }
 
 /** /livez, /readyz and /metrics on their own port, apart from any API. */
-export function buildOpsServer(opts: Omit<OpsServerOptions, 'host' | 'port'>): FastifyInstance {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops' }) as FastifyBaseLogger, disableRequestLogging: true });
+export function buildOpsServer(opts: Omit<OpsServerOptions, 'host' | 'port'>) {
+  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops' }), disableRequestLogging: true });
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const checks = await runChecks(opts.checks);
@@ -50,7 +50,7 @@ export function buildOpsServer(opts: Omit<OpsServerOptions, 'host' | 'port'>): F
   return app;
 }
 
-export async function startOpsServer(opts: OpsServerOptions): Promise<FastifyInstance> {
+export async function startOpsServer(opts: OpsServerOptions): Promise<ReturnType<typeof buildOpsServer>> {
   const app = buildOpsServer(opts);
   await app.listen({ host: opts.host, port: opts.port });
   return app;

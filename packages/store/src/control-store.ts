@@ -53,7 +53,7 @@ export interface RunPatch {
   error?: FailureReason;
 }
 
-const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v == null ? null : String(v));
+const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : null);
 const num = (v: unknown): number | null => (v == null ? null : Number(v));
 
 function toRun(r: Record<string, unknown>): RunRecord {

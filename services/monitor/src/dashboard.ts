@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import type { Logger } from '@aoetl/observability';
 import type { RunMetrics } from './run-metrics.js';
 
@@ -21,8 +21,8 @@ async function tick() {
 tick(); setInterval(tick, 2000);
 </script></body></html>`;
 
-export function buildDashboard(metrics: RunMetrics, staleMs: number, logger: Logger): FastifyInstance {
-  const app = Fastify({ loggerInstance: logger.child({ component: 'dashboard' }) as FastifyBaseLogger, disableRequestLogging: true });
+export function buildDashboard(metrics: RunMetrics, staleMs: number, logger: Logger) {
+  const app = Fastify({ loggerInstance: logger.child({ component: 'dashboard' }), disableRequestLogging: true });
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
   app.get('/api/summary', async () => ({
     runs: metrics.recent,
