@@ -107,6 +107,18 @@ CREATE TABLE IF NOT EXISTS silver.customers (
   lifetime_value numeric(12,2)
 );
 ALTER TABLE silver.customers OWNER TO warehouse_load;
+-- The load ledger: what each run staged (chunk >= 0), committed (-1) or aborted (-2). Its primary key makes a
+-- repeated chunk or commit a no-op. Every target database aoetl loads into needs this table.
+CREATE TABLE IF NOT EXISTS aoetl_staging.load_ledger (
+  run_id     uuid NOT NULL,
+  chunk      integer NOT NULL CHECK (chunk >= -2),
+  rows_in    bigint,
+  rows_out   bigint,
+  bytes_out  bigint,
+  at         timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, chunk)
+);
+ALTER TABLE aoetl_staging.load_ledger OWNER TO warehouse_load;
 EOF
 }
 

@@ -22,6 +22,8 @@ start_one() {
   write_env_default "$svc" AOETL_HTTP_HOST 127.0.0.1
   write_env_default "$svc" AOETL_METRICS_PORT "$metrics"
   [ "$api" = 0 ] || write_env_default "$svc" AOETL_HTTP_PORT "$api"
+  # A stable consumer name: a restarted service first finishes the stream entries it had taken.
+  write_env_default "$svc" AOETL_CONSUMER_NAME "$svc-1"
   if running "$svc"; then log "$svc already running"; return 0; fi
   log "starting $svc"
   (

@@ -16,6 +16,8 @@ export interface ConsumeOptions<S extends TSchema> {
   claimIdleMs?: number;
   /** After this many deliveries an entry is dead-lettered with its last error. */
   maxDeliveries?: number;
+  /** Told about every dead-lettered entry (e.g. to fail the run that owned it). `raw` is the message as sent. */
+  onDeadLetter?: (raw: string, reason: string) => Promise<void>;
 }
 
 type Entry = [id: string, fields: string[]];
@@ -78,8 +80,19 @@ export class Bus {
   private async run<S extends TSchema>(conn: Redis, opts: ConsumeOptions<S>): Promise<void> {
     const log = this.log.child({ component: 'bus', stream: opts.stream, group: opts.group });
     let failures = 0;
+    // A restarted consumer (same name) first finishes what it had taken before it died, in one pass.
+    let ownPending: string | null = '0';
     while (!this.stopping.signal.aborted) {
       try {
+        if (ownPending !== null) {
+          const own = (await conn.xreadgroup('GROUP', opts.group, this.consumer, 'COUNT', 100, 'STREAMS', opts.stream, ownPending)) as
+            | [string, Entry[]][]
+            | null;
+          const entries = own?.[0]?.[1] ?? [];
+          for (const entry of entries) await this.deliver(conn, opts, entry, log);
+          ownPending = entries.length === 0 ? null : entries[entries.length - 1]![0];
+          continue;
+        }
         await this.reclaim(conn, opts, log);
         const res = (await conn.xreadgroup(
           'GROUP', opts.group, this.consumer,
@@ -138,6 +151,11 @@ export class Bus {
       return this.deadLetter(conn, opts, id, raw ?? null, reason);
     }
     const ctx = decoded as { requestId?: string; type?: string };
+    // While the effect runs, keep the entry ours: reset its idle time so no other consumer reclaims it.
+    const keepAliveMs = Math.max(1000, Math.floor((opts.claimIdleMs ?? 30_000) / 3));
+    const keepAlive = setInterval(() => {
+      conn.xclaim(opts.stream, opts.group, this.consumer, 0, id, 'JUSTID').catch(() => undefined);
+    }, keepAliveMs);
     try {
       await opts.handler(decoded, id);
       await conn.xack(opts.stream, opts.group, id);
@@ -147,6 +165,8 @@ export class Bus {
       this.lastErrors.set(id, message);
       const level = err instanceof AoetlError && !err.retryable ? 'error' : 'warn';
       log[level]({ err, entryId: id, requestId: ctx.requestId, type: ctx.type }, 'handler failed; entry stays pending');
+    } finally {
+      clearInterval(keepAlive);
     }
   }
 
@@ -164,6 +184,9 @@ export class Bus {
       raw = fields[fields.indexOf(FIELD) + 1] ?? '';
     }
     await conn.xadd(STREAMS.deadletter, '*', 'stream', opts.stream, 'group', opts.group, 'entry', id, 'reason', reason, FIELD, raw);
+    if (opts.onDeadLetter) {
+      await opts.onDeadLetter(raw, reason).catch((err: unknown) => this.log.warn({ err, entryId: id }, 'dead-letter hook failed'));
+    }
     await conn.xack(opts.stream, opts.group, id);
     this.lastErrors.delete(id);
     this.log.error({ stream: opts.stream, entryId: id, reason }, 'message dead-lettered');

@@ -17,3 +17,15 @@ export function envelope<T extends string, P>(type: T, payload: P, ctx: MessageC
     payload,
   };
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The run id a raw, possibly malformed, message names, if any (for failing the run of a poison message). */
+export function runIdIn(raw: string): string | null {
+  try {
+    const id = (JSON.parse(raw) as { payload?: { runId?: unknown } }).payload?.runId;
+    return typeof id === 'string' && UUID.test(id) ? id : null;
+  } catch {
+    return null;
+  }
+}

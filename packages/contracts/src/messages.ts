@@ -22,6 +22,12 @@ export function Envelope<T extends string, P extends TSchema>(type: T, payload: 
 export const RunRequested = Envelope('run.requested', Type.Object({ runId: Uuid, tenant: Type.String() }));
 export type RunRequested = Static<typeof RunRequested>;
 
+/** Which task a result is about: a chunk's load (index ≥ 0), the commit or the abort. */
+export const TaskStep = Type.Object({
+  step: Type.Union([Type.Literal('load'), Type.Literal('commit'), Type.Literal('abort')]),
+  chunk: Type.Integer({ minimum: -1 }),
+});
+
 export const TaskLimits = Type.Object({
   timeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
   memoryMb: Type.Integer({ minimum: 32, maximum: 16_384 }),
@@ -44,9 +50,37 @@ export const LoadTask = Envelope(
     }),
     transform: Type.Object({ language: Type.Literal('python'), code: Type.String(), sha256: Type.String() }),
     limits: TaskLimits,
+    /** This task loads the rows whose key hashes to `index` modulo `count`. */
+    chunk: Type.Object({ index: Type.Integer({ minimum: 0 }), count: Type.Integer({ minimum: 1, maximum: 256 }) }),
   }),
 );
 export type LoadTask = Static<typeof LoadTask>;
+
+/**
+ * After every chunk is staged: move the staged rows into the target in one transaction (`commit`), or drop
+ * them after a failure (`abort`). Both are idempotent through the target's load ledger.
+ */
+export const CommitTask = Envelope(
+  'task.commit',
+  Type.Object({
+    taskId: Uuid,
+    runId: Uuid,
+    tenant: Type.String(),
+    action: Type.Union([Type.Literal('commit'), Type.Literal('abort')]),
+    target: Type.Object({
+      connection: ConnectionDescriptor,
+      table: QualifiedName,
+      mode: WriteMode,
+      keys: Type.Array(Identifier),
+    }),
+    chunks: Type.Integer({ minimum: 1, maximum: 256 }),
+  }),
+);
+export type CommitTask = Static<typeof CommitTask>;
+
+/** Everything that may appear on the tasks stream. */
+export const TaskMessage = Type.Union([LoadTask, CommitTask]);
+export type TaskMessage = Static<typeof TaskMessage>;
 
 export const TaskSucceeded = Envelope(
   'task.succeeded',
@@ -54,6 +88,7 @@ export const TaskSucceeded = Envelope(
     taskId: Uuid,
     runId: Uuid,
     agentId: Type.String(),
+    ...TaskStep.properties,
     rowsIn: Type.Integer({ minimum: 0 }),
     rowsOut: Type.Integer({ minimum: 0 }),
     bytesIn: Type.Integer({ minimum: 0 }),
@@ -74,7 +109,7 @@ export type FailureReason = Static<typeof FailureReason>;
 
 export const TaskFailed = Envelope(
   'task.failed',
-  Type.Object({ taskId: Uuid, runId: Uuid, agentId: Type.String(), error: FailureReason }),
+  Type.Object({ taskId: Uuid, runId: Uuid, agentId: Type.String(), ...TaskStep.properties, error: FailureReason }),
 );
 export type TaskFailed = Static<typeof TaskFailed>;
 

@@ -46,6 +46,8 @@ export const PipelineSpec = Type.Object(
     source: PipelineSource,
     target: PipelineTarget,
     transform: PythonTransform,
+    /** Number of chunks the source is split into (by a hash of its primary key); default set by the orchestrator. */
+    chunks: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   },
   { additionalProperties: false },
 );

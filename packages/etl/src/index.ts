@@ -1,2 +1,11 @@
-export { runLoadTask, LoadFailure, type LoadDeps, type LoadResult, type TransformRunner, type TransformOutcome } from './load.js';
-export { quoteIdent, quoteQualified, mergeStatement } from './sql.js';
+export {
+  loadChunk,
+  commitRun,
+  LoadFailure,
+  LEDGER,
+  type LoadDeps,
+  type LoadResult,
+  type TransformRunner,
+  type TransformOutcome,
+} from './load.js';
+export { quoteIdent, quoteQualified, mergeStatement, chunkPredicate, stagingTable } from './sql.js';

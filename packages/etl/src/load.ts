@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { InputError, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits } from '@aoetl/contracts';
-import type { DatabaseCredential, SecretStore } from '@aoetl/secrets';
-import { mergeStatement, quoteIdent, quoteQualified } from './sql.js';
+import type { CommitTask, ConnectionDescriptor, FailureReason, LoadTask, TaskLimits } from '@aoetl/contracts';
+import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
+import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
 
 /** What the loader needs from a sandbox: run `transform(rows)` over COPY text rows, streaming in and out. */
 export interface TransformRunner {
@@ -48,6 +48,11 @@ export class LoadFailure extends Error {
   }
 }
 
+/** The target database's record of what was staged and committed, keyed by run and chunk (-1: commit, -2: abort). */
+export const LEDGER = 'aoetl_staging.load_ledger';
+const COMMITTED = -1;
+const ABORTED = -2;
+
 /** Counts bytes and newline-terminated rows flowing through. */
 class RowCounter extends Transform {
   rows = 0;
@@ -59,17 +64,48 @@ class RowCounter extends Transform {
   }
 }
 
-function connect(desc: ConnectionDescriptor, cred: DatabaseCredential, ca: Buffer, app: string): pg.Client {
-  return new pg.Client({
-    host: desc.host,
-    port: desc.port,
-    database: desc.database,
-    user: cred.username,
-    password: cred.password,
-    application_name: app,
-    ssl: { ca, ...(isIP(desc.host) ? {} : { servername: desc.host }) },
-    connectionTimeoutMillis: 10_000,
-  });
+/**
+ * Credentials from Vault at the moment of use, a client per database, and the end of both whatever happens:
+ * connections closed, leases revoked.
+ */
+class Session {
+  private readonly clients: pg.Client[] = [];
+  private readonly leases: string[] = [];
+  private readonly ca: Buffer;
+
+  constructor(
+    private readonly deps: LoadDeps,
+    private readonly ctx: CredentialContext,
+  ) {
+    this.ca = readFileSync(deps.dbCaFile);
+  }
+
+  async connect(desc: ConnectionDescriptor, app: string): Promise<pg.Client> {
+    const cred: DatabaseCredential = await this.deps.secrets.databaseCredential(desc.vaultRole, this.ctx);
+    this.leases.push(cred.leaseId);
+    const client = new pg.Client({
+      host: desc.host,
+      port: desc.port,
+      database: desc.database,
+      user: cred.username,
+      password: cred.password,
+      application_name: app,
+      ssl: { ca: this.ca, ...(isIP(desc.host) ? {} : { servername: desc.host }) },
+      connectionTimeoutMillis: 10_000,
+    });
+    this.clients.push(client);
+    await client.connect();
+    return client;
+  }
+
+  async close(log: Logger): Promise<void> {
+    await Promise.allSettled(this.clients.map((c) => c.end()));
+    await Promise.allSettled(
+      this.leases.map((leaseId) =>
+        this.deps.secrets.revoke(leaseId, this.ctx).catch((err: unknown) => log.warn({ err, leaseId }, 'lease revoke failed; it will expire')),
+      ),
+    );
+  }
 }
 
 async function typeNames(client: pg.Client, oids: number[]): Promise<Map<number, string>> {
@@ -80,57 +116,88 @@ async function typeNames(client: pg.Client, oids: number[]): Promise<Map<number,
   return new Map(rows.map((r) => [r.oid, r.typname]));
 }
 
+async function primaryKey(client: pg.Client, table: string): Promise<string[]> {
+  const { rows } = await client.query<{ attname: string }>(
+    `SELECT a.attname FROM pg_index i
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+     WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+    [quoteQualified(table)],
+  );
+  return rows.map((r) => r.attname);
+}
+
+/** The target's insertable columns in order, and those of them with a default btree ordering. */
+async function targetColumns(client: pg.Client, table: string): Promise<{ all: string[]; orderable: string[] }> {
+  const { rows } = await client.query<{ attname: string; orderable: boolean }>(
+    `SELECT a.attname, EXISTS (
+       SELECT 1 FROM pg_opclass o JOIN pg_am m ON m.oid = o.opcmethod
+       WHERE m.amname = 'btree' AND o.opcdefault AND o.opcintype = a.atttypid) AS orderable
+     FROM pg_attribute a
+     WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     ORDER BY a.attnum`,
+    [quoteQualified(table)],
+  );
+  if (rows.length === 0) throw new LoadFailure({ code: 'target_missing', message: `target table ${table} does not exist or is not visible` });
+  return { all: rows.map((r) => r.attname), orderable: rows.filter((r) => r.orderable).map((r) => r.attname) };
+}
+
+/** Claims a ledger row in the open transaction; false when it exists already (the work was done before). */
+async function claim(tgt: pg.Client, runId: string, chunk: number): Promise<boolean> {
+  const res = await tgt.query(`INSERT INTO ${LEDGER} (run_id, chunk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [runId, chunk]);
+  return res.rowCount === 1;
+}
+
+async function finished(tgt: pg.Client, runId: string): Promise<number | null> {
+  const { rows } = await tgt.query<{ chunk: number }>(`SELECT chunk FROM ${LEDGER} WHERE run_id = $1 AND chunk < 0 LIMIT 1`, [runId]);
+  return rows[0]?.chunk ?? null;
+}
+
 /**
- * One load task: credentials from Vault at the moment of use, `COPY (SELECT …) TO STDOUT` from the source in a
- * read-only transaction, through the sandboxed transform, `COPY … FROM STDIN` into a temporary staging table,
- * then one statement into the target and COMMIT. Any failure rolls back: nothing half-loaded is ever visible.
- * Credentials are revoked when the task ends, whatever the outcome.
+ * One chunk: `COPY (SELECT … WHERE <chunk>) TO STDOUT` from the source in a read-only transaction, through the
+ * sandboxed transform, `COPY … FROM STDIN` into the run's staging table for this chunk, and its ledger row — all
+ * in one target transaction. A repeated chunk finds its ledger row and does nothing; a failure rolls back.
  */
-export async function runLoadTask(task: LoadTask['payload'], deps: LoadDeps): Promise<LoadResult> {
+export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Promise<LoadResult> {
   const started = Date.now();
   const ctx = { runId: task.runId, taskId: task.taskId };
-  const log = deps.logger.child(ctx);
-  const ca = readFileSync(deps.dbCaFile);
-  const leases: string[] = [];
-  const clients: pg.Client[] = [];
+  const log = deps.logger.child({ ...ctx, chunk: task.chunk.index });
+  const session = new Session(deps, ctx);
   try {
-    const srcCred = await deps.secrets.databaseCredential(task.source.connection.vaultRole, ctx);
-    leases.push(srcCred.leaseId);
-    const tgtCred = await deps.secrets.databaseCredential(task.target.connection.vaultRole, ctx);
-    leases.push(tgtCred.leaseId);
-    const src = connect(task.source.connection, srcCred, ca, 'aoetl-etl-source');
-    const tgt = connect(task.target.connection, tgtCred, ca, 'aoetl-etl-target');
-    clients.push(src, tgt);
-    await Promise.all([src.connect(), tgt.connect()]);
+    const tgt = await session.connect(task.target.connection, 'aoetl-etl-target');
+    await tgt.query('BEGIN');
+    // Blocks while another agent holds the same chunk, then finds its row: exactly one load per chunk.
+    if (!(await claim(tgt, task.runId, task.chunk.index)) || (await finished(tgt, task.runId)) !== null) {
+      await tgt.query('ROLLBACK');
+      const { rows } = await tgt.query(
+        `SELECT coalesce(rows_in, 0) AS rows_in, coalesce(rows_out, 0) AS rows_out, coalesce(bytes_out, 0) AS bytes_out
+         FROM ${LEDGER} WHERE run_id = $1 AND chunk = $2`,
+        [task.runId, task.chunk.index],
+      );
+      const r = (rows[0] ?? {}) as Record<string, string>;
+      log.info('chunk already staged; nothing to do');
+      return { rowsIn: Number(r.rows_in ?? 0), rowsOut: Number(r.rows_out ?? 0), bytesIn: 0, bytesOut: Number(r.bytes_out ?? 0), durationMs: Date.now() - started };
+    }
 
+    const src = await session.connect(task.source.connection, 'aoetl-etl-source');
     await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await src.query(`SET LOCAL statement_timeout = ${Math.floor(task.limits.timeoutMs)}`);
-    const select = `SELECT * FROM ${quoteQualified(task.source.table)}`;
-    const probe = await src.query(`${select} LIMIT 0`);
+    const table = quoteQualified(task.source.table);
+    const probe = await src.query(`SELECT * FROM ${table} LIMIT 0`);
     const names = await typeNames(src, probe.fields.map((f) => f.dataTypeID));
     const columns = probe.fields.map((f) => f.name);
     const types = probe.fields.map((f) => names.get(f.dataTypeID) ?? 'text');
+    const key = await primaryKey(src, task.source.table);
+    const select = `SELECT * FROM ${table} t WHERE ${chunkPredicate(key, task.chunk.index, task.chunk.count)}`;
 
-    await tgt.query('BEGIN');
-    const [schema, table] = task.target.table.split('.') as [string, string];
-    const targetCols = (
-      await tgt.query<{ column_name: string }>(
-        `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2
-         AND is_generated = 'NEVER' ORDER BY ordinal_position`,
-        [schema, table],
-      )
-    ).rows.map((r) => r.column_name);
-    if (targetCols.length === 0) {
-      throw new LoadFailure({ code: 'target_missing', message: `target table ${task.target.table} does not exist or is not visible` });
-    }
-    const missingKeys = task.target.keys.filter((k) => !targetCols.includes(k));
+    const target = await targetColumns(tgt, task.target.table);
+    const missingKeys = task.target.keys.filter((k) => !target.all.includes(k));
     if (missingKeys.length) {
       throw new LoadFailure({ code: 'input', message: `merge keys not in ${task.target.table}: ${missingKeys.join(', ')}` });
     }
-    await tgt.query(`CREATE TEMP TABLE aoetl_stage (LIKE ${quoteQualified(task.target.table)} INCLUDING DEFAULTS) ON COMMIT DROP`);
+    const staging = stagingTable(task.runId, task.chunk.index);
+    await tgt.query(`CREATE TABLE ${staging} (LIKE ${quoteQualified(task.target.table)} INCLUDING DEFAULTS)`);
 
-    const colList = targetCols.map(quoteIdent).join(', ');
-    const copyIn = tgt.query(copyFrom(`COPY aoetl_stage (${colList}) FROM STDIN`));
+    const copyIn = tgt.query(copyFrom(`COPY ${staging} (${target.all.map(quoteIdent).join(', ')}) FROM STDIN`));
     const copyOut = src.query(copyTo(`COPY (${select}) TO STDOUT`));
     const counterIn = new RowCounter();
     const counterOut = new RowCounter();
@@ -147,7 +214,7 @@ export async function runLoadTask(task: LoadTask['payload'], deps: LoadDeps): Pr
       code: task.transform.code,
       columns,
       types,
-      outputColumns: targetCols,
+      outputColumns: target.all,
       input: toSandbox,
       output: fromSandbox,
       limits: task.limits,
@@ -165,37 +232,71 @@ export async function runLoadTask(task: LoadTask['payload'], deps: LoadDeps): Pr
     const [extractErr, loadErr] = await Promise.all([extract, load]);
     if (loadErr) throw new LoadFailure({ code: 'load', message: `loading the transform's output failed: ${loadErr.message}` });
     if (extractErr) throw extractErr;
-    try {
-      if (task.target.mode === 'replace') await tgt.query(`DELETE FROM ${quoteQualified(task.target.table)}`);
-      await tgt.query(mergeStatement(task.target.table, targetCols, task.target.mode, task.target.keys));
-    } catch (err) {
-      const pgErr = err as { code?: string; message: string };
-      if (pgErr.code === '21000') {
-        throw new LoadFailure({ code: 'load', message: 'the transform produced several rows with the same merge key' });
-      }
-      if (pgErr.code && /^(22|23)/.test(pgErr.code)) throw new LoadFailure({ code: 'load', message: pgErr.message });
-      throw err;
-    }
+
+    await tgt.query(`UPDATE ${LEDGER} SET rows_in = $3, rows_out = $4, bytes_out = $5, at = now() WHERE run_id = $1 AND chunk = $2`, [
+      task.runId, task.chunk.index, counterIn.rows, counterOut.rows, counterOut.bytes,
+    ]);
     await tgt.query('COMMIT');
     await src.query('COMMIT');
-    const result = {
-      rowsIn: counterIn.rows,
-      rowsOut: counterOut.rows,
-      bytesIn: counterIn.bytes,
-      bytesOut: counterOut.bytes,
-      durationMs: Date.now() - started,
-    };
-    log.info(result, 'load committed');
+    const result = { rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started };
+    log.info(result, 'chunk staged');
     return result;
-  } catch (err) {
-    if (err instanceof InputError) throw new LoadFailure({ code: 'input', message: err.message });
-    throw err;
   } finally {
-    await Promise.allSettled(clients.map((c) => c.end()));
-    await Promise.allSettled(
-      leases.map((leaseId) =>
-        deps.secrets.revoke(leaseId, ctx).catch((err: unknown) => log.warn({ err, leaseId }, 'lease revoke failed; it will expire')),
-      ),
-    );
+    await session.close(log);
+  }
+}
+
+/**
+ * Moves every staged chunk into the target with one statement and drops the staging tables, in one transaction
+ * that also writes the run's commit row to the ledger: a repeated commit is a no-op. `abort` drops the staged
+ * chunks and marks the run aborted, so a late chunk task does nothing.
+ */
+export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Promise<LoadResult> {
+  const started = Date.now();
+  const ctx = { runId: task.runId, taskId: task.taskId };
+  const log = deps.logger.child({ ...ctx, action: task.action });
+  const session = new Session(deps, ctx);
+  try {
+    const tgt = await session.connect(task.target.connection, 'aoetl-etl-commit');
+    await tgt.query('BEGIN');
+    const marker = task.action === 'commit' ? COMMITTED : ABORTED;
+    const done = await finished(tgt, task.runId);
+    if (done !== null || !(await claim(tgt, task.runId, marker))) {
+      await tgt.query('ROLLBACK');
+      if (done === ABORTED && task.action === 'commit') {
+        throw new LoadFailure({ code: 'aborted', message: 'the run was aborted before its commit' });
+      }
+      const { rows } = await tgt.query(`SELECT coalesce(rows_out, 0) AS n FROM ${LEDGER} WHERE run_id = $1 AND chunk = $2`, [task.runId, marker]);
+      log.info('run already finished in the target; nothing to do');
+      return { rowsIn: 0, rowsOut: Number((rows[0] as { n?: string } | undefined)?.n ?? 0), bytesIn: 0, bytesOut: 0, durationMs: Date.now() - started };
+    }
+    const chunks = Array.from({ length: task.chunks }, (_, i) => i);
+    let rowsOut = 0;
+    if (task.action === 'commit') {
+      const { rows } = await tgt.query<{ n: string }>(`SELECT count(*) AS n FROM ${LEDGER} WHERE run_id = $1 AND chunk >= 0`, [task.runId]);
+      if (Number(rows[0]?.n) !== task.chunks) {
+        throw new LoadFailure({ code: 'chunks_missing', message: `only ${rows[0]?.n} of ${task.chunks} chunks are staged` });
+      }
+      const target = await targetColumns(tgt, task.target.table);
+      const cols = target.all.map(quoteIdent).join(', ');
+      const union = `(${chunks.map((i) => `SELECT ${cols} FROM ${stagingTable(task.runId, i)}`).join(' UNION ALL ')})`;
+      if (task.target.mode === 'replace') await tgt.query(`DELETE FROM ${quoteQualified(task.target.table)}`);
+      try {
+        const res = await tgt.query(mergeStatement(task.target.table, target.all, task.target.mode, task.target.keys, union, target.orderable));
+        rowsOut = res.rowCount ?? 0;
+      } catch (err) {
+        const pgErr = err as { code?: string; message: string };
+        if (pgErr.code && /^(22|23)/.test(pgErr.code)) throw new LoadFailure({ code: 'load', message: pgErr.message });
+        throw err;
+      }
+    }
+    for (const i of chunks) await tgt.query(`DROP TABLE IF EXISTS ${stagingTable(task.runId, i)}`);
+    await tgt.query(`UPDATE ${LEDGER} SET rows_out = $3, at = now() WHERE run_id = $1 AND chunk = $2`, [task.runId, marker, rowsOut]);
+    await tgt.query('COMMIT');
+    const result = { rowsIn: 0, rowsOut, bytesIn: 0, bytesOut: 0, durationMs: Date.now() - started };
+    log.info(result, task.action === 'commit' ? 'run committed to the target' : 'staged chunks dropped');
+    return result;
+  } finally {
+    await session.close(log);
   }
 }

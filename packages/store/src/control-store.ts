@@ -30,6 +30,7 @@ export interface RunRecord {
   submittedBy: string;
   requestId: string;
   artifactSha256: string | null;
+  chunks: number;
   rowsIn: number | null;
   rowsOut: number | null;
   bytesOut: number | null;
@@ -46,6 +47,7 @@ export interface OutboxMessage {
 }
 
 export interface RunPatch {
+  chunks?: number;
   rowsIn?: number;
   rowsOut?: number;
   bytesOut?: number;
@@ -65,6 +67,7 @@ function toRun(r: Record<string, unknown>): RunRecord {
     submittedBy: r.submitted_by as string,
     requestId: r.request_id as string,
     artifactSha256: (r.artifact_sha256 as string | null) ?? null,
+    chunks: Number(r.chunks ?? 1),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
     bytesOut: num(r.bytes_out),
@@ -225,10 +228,10 @@ export class ControlStore {
            started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
-           artifact_sha256 = COALESCE($7, artifact_sha256), error = COALESCE($8, error)
+           artifact_sha256 = COALESCE($7, artifact_sha256), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
-          patch.artifactSha256 ?? null, patch.error ? JSON.stringify(patch.error) : null],
+          patch.artifactSha256 ?? null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [
@@ -237,6 +240,75 @@ export class ControlStore {
       await this.addOutbox(c, messages);
       return toRun(rows[0] as Record<string, unknown>);
     });
+  }
+
+  /**
+   * Records that a chunk is staged (a redelivered result changes nothing). When this makes every chunk staged,
+   * the commit row is inserted and `onAllStaged`'s messages are written to the outbox in the same transaction,
+   * so the commit is dispatched exactly once.
+   */
+  async recordChunk(
+    runId: string,
+    chunk: number,
+    counts: { rowsIn: number; rowsOut: number; bytesOut: number },
+    onAllStaged: () => OutboxMessage[],
+  ): Promise<{ staged: number; of: number; commitDispatched: boolean }> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query(
+        `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, finished_at)
+         VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT DO NOTHING`,
+        [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut],
+      );
+      await c.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
+      const { rows } = await c.query(
+        `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged
+         FROM runs r LEFT JOIN run_chunks c ON c.run_id = r.id WHERE r.id = $1 GROUP BY r.chunks`,
+        [runId],
+      );
+      const of = Number((rows[0] as { chunks: number }).chunks);
+      const staged = Number((rows[0] as { staged: string }).staged);
+      let commitDispatched = false;
+      if (staged === of) {
+        const ins = await c.query('INSERT INTO run_chunks (run_id, chunk) VALUES ($1, -1) ON CONFLICT DO NOTHING', [runId]);
+        if (ins.rowCount === 1) {
+          await this.addOutbox(c, onAllStaged());
+          commitDispatched = true;
+        }
+      }
+      return { staged, of, commitDispatched };
+    });
+  }
+
+  /** Row and byte totals over a run's staged chunks. */
+  async chunkTotals(runId: string): Promise<{ rowsIn: number; rowsOut: number; bytesOut: number }> {
+    const { rows } = await this.pool.query(
+      `SELECT coalesce(sum(rows_in), 0) AS rows_in, coalesce(sum(rows_out), 0) AS rows_out, coalesce(sum(bytes_out), 0) AS bytes_out
+       FROM run_chunks WHERE run_id = $1 AND chunk >= 0`,
+      [runId],
+    );
+    const r = rows[0] as Record<string, string>;
+    return { rowsIn: Number(r.rows_in), rowsOut: Number(r.rows_out), bytesOut: Number(r.bytes_out) };
+  }
+
+  /** Runs not finished whose last change is older than `idleMs`: what a restarted orchestrator must resume. */
+  async runsInFlight(idleMs: number, limit = 100): Promise<RunRecord[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM runs WHERE status IN ('queued', 'planning', 'running')
+       AND updated_at < now() - make_interval(secs => $1::double precision / 1000) ORDER BY updated_at LIMIT $2`,
+      [idleMs, limit],
+    );
+    return rows.map((r) => toRun(r as Record<string, unknown>));
+  }
+
+  /** Marks a run as touched (so the reconciler leaves it alone for a while). */
+  async touchRun(runId: string): Promise<void> {
+    await this.pool.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
+  }
+
+  /** Chunks of a run that are staged. */
+  async stagedChunks(runId: string): Promise<number[]> {
+    const { rows } = await this.pool.query('SELECT chunk FROM run_chunks WHERE run_id = $1 AND chunk >= 0', [runId]);
+    return rows.map((r: { chunk: number }) => Number(r.chunk));
   }
 
   /** Stores code as the pipeline's next artifact version, unless the same bytes are already stored. */

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import closeWithGrace from 'close-with-grace';
 import { Bus, connectRedis } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
-import { GROUPS, LoadTask, STREAMS, envelope } from '@aoetl/contracts';
+import { GROUPS, STREAMS, TaskMessage, envelope, runIdIn } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { DockerSandboxDriver } from '@aoetl/sandbox';
 import { VaultSecretStore } from '@aoetl/secrets';
@@ -48,9 +49,16 @@ async function main(): Promise<void> {
   bus.consume({
     stream: STREAMS.tasks,
     group: GROUPS.etlAgent,
-    schema: LoadTask,
+    schema: TaskMessage,
     count: 1,
     claimIdleMs: 60_000,
+    // A poison task names its run: report the run's failure so it does not wait forever.
+    onDeadLetter: async (raw, reason) => {
+      const runId = runIdIn(raw);
+      if (!runId) return;
+      const error = { code: 'poison_message', message: `a task of this run was dead-lettered: ${reason}`.slice(0, 4000) };
+      await publish(STREAMS.events, envelope('task.failed', { taskId: randomUUID(), runId, agentId, step: 'load', chunk: 0, error }, { requestId: runId }));
+    },
     handler: taskHandler({
       agentId,
       attempts: config.AOETL_TASK_ATTEMPTS,

@@ -4,29 +4,46 @@ import {
   NotFoundError,
   STREAMS,
   envelope,
+  type CommitTask,
   type EventMessage,
   type FailureReason,
   type LoadTask,
   type MessageContext,
   type RunRequested,
   type TaskLimits,
+  runIdIn,
 } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
-import type { ControlStore, OutboxMessage, RunRecord } from '@aoetl/store';
+import type { ControlStore, OutboxMessage, PipelineRecord, RunRecord } from '@aoetl/store';
+
+export interface RunMachineOptions {
+  limits: TaskLimits;
+  /** Chunks per run when the pipeline does not say. */
+  defaultChunks: number;
+}
+
+interface Plan {
+  pipeline: PipelineRecord;
+  sha256: string;
+  chunks: number;
+  load: LoadTask['payload'];
+  target: CommitTask['payload']['target'];
+}
 
 /**
  * The run state machine: queued → planning → running → succeeded | failed, persisted in the control database.
+ * A run is split into chunks (one load task each) and a commit task dispatched once every chunk is staged.
  * Every handler is idempotent: a redelivered message finds the transition already made and does nothing.
  */
 export class RunMachine {
   constructor(
     private readonly store: ControlStore,
-    private readonly limits: TaskLimits,
+    private readonly opts: RunMachineOptions,
     private readonly log: Logger,
   ) {}
 
   async onRunRequested(msg: RunRequested): Promise<void> {
-    const ctx: MessageContext = { requestId: msg.requestId, ...(msg.traceparent ? { traceparent: msg.traceparent } : {}) };
+    const ctx = contextOf(msg);
     const log = this.log.child({ runId: msg.payload.runId, requestId: msg.requestId });
     let run: RunRecord;
     try {
@@ -40,38 +57,97 @@ export class RunMachine {
       const moved = await this.store.transitionRun(run.id, ['queued'], 'planning', {}, [this.statusEvent(run, 'planning', ctx)]);
       if (!moved) return;
     }
+    let plan: Plan;
     try {
-      const task = await this.plan(run, ctx);
-      await this.store.transitionRun(run.id, ['planning'], 'running', { artifactSha256: task.payload.transform.sha256 }, [
-        { stream: STREAMS.tasks, message: task },
-        this.statusEvent(run, 'running', ctx),
-      ]);
-      log.info({ taskId: task.payload.taskId, artifact: task.payload.transform.sha256 }, 'run planned; task dispatched');
+      plan = await this.plan(run);
     } catch (err) {
       if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
-      await this.fail(run, { code: err.code, message: err.message }, ctx);
+      return this.fail(run, { code: err.code, message: err.message }, ctx, null);
     }
+    const tasks = Array.from({ length: plan.chunks }, (_, index) => this.loadTask(plan, index, ctx));
+    await this.store.transitionRun(run.id, ['planning'], 'running', { artifactSha256: plan.sha256, chunks: plan.chunks }, [
+      ...tasks,
+      this.statusEvent(run, 'running', ctx),
+    ]);
+    log.info({ chunks: plan.chunks, artifact: plan.sha256 }, 'run planned; tasks dispatched');
   }
 
   async onEvent(msg: EventMessage): Promise<void> {
     if (msg.type !== 'task.succeeded' && msg.type !== 'task.failed') return;
-    const ctx: MessageContext = { requestId: msg.requestId, ...(msg.traceparent ? { traceparent: msg.traceparent } : {}) };
+    const ctx = contextOf(msg);
     const run = await this.store.getRunById(msg.payload.runId).catch((err: unknown) => {
       if (err instanceof NotFoundError) return null;
       throw err;
     });
-    if (!run || run.status !== 'running') return;
-    if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx);
+    if (!run) return;
+    const { step, chunk } = msg.payload;
+    if (step === 'abort') {
+      if (msg.type === 'task.failed') this.log.warn({ runId: run.id, error: msg.payload.error.code }, 'abort task failed; staged rows stay until the next abort');
+      return;
+    }
+    if (run.status !== 'running') return;
+
+    if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.plan(run).catch(() => null));
     const p = msg.payload;
-    const done = await this.store.transitionRun(run.id, ['running'], 'succeeded', {
-      rowsIn: p.rowsIn,
-      rowsOut: p.rowsOut,
-      bytesOut: p.bytesOut,
-    }, [this.statusEvent(run, 'succeeded', ctx, { rowsOut: p.rowsOut, bytesOut: p.bytesOut })]);
+    if (step === 'load') {
+      const plan = await this.plan(run);
+      // The commit task is written to the outbox in the transaction that records the last staged chunk.
+      const progress = await this.store.recordChunk(run.id, chunk, p, () => [this.commitTask(plan, run, 'commit', ctx)]);
+      if (progress.commitDispatched) this.log.info({ runId: run.id, chunks: progress.of }, 'all chunks staged; commit dispatched');
+      return;
+    }
+    const totals = await this.store.chunkTotals(run.id);
+    const done = await this.store.transitionRun(
+      run.id,
+      ['running'],
+      'succeeded',
+      { rowsIn: totals.rowsIn, rowsOut: p.rowsOut, bytesOut: totals.bytesOut },
+      [this.statusEvent(run, 'succeeded', ctx, { rowsOut: p.rowsOut, bytesOut: totals.bytesOut })],
+    );
     if (done) this.log.info({ runId: run.id, rowsOut: p.rowsOut, requestId: msg.requestId }, 'run succeeded');
   }
 
-  private async plan(run: RunRecord, ctx: MessageContext): Promise<LoadTask> {
+  /** A dead-lettered message that names a run fails that run with the reason (the message itself is not trusted). */
+  async onDeadLetter(raw: string, reason: string): Promise<void> {
+    const runId = runIdIn(raw);
+    if (!runId) return;
+    const run = await this.store.getRunById(runId).catch(() => null);
+    if (!run) return;
+    const plan = run.status === 'running' ? await this.plan(run).catch(() => null) : null;
+    await this.fail(run, { code: 'poison_message', message: `a message of this run was dead-lettered: ${reason}`.slice(0, 4000) }, { requestId: run.requestId }, plan);
+  }
+
+  /**
+   * Resumes runs from the database: queued or planning runs are planned again; running runs idle for long
+   * get their missing chunk tasks (or the commit) dispatched again. The load ledger makes repeats no-ops.
+   */
+  async reconcile(planningIdleMs: number, runningIdleMs: number): Promise<number> {
+    let resumed = 0;
+    for (const run of await this.store.runsInFlight(Math.min(planningIdleMs, runningIdleMs))) {
+      const idle = Date.now() - Date.parse(run.updatedAt);
+      const ctx = { requestId: run.requestId };
+      if (run.status === 'queued' || run.status === 'planning') {
+        if (idle < planningIdleMs) continue;
+        await this.onRunRequested(envelope('run.requested', { runId: run.id, tenant: run.tenant }, ctx));
+      } else {
+        if (idle < runningIdleMs) continue;
+        const plan = await this.plan(run);
+        const staged = new Set(await this.store.stagedChunks(run.id));
+        const messages: OutboxMessage[] =
+          staged.size === run.chunks
+            ? [this.commitTask(plan, run, 'commit', ctx)]
+            : Array.from({ length: run.chunks }, (_, i) => i)
+                .filter((i) => !staged.has(i))
+                .map((i) => this.loadTask({ ...plan, chunks: run.chunks }, i, ctx));
+        await this.store.transitionRun(run.id, ['running'], 'running', {}, messages);
+      }
+      this.log.info({ runId: run.id, status: run.status, idleMs: idle }, 'run resumed from the database');
+      resumed += 1;
+    }
+    return resumed;
+  }
+
+  private async plan(run: RunRecord): Promise<Plan> {
     const pipeline = await this.store.getPipeline(run.tenant, run.pipelineId);
     const spec = pipeline.spec;
     const [source, target] = await Promise.all([
@@ -79,25 +155,47 @@ export class RunMachine {
       this.store.getConnection(run.tenant, spec.target.connection),
     ]);
     const artifact = await this.store.storeArtifact(pipeline.id, 'python', spec.transform.code);
-    return envelope(
-      'task.load',
-      {
-        taskId: randomUUID(),
+    const targetSpec = { connection: target, table: spec.target.table, mode: spec.target.mode, keys: spec.target.keys ?? [] };
+    const chunks = run.status === 'running' ? run.chunks : (spec.chunks ?? this.opts.defaultChunks);
+    return {
+      pipeline,
+      sha256: artifact.sha256,
+      chunks,
+      target: targetSpec,
+      load: {
+        taskId: '',
         runId: run.id,
         tenant: run.tenant,
         source: { connection: source, table: spec.source.table },
-        target: { connection: target, table: spec.target.table, mode: spec.target.mode, keys: spec.target.keys ?? [] },
-        transform: { language: 'python' as const, code: spec.transform.code, sha256: artifact.sha256 },
-        limits: this.limits,
+        target: targetSpec,
+        transform: { language: 'python', code: spec.transform.code, sha256: artifact.sha256 },
+        limits: this.opts.limits,
+        chunk: { index: 0, count: chunks },
       },
-      ctx,
-    );
+    };
   }
 
-  private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext): Promise<void> {
-    const done = await this.store.transitionRun(run.id, ['queued', 'planning', 'running'], 'failed', { error }, [
-      this.statusEvent(run, 'failed', ctx, { reason: error.message.slice(0, 500) }),
-    ]);
+  private loadTask(plan: Plan, index: number, ctx: MessageContext): OutboxMessage {
+    const payload = { ...plan.load, taskId: randomUUID(), chunk: { index, count: plan.chunks } };
+    return { stream: STREAMS.tasks, message: envelope('task.load', payload, ctx) };
+  }
+
+  private commitTask(plan: Plan, run: RunRecord, action: 'commit' | 'abort', ctx: MessageContext): OutboxMessage {
+    return {
+      stream: STREAMS.tasks,
+      message: envelope(
+        'task.commit',
+        { taskId: randomUUID(), runId: run.id, tenant: run.tenant, action, target: plan.target, chunks: run.chunks },
+        ctx,
+      ),
+    };
+  }
+
+  /** Fails the run; if tasks were dispatched, an abort task drops whatever they staged. */
+  private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext, plan: Plan | null): Promise<void> {
+    const messages = [this.statusEvent(run, 'failed', ctx, { reason: error.message.slice(0, 500) })];
+    if (plan && run.status === 'running') messages.push(this.commitTask(plan, run, 'abort', ctx));
+    const done = await this.store.transitionRun(run.id, ['queued', 'planning', 'running'], 'failed', { error }, messages);
     if (done) this.log.warn({ runId: run.id, code: error.code, requestId: ctx.requestId }, 'run failed');
   }
 
@@ -117,4 +215,8 @@ export class RunMachine {
       ),
     };
   }
+}
+
+function contextOf(msg: { requestId: string; traceparent?: string }): MessageContext {
+  return { requestId: msg.requestId, ...(msg.traceparent ? { traceparent: msg.traceparent } : {}) };
 }

@@ -28,15 +28,19 @@ async function main(): Promise<void> {
   const machine = new RunMachine(
     store,
     {
-      timeoutMs: config.AOETL_TASK_TIMEOUT_MS,
-      memoryMb: config.AOETL_TASK_MEMORY_MB,
-      maxOutputBytes: config.AOETL_TASK_MAX_OUTPUT_BYTES,
+      limits: {
+        timeoutMs: config.AOETL_TASK_TIMEOUT_MS,
+        memoryMb: config.AOETL_TASK_MEMORY_MB,
+        maxOutputBytes: config.AOETL_TASK_MAX_OUTPUT_BYTES,
+      },
+      defaultChunks: config.AOETL_DEFAULT_CHUNKS,
     },
     logger,
   );
 
-  bus.consume({ stream: STREAMS.requests, group: GROUPS.orchestrator, schema: RunRequested, handler: (m) => machine.onRunRequested(m) });
-  bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m) });
+  const onDeadLetter = (raw: string, reason: string) => machine.onDeadLetter(raw, reason);
+  bus.consume({ stream: STREAMS.requests, group: GROUPS.orchestrator, schema: RunRequested, handler: (m) => machine.onRunRequested(m), onDeadLetter });
+  bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m), onDeadLetter });
 
   const relay = new AbortController();
   const relayLoop = (async () => {
@@ -48,6 +52,18 @@ async function main(): Promise<void> {
         logger.warn({ err }, 'outbox relay failed; retrying');
         await sleep(1000, relay.signal);
       }
+    }
+  })();
+
+  // Postgres is the system of record: runs in flight are resumed from it at start and whenever they idle.
+  const reconcileLoop = (async () => {
+    while (!relay.signal.aborted) {
+      try {
+        await machine.reconcile(config.AOETL_RECONCILE_PLANNING_MS, config.AOETL_RECONCILE_RUNNING_MS);
+      } catch (err) {
+        logger.warn({ err }, 'reconcile failed; retrying');
+      }
+      await sleep(config.AOETL_RECONCILE_EVERY_MS, relay.signal);
     }
   })();
 
@@ -63,7 +79,7 @@ async function main(): Promise<void> {
     if (err) logger.error({ err }, 'shutting down after error');
     else logger.info({ signal }, 'shutting down');
     relay.abort();
-    await relayLoop;
+    await Promise.all([relayLoop, reconcileLoop]);
     await bus.close();
     await ops.close();
     redis.disconnect();
