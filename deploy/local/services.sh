@@ -10,7 +10,14 @@ declare -A PORTS=([agent-gateway]="8080 9101" [orchestrator]="0 9102" [etl-agent
 START_ORDER=(monitor orchestrator etl-agent agent-gateway)
 
 pidfile() { echo "$RUN/$1.pid"; }
-running() { local f; f="$(pidfile "$1")"; [ -s "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
+# A killed process can linger as a zombie until init reaps it: that is not running.
+running() {
+  local f st
+  f="$(pidfile "$1")"
+  [ -s "$f" ] || return 1
+  st="$(ps -o stat= -p "$(cat "$f")" 2>/dev/null)" || return 1
+  [[ "$st" != Z* ]]
+}
 metrics_port() { local p="${PORTS[$1]}"; echo "${p#* }"; }
 ready() { curl -fsS "http://127.0.0.1:$(metrics_port "$1")/readyz" >/dev/null 2>&1; }
 
@@ -43,9 +50,9 @@ stop_one() {
   f="$(pidfile "$svc")"
   [ -s "$f" ] || return 0
   pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$svc"; then
     kill -TERM "$pid" 2>/dev/null || true
-    wait_until 15 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
+    wait_until 15 bash -c "! ps -o stat= -p $pid 2>/dev/null | grep -qv '^Z'" || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
 }

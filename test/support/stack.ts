@@ -99,3 +99,30 @@ export async function metricValue(url: string, name: string, labels: Record<stri
   }
   return sum;
 }
+
+/** SIGKILLs a local service (as a crash would), without any cleanup. */
+export function killService(service: string): void {
+  const pid = Number(readFileSync(join(STATE, 'run', `${service}.pid`), 'utf8').trim());
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // already gone
+  }
+}
+
+/** Starts every local service that is not running and waits until each is ready. */
+export function startServices(): void {
+  execFileSync('bash', [join(REPO, 'deploy/local/services.sh'), 'start'], { stdio: 'pipe', timeout: 120_000 });
+}
+
+/** Runs a stack script (e.g. `redis.sh stop`). */
+export function stackScript(script: string, ...args: string[]): string {
+  return execFileSync('bash', [join(REPO, 'deploy/local', script), ...args], { encoding: 'utf8', stdio: 'pipe', timeout: 120_000 });
+}
+
+/** Creates `silver.<prefix>_<random>` in the warehouse, owned by the loader role, from a column list. */
+export function warehouseTable(prefix: string, columns: string): string {
+  const table = `silver.${prefix}_${Math.random().toString(16).slice(2, 10)}`;
+  psqlAdmin('warehouse', `CREATE TABLE ${table} (${columns}); ALTER TABLE ${table} OWNER TO warehouse_load;`);
+  return table;
+}

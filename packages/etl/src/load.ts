@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { CommitTask, ConnectionDescriptor, FailureReason, LoadTask, TaskLimits } from '@aoetl/contracts';
 import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
 import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
+import { CredentialLostError, LeaseKeeper } from './leases.js';
 
 /** What the loader needs from a sandbox: run `transform(rows)` over COPY text rows, streaming in and out. */
 export interface TransformRunner {
@@ -72,17 +73,21 @@ class Session {
   private readonly clients: pg.Client[] = [];
   private readonly leases: string[] = [];
   private readonly ca: Buffer;
+  // Renews the leases while the task runs; a lost lease ends the connections, so the transactions roll back.
+  private readonly keeper: LeaseKeeper;
 
   constructor(
     private readonly deps: LoadDeps,
     private readonly ctx: CredentialContext,
   ) {
     this.ca = readFileSync(deps.dbCaFile);
+    this.keeper = new LeaseKeeper(deps.secrets, deps.logger, () => void Promise.allSettled(this.clients.map((c) => c.end())));
   }
 
   async connect(desc: ConnectionDescriptor, app: string): Promise<pg.Client> {
     const cred: DatabaseCredential = await this.deps.secrets.databaseCredential(desc.vaultRole, this.ctx);
     this.leases.push(cred.leaseId);
+    this.keeper.keep(cred, desc.name, this.ctx);
     const client = new pg.Client({
       host: desc.host,
       port: desc.port,
@@ -99,12 +104,15 @@ class Session {
   }
 
   async close(log: Logger): Promise<void> {
+    const lost = this.keeper.stop();
     await Promise.allSettled(this.clients.map((c) => c.end()));
     await Promise.allSettled(
       this.leases.map((leaseId) =>
         this.deps.secrets.revoke(leaseId, this.ctx).catch((err: unknown) => log.warn({ err, leaseId }, 'lease revoke failed; it will expire')),
       ),
     );
+    // The task's own error is only "connection terminated": say why (retryable, with a fresh credential).
+    if (lost) throw new CredentialLostError(`${lost}; the task was stopped and rolled back`);
   }
 }
 
@@ -233,6 +241,12 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     if (loadErr) throw new LoadFailure({ code: 'load', message: `loading the transform's output failed: ${loadErr.message}` });
     if (extractErr) throw extractErr;
 
+    if ((await finished(tgt, task.runId)) !== null) {
+      // The run was aborted (or committed) while this chunk ran: keep nothing.
+      await tgt.query('ROLLBACK');
+      log.info('run finished while the chunk ran; staged rows discarded');
+      return { rowsIn: counterIn.rows, rowsOut: 0, bytesIn: counterIn.bytes, bytesOut: 0, durationMs: Date.now() - started };
+    }
     await tgt.query(`UPDATE ${LEDGER} SET rows_in = $3, rows_out = $4, bytes_out = $5, at = now() WHERE run_id = $1 AND chunk = $2`, [
       task.runId, task.chunk.index, counterIn.rows, counterOut.rows, counterOut.bytes,
     ]);

@@ -6,5 +6,6 @@ export const MonitorConfig = Type.Object({
   AOETL_HTTP_PORT: Port,
   AOETL_CONSUMER_NAME: Type.String({ minLength: 1, default: 'monitor-1' }),
   AOETL_AGENT_STALE_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
+  AOETL_TRIM_EVERY_MS: Type.Integer({ minimum: 100, default: 60_000 }),
 });
 export type MonitorConfig = Static<typeof MonitorConfig>;

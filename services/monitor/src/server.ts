@@ -1,11 +1,12 @@
 import closeWithGrace from 'close-with-grace';
-import { Bus, connectRedis } from '@aoetl/bus';
+import { Bus, connectRedis, sleep, trimAcknowledged } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { MonitorConfig } from './config.js';
 import { buildDashboard } from './dashboard.js';
 import { RunMetrics } from './run-metrics.js';
+import { registerStreamMetrics } from './stream-metrics.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(MonitorConfig);
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const registry = createRegistry('monitor');
   const metrics = new RunMetrics(registry);
+  registerStreamMetrics(registry, redis);
   const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
   bus.consume({
     stream: STREAMS.events,
@@ -31,6 +33,22 @@ async function main(): Promise<void> {
     schema: EventMessage,
     handler: async (m) => metrics.record(m),
   });
+
+  // Trims the streams, never past an entry some group has not acknowledged (see docs/adr/0002).
+  const trimming = new AbortController();
+  const trimLoop = (async () => {
+    while (!trimming.signal.aborted) {
+      await sleep(config.AOETL_TRIM_EVERY_MS, trimming.signal);
+      for (const stream of [STREAMS.requests, STREAMS.tasks, STREAMS.events]) {
+        try {
+          const removed = await trimAcknowledged(redis, stream);
+          if (removed > 0) logger.debug({ stream, removed }, 'stream trimmed');
+        } catch (err) {
+          logger.warn({ err, stream }, 'trim failed');
+        }
+      }
+    }
+  })();
 
   const ops = await startOpsServer({
     host: config.AOETL_HTTP_HOST,
@@ -45,6 +63,8 @@ async function main(): Promise<void> {
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after error');
     else logger.info({ signal }, 'shutting down');
+    trimming.abort();
+    await trimLoop;
     await dashboard.close();
     await bus.close();
     await ops.close();
