@@ -25,7 +25,8 @@ export type RunRequested = Static<typeof RunRequested>;
 /** Which task a result is about: a chunk's load (index ≥ 0), the commit or the abort. */
 export const TaskStep = Type.Object({
   step: Type.Union([Type.Literal('load'), Type.Literal('commit'), Type.Literal('abort')]),
-  chunk: Type.Integer({ minimum: -1 }),
+  /** The chunk index; -1 for the commit, -2 for the abort. */
+  chunk: Type.Integer({ minimum: -2 }),
 });
 
 export const TaskLimits = Type.Object({

@@ -1,4 +1,15 @@
-import { buildContainerSpec, RUN_LABEL, SANDBOX_LABEL } from './container-spec.js';
+import {
+  buildContainerSpec,
+  containerLimitsKey,
+  OWNER_HOST_LABEL,
+  OWNER_LABEL,
+  OWNER_PID_LABEL,
+  OWNER_START_LABEL,
+  POOL_LABEL,
+  RUN_LABEL,
+  RUNSC_HOST_PIDS_HEADROOM,
+  SANDBOX_LABEL,
+} from './container-spec.js';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
 import { HARNESS_COMMAND } from './protocol.js';
 
@@ -21,6 +32,23 @@ describe('buildContainerSpec', () => {
 
   it('labels the container for reaping', () => {
     expect(spec.Labels).toEqual({ [SANDBOX_LABEL]: '1', [RUN_LABEL]: 'run-1' });
+    const owned = buildContainerSpec({
+      image: 'i',
+      runtime: 'runc',
+      runId: 'warm-pool',
+      limits,
+      pool: true,
+      owner: { id: 'abc', host: 'agent-1', pid: 42, start: '1234' },
+    });
+    expect(owned.Labels).toEqual({
+      [SANDBOX_LABEL]: '1',
+      [RUN_LABEL]: 'warm-pool',
+      [POOL_LABEL]: '1',
+      [OWNER_LABEL]: 'abc',
+      [OWNER_HOST_LABEL]: 'agent-1',
+      [OWNER_PID_LABEL]: '42',
+      [OWNER_START_LABEL]: '1234',
+    });
   });
 
   it('isolates the container', () => {
@@ -28,6 +56,7 @@ describe('buildContainerSpec', () => {
     expect(host).toMatchObject({
       Runtime: 'runsc',
       NetworkMode: 'none',
+      IpcMode: 'none',
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges:true'],
@@ -40,11 +69,19 @@ describe('buildContainerSpec', () => {
     expect((host.SecurityOpt as string[]).some((o) => o.startsWith('seccomp'))).toBe(false); // default profile stays on
   });
 
-  it('applies the limits', () => {
+  it('applies the limits; under gVisor the process limit is RLIMIT_NPROC inside the sandbox', () => {
     expect(host).toMatchObject({
       Memory: 256 * 1024 * 1024,
       MemorySwap: 256 * 1024 * 1024,
       NanoCpus: 500_000_000,
+      PidsLimit: 32 + RUNSC_HOST_PIDS_HEADROOM,
+      Ulimits: [
+        { Name: 'nofile', Soft: 128, Hard: 128 },
+        { Name: 'nproc', Soft: 32, Hard: 32 },
+      ],
+    });
+    // runc: the container's pids cgroup; no RLIMIT_NPROC (the host counts it per uid across sandboxes)
+    expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig).toMatchObject({
       PidsLimit: 32,
       Ulimits: [{ Name: 'nofile', Soft: 128, Hard: 128 }],
     });
@@ -53,5 +90,15 @@ describe('buildContainerSpec', () => {
 
   it('uses the runtime it is given', () => {
     expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.Runtime).toBe('runc');
+  });
+});
+
+describe('containerLimitsKey', () => {
+  it('changes with the limits baked into the container, not with the driver-enforced ones', () => {
+    const base = resolveLimits();
+    expect(containerLimitsKey(resolveLimits({ timeoutMs: 5_000, maxOutputBytes: 10 }))).toBe(containerLimitsKey(base));
+    for (const change of [{ memoryBytes: 64 * 1024 * 1024 }, { cpus: 0.5 }, { pidsLimit: 16 }, { tmpfsBytes: 1024 * 1024 }, { nofile: 64 }]) {
+      expect(containerLimitsKey(resolveLimits(change))).not.toBe(containerLimitsKey(base));
+    }
   });
 });

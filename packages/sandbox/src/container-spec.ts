@@ -5,29 +5,72 @@ import type { SandboxLimits, SandboxRuntime } from './types.js';
 
 export const SANDBOX_LABEL = 'aoetl.sandbox';
 export const RUN_LABEL = 'aoetl.run';
+/** Set on warm-pool containers (created before their run is known). */
+export const POOL_LABEL = 'aoetl.pool';
+/** The driver instance that created the container (random per driver). */
+export const OWNER_LABEL = 'aoetl.owner';
+/** Host name, pid and start time of the owning process: the reaper removes containers whose owner died. */
+export const OWNER_HOST_LABEL = 'aoetl.owner.host';
+export const OWNER_PID_LABEL = 'aoetl.owner.pid';
+export const OWNER_START_LABEL = 'aoetl.owner.start';
+/** runId label value of warm-pool containers. */
+export const POOL_RUN_ID = 'warm-pool';
 /** The unprivileged user baked into the sandbox image. */
 export const SANDBOX_USER = '65532:65532';
+/**
+ * Under gVisor the container's pids cgroup holds the host threads of gVisor itself (sentry and
+ * gofer, about 35 at start), not the guest's processes: the host limit gets this headroom and the
+ * guest's processes and threads are bounded by RLIMIT_NPROC instead, which gVisor enforces per sandbox.
+ */
+export const RUNSC_HOST_PIDS_HEADROOM = 64;
+
+/** Who owns a container (see the OWNER_* labels). */
+export interface ContainerOwner {
+  id: string;
+  host: string;
+  pid: number;
+  /** Process start time (clock ticks since boot, /proc/<pid>/stat field 22), '' when unknown. */
+  start: string;
+}
 
 export interface ContainerSpecInput {
   image: string;
   runtime: SandboxRuntime;
   runId: string;
   limits: SandboxLimits;
+  owner?: ContainerOwner;
+  /** A warm-pool container. */
+  pool?: boolean;
 }
 
 /**
- * Hardened container settings: no network, read-only root, small noexec /tmp, no capabilities,
- * no privilege escalation (Docker's default seccomp profile stays on), bounded memory (no swap),
- * CPU, processes and files, no environment, no log driver, stdin attached for the data stream.
+ * Hardened container settings: no network, no IPC namespace sharing (and no /dev/shm), read-only
+ * root, small noexec /tmp, no capabilities, no privilege escalation (Docker's default seccomp
+ * profile stays on), bounded memory (no swap), CPU, processes and files, no environment, no log
+ * driver, stdin attached for the data stream.
+ *
+ * Processes: runc counts them in the container's pids cgroup. RLIMIT_NPROC is not used with runc,
+ * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
+ * gVisor it is counted per sandbox by gVisor's own kernel (see RUNSC_HOST_PIDS_HEADROOM).
  */
-export function buildContainerSpec({ image, runtime, runId, limits }: ContainerSpecInput): ContainerCreateOptions {
+export function buildContainerSpec({ image, runtime, runId, limits, owner, pool }: ContainerSpecInput): ContainerCreateOptions {
+  const labels: Record<string, string> = { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId };
+  if (pool) labels[POOL_LABEL] = '1';
+  if (owner) {
+    labels[OWNER_LABEL] = owner.id;
+    labels[OWNER_HOST_LABEL] = owner.host;
+    labels[OWNER_PID_LABEL] = String(owner.pid);
+    labels[OWNER_START_LABEL] = owner.start;
+  }
+  const ulimits = [{ Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile }];
+  if (runtime === 'runsc') ulimits.push({ Name: 'nproc', Soft: limits.pidsLimit, Hard: limits.pidsLimit });
   return {
     Image: image,
     Cmd: [...HARNESS_COMMAND],
     User: SANDBOX_USER,
     WorkingDir: '/tmp',
     Env: [],
-    Labels: { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId },
+    Labels: labels,
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -38,18 +81,24 @@ export function buildContainerSpec({ image, runtime, runId, limits }: ContainerS
     HostConfig: {
       Runtime: runtime,
       NetworkMode: 'none',
+      IpcMode: 'none',
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${limits.tmpfsBytes}` },
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges:true'],
       Privileged: false,
-      PidsLimit: limits.pidsLimit,
+      PidsLimit: runtime === 'runsc' ? limits.pidsLimit + RUNSC_HOST_PIDS_HEADROOM : limits.pidsLimit,
       Memory: limits.memoryBytes,
       MemorySwap: limits.memoryBytes,
       NanoCpus: nanoCpus(limits.cpus),
-      Ulimits: [{ Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile }],
+      Ulimits: ulimits,
       LogConfig: { Type: 'none', Config: {} },
       AutoRemove: false,
     },
   };
+}
+
+/** The limits that are baked into a container at creation (the others are enforced by the driver). */
+export function containerLimitsKey(limits: SandboxLimits): string {
+  return [limits.memoryBytes, limits.cpus, limits.pidsLimit, limits.tmpfsBytes, limits.nofile].join('/');
 }

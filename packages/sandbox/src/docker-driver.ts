@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Transform, Writable, type Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
-import { buildContainerSpec, SANDBOX_LABEL } from './container-spec.js';
+import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
 import { SandboxClosedError, SandboxError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
 import { resolveLimits } from './limits.js';
+import { WarmPool, type PoolSlot } from './pool.js';
 import {
   encodeInputHeader,
   HARNESS_ERROR_EXIT_CODE,
@@ -14,6 +16,8 @@ import {
   RowCounter,
   TailBuffer,
 } from './protocol.js';
+import { currentOwner, reapOrphans, type ReapOptions } from './reaper.js';
+import { DRIVER_CLOSED_REASON, sandboxEvent, type SandboxEvent } from './results.js';
 import type {
   SandboxDriver,
   SandboxLimits,
@@ -25,6 +29,14 @@ import type {
 } from './types.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+export const DEFAULT_REAP_INTERVAL_MS = 60_000;
+
+export interface WarmPoolSettings {
+  /** Containers kept started and waiting for input (0 = no pool). */
+  size: number;
+  /** A container waiting longer than this is replaced; default 10 min. */
+  maxIdleMs?: number;
+}
 
 export interface DockerSandboxDriverOptions {
   /** Sandbox image, e.g. aoetl/sandbox-python:<hash> (AOETL_SANDBOX_IMAGE). */
@@ -40,11 +52,31 @@ export interface DockerSandboxDriverOptions {
   logger?: SandboxLogger;
   /** How much of stderr to keep for errors; default 64 KiB. */
   stderrTailBytes?: number;
+  /**
+   * Warm pool (AOETL_SANDBOX_POOL_SIZE): containers with the default limits, started ahead and
+   * blocked on stdin; each serves exactly one run whose container limits equal the defaults and is
+   * then destroyed. Other runs start a container of their own.
+   */
+  pool?: WarmPoolSettings;
+  /** Orphan reaping: once in init() and then every this many ms (0 = only in init); default 60 s. */
+  reapIntervalMs?: number;
+  /** Rules of the reaper (maxAgeMs, graceMs); see reapReason. */
+  reap?: Pick<ReapOptions, 'maxAgeMs' | 'graceMs'>;
+  /** Called with one event per finished run (never throws into the driver). */
+  onEvent?: (event: SandboxEvent) => void;
 }
 
-export interface ReapOptions {
-  /** Only remove containers created at least this long ago. */
-  olderThanMs?: number;
+export type { ReapOptions } from './reaper.js';
+
+/** A started container attached to our end of its stdin/stdout/stderr. */
+interface Slot extends PoolSlot {
+  container: Docker.Container;
+  socket: Duplex;
+  /** Resolves with the exit status (rejects if the engine cannot tell). */
+  exited: Promise<number>;
+  warm: boolean;
+  startMs: number;
+  gone: boolean;
 }
 
 const noop = (): void => undefined;
@@ -56,13 +88,22 @@ const STREAM_CLOSE_GRACE_MS = 5_000;
 export class DockerSandboxDriver implements SandboxDriver {
   readonly image: string;
   readonly runtime: SandboxRuntime;
+  /** Owner id written on every container of this driver (label aoetl.owner). */
+  readonly ownerId: string;
+  private readonly owner: ContainerOwner;
   private readonly docker: Docker;
   private readonly defaults: SandboxLimits;
+  private readonly poolKey: string;
   private readonly log: SandboxLogger;
   private readonly stderrTailBytes: number;
+  private readonly pool: WarmPool<Slot> | undefined;
+  private readonly reapIntervalMs: number;
+  private readonly reapRules: Pick<ReapOptions, 'maxAgeMs' | 'graceMs'>;
+  private readonly onEvent: ((event: SandboxEvent) => void) | undefined;
+  private reaper: NodeJS.Timeout | undefined;
   private ready: Promise<void> | undefined;
   private closed = false;
-  /** Running containers (id -> container) and their run promises. */
+  /** Containers of this driver (running a run, starting or waiting in the pool). */
   private readonly active = new Map<string, Docker.Container>();
   private readonly runs = new Set<Promise<unknown>>();
 
@@ -71,8 +112,25 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.runtime = options.runtime ?? 'runsc';
     this.docker = options.docker ?? new Docker({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET });
     this.defaults = resolveLimits(options.limits);
+    this.poolKey = containerLimitsKey(this.defaults);
     this.log = options.logger ?? SILENT_LOGGER;
     this.stderrTailBytes = options.stderrTailBytes ?? 64 * 1024;
+    this.ownerId = randomUUID();
+    this.owner = currentOwner(this.ownerId);
+    this.reapIntervalMs = options.reapIntervalMs ?? DEFAULT_REAP_INTERVAL_MS;
+    this.reapRules = options.reap ?? {};
+    this.onEvent = options.onEvent;
+    const poolSize = options.pool?.size ?? 0;
+    this.pool =
+      poolSize > 0
+        ? new WarmPool<Slot>({
+            size: poolSize,
+            maxIdleMs: options.pool?.maxIdleMs,
+            start: () => this.startSlot(POOL_RUN_ID, this.defaults, true),
+            destroy: (slot) => this.destroySlot(slot),
+            logger: this.log,
+          })
+        : undefined;
   }
 
   /** Creates a driver and checks the engine (see init). */
@@ -83,15 +141,40 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   /**
-   * Checks that the engine answers, offers the configured runtime and has the image.
-   * Throws SandboxRuntimeUnavailableError / SandboxImageMissingError. run() calls it once.
+   * Checks that the engine answers, offers the configured runtime and has the image (throws
+   * SandboxRuntimeUnavailableError / SandboxImageMissingError), reaps orphaned sandboxes, starts
+   * the periodic reaper and fills the warm pool. run() calls it once.
    */
   init(): Promise<void> {
-    this.ready ??= this.checkEngine().catch((err: unknown) => {
+    this.ready ??= this.start().catch((err: unknown) => {
       this.ready = undefined; // let a later call retry
       throw err;
     });
     return this.ready;
+  }
+
+  /** Resolves when the warm pool is full (at once without a pool). */
+  async warmUp(): Promise<void> {
+    await this.init();
+    await this.pool?.ready();
+  }
+
+  /** Warm containers waiting now. */
+  get poolAvailable(): number {
+    return this.pool?.available ?? 0;
+  }
+
+  private async start(): Promise<void> {
+    await this.checkEngine();
+    if (this.closed) throw new SandboxClosedError();
+    await this.reapOrphans();
+    if (this.reapIntervalMs > 0 && this.reaper === undefined) {
+      this.reaper = setInterval(() => {
+        this.reapOrphans().catch((err: unknown) => this.log.warn({ err }, 'periodic sandbox reaping failed'));
+      }, this.reapIntervalMs);
+      this.reaper.unref();
+    }
+    this.pool?.fill();
   }
 
   private async checkEngine(): Promise<void> {
@@ -123,31 +206,85 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   private async runContainer(req: SandboxRunRequest, header: string, limits: SandboxLimits): Promise<SandboxResult> {
     const started = performance.now();
-    const container = await this.docker.createContainer(
-      buildContainerSpec({ image: this.image, runtime: this.runtime, runId: req.runId, limits }),
-    );
-    this.active.set(container.id, container);
-    const log = { containerId: container.id, runId: req.runId, runtime: this.runtime };
-    this.log.debug(log, 'sandbox container created');
+    const warm = this.pool && containerLimitsKey(limits) === this.poolKey ? this.pool.take() : undefined;
+    const slot = warm ?? (await this.startSlot(req.runId, limits, false));
+    const startMs = slot.warm ? Math.round(performance.now() - started) : slot.startMs;
+    const log = { containerId: slot.container.id, runId: req.runId, runtime: this.runtime, warm: slot.warm };
+    this.log.debug(log, 'sandbox container ready');
     try {
-      const result = await this.execute(container, req, header, limits, started);
+      if (this.closed) throw new SandboxClosedError();
+      const result = await this.execute(slot, req, header, limits, started, startMs);
       this.log.info({ ...log, kind: result.kind, durationMs: result.durationMs, bytesOut: result.bytesOut }, 'sandbox run finished');
+      this.emit(req.runId, result);
       return result;
     } finally {
+      await this.destroySlot(slot);
+    }
+  }
+
+  private emit(runId: string, result: SandboxResult): void {
+    if (!this.onEvent) return;
+    try {
+      this.onEvent(sandboxEvent(runId, result, { runtime: this.runtime }));
+    } catch (err) {
+      this.log.warn({ err, runId }, 'sandbox event handler failed');
+    }
+  }
+
+  /** Creates, attaches and starts a container; it then waits for its input line. */
+  private async startSlot(runId: string, limits: SandboxLimits, pool: boolean): Promise<Slot> {
+    if (this.closed) throw new SandboxClosedError();
+    const t0 = performance.now();
+    const container = await this.docker.createContainer(
+      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool }),
+    );
+    this.active.set(container.id, container);
+    let socket: Duplex | undefined;
+    try {
+      socket = (await container.attach({ stream: true, hijack: true, stdin: true, stdout: true, stderr: true })) as unknown as Duplex;
+      socket.on('error', (err) => this.log.debug({ containerId: container.id, err }, 'attach stream error')); // EPIPE once the container exited
+      if (this.closed) throw new SandboxClosedError();
+      await container.start();
+      const exited = container.wait().then((r: { StatusCode: number }) => r.StatusCode);
+      const slot: Slot = { container, socket, exited, warm: pool, startMs: Math.round(performance.now() - t0), gone: false };
+      const markGone = (): void => {
+        slot.gone = true;
+      };
+      exited.then(markGone, markGone);
+      socket.once('close', markGone);
+      return slot;
+    } catch (err) {
+      socket?.destroy();
+      await this.removeContainer(container);
+      throw err;
+    }
+  }
+
+  private async destroySlot(slot: Slot): Promise<void> {
+    slot.gone = true;
+    slot.socket.destroy();
+    await this.removeContainer(slot.container);
+  }
+
+  private async removeContainer(container: Docker.Container): Promise<void> {
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (err) {
+      if (statusCode(err) !== 404) this.log.warn({ containerId: container.id, err }, 'could not remove sandbox container');
+    } finally {
       this.active.delete(container.id);
-      await container.remove({ force: true, v: true }).catch((err: unknown) => {
-        if (statusCode(err) !== 404) this.log.warn({ ...log, err }, 'could not remove sandbox container');
-      });
     }
   }
 
   private async execute(
-    container: Docker.Container,
+    slot: Slot,
     req: SandboxRunRequest,
     header: string,
     limits: SandboxLimits,
     started: number,
+    startMs: number,
   ): Promise<SandboxResult> {
+    const { container, socket: attached } = slot;
     const containerId = container.id;
     const splitter = new HeaderSplitter();
     const stderr = new TailBuffer(this.stderrTailBytes);
@@ -227,23 +364,14 @@ export class DockerSandboxDriver implements SandboxDriver {
       giveUp.abort();
       kill('timeout');
     }, limits.timeoutMs);
-    let socket: Duplex | undefined;
     let exitCode: number;
     try {
-      const attached = (await container.attach({
-        stream: true,
-        hijack: true,
-        stdin: true,
-        stdout: true,
-        stderr: true,
-      })) as unknown as Duplex;
-      socket = attached;
       // 'end' = docker delivered all output (it may still wait for our stdin side to close).
       const outputDelivered = new Promise<boolean>((resolve) => {
+        if (attached.readableEnded || attached.destroyed) resolve(true);
         attached.once('end', () => resolve(true));
         attached.once('close', () => resolve(true));
       });
-      attached.on('error', (err) => this.log.debug({ containerId, err }, 'attach stream error')); // EPIPE once the container exited
       this.docker.modem.demuxStream(attached, stdoutSink, stderrSink);
       // demuxStream ignores write() results: pause the socket while the stdout sink is full.
       attached.on('data', () => {
@@ -253,13 +381,9 @@ export class DockerSandboxDriver implements SandboxDriver {
         }
       });
 
-      if (this.closed) throw new SandboxClosedError();
-      await container.start();
-      // A kill before start (close, timeout, input error) found nothing running: repeat it.
-      if (this.closed || timedOut || failure) kill('stopped before it started');
       attached.write(header);
       req.input.pipe(counter).pipe(attached);
-      exitCode = ((await container.wait()) as { StatusCode: number }).StatusCode;
+      exitCode = await slot.exited;
       // Take the output that is left, then drop the connection (and any input not yet sent).
       if (!(await Promise.race([outputDelivered, delay(STREAM_CLOSE_GRACE_MS, false)]))) {
         this.log.warn({ containerId }, 'attach stream still open after the container exited');
@@ -271,15 +395,21 @@ export class DockerSandboxDriver implements SandboxDriver {
     } finally {
       clearTimeout(timer);
       req.input.unpipe(counter);
-      if (socket) counter.unpipe(socket);
-      socket?.destroy();
+      counter.unpipe(attached);
+      attached.destroy();
       req.input.off('error', onInputError);
       req.input.off('end', onInputEnd);
       req.output.off('error', onOutputError);
     }
 
     if (failure) throw failure;
-    const base: SandboxResultBase = { containerId, durationMs: Math.round(performance.now() - started), bytesOut };
+    const base: SandboxResultBase = {
+      containerId,
+      durationMs: Math.round(performance.now() - started),
+      bytesOut,
+      warm: slot.warm,
+      startMs,
+    };
     if (timedOut) return { ...base, kind: 'timeout', timeoutMs: limits.timeoutMs };
     if (outputLimitHit) return { ...base, kind: 'output_limit', maxOutputBytes: limits.maxOutputBytes };
 
@@ -296,47 +426,28 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
     const reason =
       protocolError ??
-      (this.closed ? 'killed: sandbox driver closed' : exitCode === 0 ? 'exited without an output header' : `exit status ${exitCode}`);
+      (this.closed ? DRIVER_CLOSED_REASON : exitCode === 0 ? 'exited without an output header' : `exit status ${exitCode}`);
     return { ...base, kind: 'exit_error', exitCode, stderrTail: stderr.toString(), reason };
   }
 
-  /** Removes containers labelled aoetl.sandbox=1 that no run of this driver is using. */
-  async reapOrphans(options: ReapOptions = {}): Promise<string[]> {
-    const removed = await reapOrphans(this.docker, { ...options, skip: new Set(this.active.keys()) }, this.log);
-    return removed;
+  /**
+   * Removes orphaned sandbox containers (see reapReason): those of dead agents on this host, stopped
+   * ones, ones older than the maximum age; never the ones this driver uses or other live agents' ones.
+   */
+  reapOrphans(options: Omit<ReapOptions, 'ownerId' | 'keep'> = {}): Promise<string[]> {
+    return reapOrphans(this.docker, { ...this.reapRules, ...options, ownerId: this.ownerId, keep: new Set(this.active.keys()) }, this.log);
   }
 
-  /** Kills the running sandboxes (their runs end with exit_error) and refuses new runs. */
+  /** Kills the running sandboxes (their runs end with exit_error), empties the pool and refuses new runs. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.reaper) clearInterval(this.reaper);
+    this.reaper = undefined;
     await Promise.all([...this.active.values()].map((c) => c.kill({ signal: 'SIGKILL' }).catch(noop)));
     await Promise.allSettled([...this.runs]);
+    await this.pool?.close();
+    await Promise.allSettled([this.ready]);
   }
-}
-
-/**
- * Removes sandbox containers (label aoetl.sandbox=1), e.g. left behind by a crashed agent.
- * Returns the removed container ids.
- */
-export async function reapOrphans(
-  docker: Docker,
-  options: ReapOptions & { skip?: ReadonlySet<string> } = {},
-  log: SandboxLogger = SILENT_LOGGER,
-): Promise<string[]> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${SANDBOX_LABEL}=1`] } });
-  const cutoffSeconds = (Date.now() - (options.olderThanMs ?? 0)) / 1000;
-  const removed: string[] = [];
-  for (const c of containers) {
-    if (options.skip?.has(c.Id) || c.Created > cutoffSeconds) continue;
-    try {
-      await docker.getContainer(c.Id).remove({ force: true, v: true });
-      removed.push(c.Id);
-    } catch (err) {
-      if (statusCode(err) !== 404 && statusCode(err) !== 409) log.warn({ containerId: c.Id, err }, 'could not reap sandbox container');
-    }
-  }
-  if (removed.length > 0) log.info({ count: removed.length }, 'reaped orphaned sandbox containers');
-  return removed;
 }
 
 function statusCode(err: unknown): number | undefined {

@@ -20,6 +20,13 @@ describe('sandboxOptionsFromEnv', () => {
     });
   });
 
+  it('reads the warm pool size', () => {
+    expect(sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_POOL_SIZE: '3' }).pool).toEqual({ size: 3 });
+    expect(sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_POOL_SIZE: '' }).pool).toBeUndefined();
+    expect(() => sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_POOL_SIZE: '-1' })).toThrow(SandboxConfigError);
+    expect(() => sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_POOL_SIZE: 'two' })).toThrow(/integer/);
+  });
+
   it('requires an image and a known runtime', () => {
     expect(() => sandboxOptionsFromEnv({})).toThrow(SandboxConfigError);
     expect(() => sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_RUNTIME: 'kata' })).toThrow(/runc, runsc/);

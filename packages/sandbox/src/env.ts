@@ -4,10 +4,13 @@ import type { SandboxRuntime } from './types.js';
 
 const RUNTIMES: readonly SandboxRuntime[] = ['runc', 'runsc'];
 
-/** Driver options from AOETL_SANDBOX_IMAGE, AOETL_SANDBOX_RUNTIME (runc|runsc) and AOETL_DOCKER_SOCKET. */
+/**
+ * Driver options from AOETL_SANDBOX_IMAGE, AOETL_SANDBOX_RUNTIME (runc|runsc), AOETL_DOCKER_SOCKET
+ * and, when set, AOETL_SANDBOX_POOL_SIZE (warm containers, 0 = none).
+ */
 export function sandboxOptionsFromEnv(
   env: Record<string, string | undefined> = process.env,
-): Pick<DockerSandboxDriverOptions, 'image' | 'runtime' | 'socketPath'> {
+): Pick<DockerSandboxDriverOptions, 'image' | 'runtime' | 'socketPath' | 'pool'> {
   const image = env.AOETL_SANDBOX_IMAGE?.trim();
   if (!image) throw new SandboxConfigError('AOETL_SANDBOX_IMAGE is not set');
   const runtime = (env.AOETL_SANDBOX_RUNTIME?.trim() || 'runsc') as SandboxRuntime;
@@ -15,5 +18,13 @@ export function sandboxOptionsFromEnv(
     throw new SandboxConfigError(`AOETL_SANDBOX_RUNTIME must be one of ${RUNTIMES.join(', ')}, got "${runtime}"`);
   }
   const socketPath = env.AOETL_DOCKER_SOCKET?.trim() || DEFAULT_DOCKER_SOCKET;
-  return { image, runtime, socketPath };
+  const options: ReturnType<typeof sandboxOptionsFromEnv> = { image, runtime, socketPath };
+  const poolSize = env.AOETL_SANDBOX_POOL_SIZE?.trim();
+  if (poolSize) {
+    if (!/^\d+$/.test(poolSize) || Number(poolSize) > 64) {
+      throw new SandboxConfigError(`AOETL_SANDBOX_POOL_SIZE must be an integer from 0 to 64, got "${poolSize}"`);
+    }
+    options.pool = { size: Number(poolSize) };
+  }
+  return options;
 }

@@ -21,7 +21,7 @@ export {
   SandboxRuntimeUnavailableError,
 } from './errors.js';
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js';
-export { buildContainerSpec, RUN_LABEL, SANDBOX_LABEL, SANDBOX_USER } from './container-spec.js';
+export { buildContainerSpec, OWNER_LABEL, POOL_LABEL, RUN_LABEL, SANDBOX_LABEL, SANDBOX_USER } from './container-spec.js';
 export {
   encodeInputHeader,
   HARNESS_COMMAND,
@@ -33,9 +33,28 @@ export {
 } from './protocol.js';
 export {
   DEFAULT_DOCKER_SOCKET,
+  DEFAULT_REAP_INTERVAL_MS,
   DockerSandboxDriver,
-  reapOrphans,
   type DockerSandboxDriverOptions,
-  type ReapOptions,
+  type WarmPoolSettings,
 } from './docker-driver.js';
+export { reapOrphans, reapReason, type ReapCandidate, type ReapContext, type ReapOptions } from './reaper.js';
+export {
+  classifyResult,
+  sandboxEvent,
+  type PolicyReason,
+  type PolicyRefusal,
+  type SandboxEvent,
+  type SandboxOutcomeCode,
+} from './results.js';
 export { sandboxOptionsFromEnv } from './env.js';
+export { KubernetesSandboxDriver, kubernetesSandboxOptionsFromEnv, SandboxPodStartError, type KubernetesReapOptions, type KubernetesSandboxDriverOptions } from './kubernetes-driver.js';
+export {
+  checkPolicies,
+  checkPolicy,
+  DEFAULT_ALLOWED_MODULES,
+  DEFAULT_POLICY_MAX_BYTES,
+  policyRefusal,
+  type PolicyOptions,
+  type PolicyResult,
+} from './policy.js';

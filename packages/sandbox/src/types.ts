@@ -53,6 +53,10 @@ export interface SandboxResultBase {
   durationMs: number;
   /** Bytes of output rows written to the output sink. */
   bytesOut: number;
+  /** The run used a pre-started warm-pool container. */
+  warm?: boolean;
+  /** Time until the container was running and ready for input (about 0 when warm), in ms. */
+  startMs?: number;
 }
 
 export interface SandboxOk extends SandboxResultBase {

@@ -1,2 +1,28 @@
-export type { SecretStore, DatabaseCredential, CredentialContext } from './secret-store.js';
-export { VaultSecretStore, toTypedError, type VaultAuth, type VaultOptions } from './vault.js';
+export type {
+  SecretStore,
+  DatabaseCredential,
+  CredentialContext,
+  KvSecret,
+  KvReadOptions,
+  LeaseInfo,
+  Transit,
+} from './secret-store.js';
+export { VaultSecretStore, type VaultAuth, type VaultOptions } from './vault.js';
+export { VaultTransit } from './transit.js';
+export { emitAudit, type AuditRecord, type AuditEvent, type AuditSink } from './audit.js';
+export {
+  VaultUnavailableError,
+  VaultPermissionError,
+  VaultLoginRefusedError,
+  LeaseNotFoundError,
+  toTypedError,
+  type VaultUnavailableReason,
+} from './errors.js';
+export {
+  DevFileSecretStore,
+  sealDevSecrets,
+  openDevSecrets,
+  generateDevSecretsKey,
+  type DevSecrets,
+  type DevFileOptions,
+} from './dev-file.js';

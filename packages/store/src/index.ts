@@ -7,3 +7,4 @@ export {
   type RunPatch,
   type OutboxMessage,
 } from './control-store.js';
+export * from './gateway-queries.js';

@@ -1,36 +1,103 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import AjvCompiler from '@fastify/ajv-compiler';
+import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { aoetlAuth, type AuthPluginOptions } from '@aoetl/auth';
+import type { WriteMode } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
-import type { ControlStore } from '@aoetl/store';
+import type { GatewayStore } from '@aoetl/store';
+import { openapi } from './plugins/external/openapi.js';
+import { perIdentityRateLimit } from './plugins/external/rate-limit.js';
+import { security } from './plugins/external/security.js';
 import { problems } from './plugins/problems.js';
+import { approvalRoutes } from './routes/approvals.js';
+import { artifactRoutes } from './routes/artifacts.js';
+import { auditRoutes } from './routes/audit.js';
+import { connectionRoutes } from './routes/connections.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { requestIdFrom } from './request-context.js';
+import { Problem } from './schemas.js';
+
+/** What the routes need from the control database. */
+export type GatewayQueries = Pick<GatewayStore, keyof GatewayStore>;
 
 export interface AppDeps {
-  store: ControlStore;
+  store: GatewayQueries;
   logger: Logger;
   auth: AuthPluginOptions;
   bodyLimit?: number;
+  /** Requests per identity per minute. Default 1200. */
+  rateLimitPerMinute?: number;
+  /** Target write modes whose runs always need an approval (policy). Default none. */
+  approvalRequiredModes?: readonly WriteMode[];
+  /** How often a run's event stream looks for new steps. Default 500 ms. */
+  ssePollMs?: number;
+  /** Load shedding threshold. Default 1000 ms. */
+  maxEventLoopDelayMs?: number;
+}
+
+export interface RouteOptions {
+  store: GatewayQueries;
+  approvalRequiredModes: readonly WriteMode[];
+  ssePollMs: number;
+}
+
+// Bodies are validated strictly (no type coercion: "5" is not a port); query strings, path parameters and
+// headers are text, so they are coerced to the schema's types.
+// (@fastify/ajv-compiler's typings describe the compiled function as taking a schema; at run time it takes the
+// route definition, as fastify passes it.)
+type RouteDefinition = { httpPart?: string; schema: unknown };
+type Compile = (route: RouteDefinition) => unknown;
+const validators = AjvCompiler();
+const AJV_BASE = { removeAdditional: false, allErrors: true, useDefaults: true } as const;
+type CompilerOptions = NonNullable<Parameters<typeof validators>[1]>;
+function buildValidator(externalSchemas: Parameters<typeof validators>[0], options?: CompilerOptions): Compile {
+  const compiler = (coerceTypes: false | 'array') =>
+    validators(externalSchemas, {
+      ...options,
+      customOptions: { ...options?.customOptions, ...AJV_BASE, coerceTypes },
+    } as CompilerOptions) as unknown as Compile;
+  const strict = compiler(false);
+  const coercing = compiler('array');
+  return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route));
 }
 
 /** The gateway as a fastify instance: tests call `inject()` on it; server.ts listens. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+export async function buildApp(deps: AppDeps) {
   const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimit ?? 256 * 1024,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id']),
     requestIdLogLabel: 'requestId',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    exposeHeadRoutes: false,
+    schemaController: { compilersFactory: { buildValidator: buildValidator as unknown as typeof validators } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  app.addSchema(Problem);
   await app.register(problems);
-  await app.register(aoetlAuth, deps.auth);
-  await app.register(pipelineRoutes, { store: deps.store });
-  await app.register(runRoutes, { store: deps.store });
+  await app.register(security, { maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? 1000 });
+  await app.register(openapi);
+
+  // Everything under /v1 needs a verified token; /docs does not.
+  const routeOptions: RouteOptions = {
+    store: deps.store,
+    approvalRequiredModes: deps.approvalRequiredModes ?? [],
+    ssePollMs: deps.ssePollMs ?? 500,
+  };
+  await app.register(async (api) => {
+    await api.register(aoetlAuth, deps.auth);
+    await api.register(perIdentityRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 });
+    await api.register(pipelineRoutes, routeOptions);
+    await api.register(runRoutes, routeOptions);
+    await api.register(approvalRoutes, routeOptions);
+    await api.register(connectionRoutes, routeOptions);
+    await api.register(artifactRoutes, routeOptions);
+    await api.register(auditRoutes, routeOptions);
+  });
   return app;
 }
+
+export type GatewayApp = Awaited<ReturnType<typeof buildApp>>;

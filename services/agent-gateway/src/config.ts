@@ -10,5 +10,13 @@ export const GatewayConfig = Type.Object({
   AOETL_OIDC_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   AOETL_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 256 * 1024 }),
   AOETL_OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 200 }),
+  /** Requests per identity per minute (429 beyond). */
+  AOETL_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 1200 }),
+  /** Comma-separated target write modes whose runs always need an approval (policy), e.g. `replace`. */
+  AOETL_APPROVAL_REQUIRED_MODES: Type.String({ pattern: '^((append|merge|replace)(,(append|merge|replace))*)?$', default: '' }),
+  /** How often a run's event stream looks for new steps. */
+  AOETL_SSE_POLL_MS: Type.Integer({ minimum: 50, default: 500 }),
+  /** Load shedding: 503 while the event loop lags more than this. */
+  AOETL_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, default: 1000 }),
 });
 export type GatewayConfig = Static<typeof GatewayConfig>;

@@ -1,59 +1,333 @@
-import { Type } from '@sinclair/typebox';
-import { FailureReason, PipelineSpec, RunStatus, Uuid } from '@aoetl/contracts';
+/**
+ * Every request and response of the v1 API as TypeBox schemas. Response schemas are allow-lists
+ * (`additionalProperties: false`): a field not named here never leaves the gateway, whatever a store returns.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import {
+  ConnectionName,
+  FailureReason,
+  PipelineSpec,
+  Uuid,
+} from '@aoetl/contracts';
+import { MAX_PAGE_SIZE } from '@aoetl/store';
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const Timestamp = Type.String({ description: 'RFC 3339 timestamp' });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 timestamp' });
+/** `${issuer}|${subject}` of the identity that acted. */
+const Identity = Type.String({ description: 'identity that acted: issuer|subject' });
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
-export const ProblemSchema = Type.Object({
-  type: Type.String(),
-  title: Type.String(),
-  status: Type.Integer(),
-  detail: Type.Optional(Type.String()),
-  errors: Type.Optional(Type.Array(Type.Object({ field: Type.Optional(Type.String()), message: Type.String() }))),
+// ------------------------------------------------------------------------------------------------ problems
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    detail: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { field: Type.Optional(Type.String({ description: 'where: body/…, querystring/…, params/…, headers/…' })), message: Type.String() },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { $id: 'Problem', additionalProperties: false, description: 'RFC 9457 problem details' },
+);
+/** Shared by every error response: registered once (app.addSchema), referenced by id. */
+const ProblemRef = { $ref: 'Problem#' };
+
+const PROBLEM_DESCRIPTIONS = {
+  400: 'The request is invalid; `errors` names each offending field.',
+  401: 'No valid bearer token. Says nothing about why.',
+  403: 'The token lacks the permission this operation needs, or a rule (four eyes) forbids it.',
+  404: 'Not found in the caller\'s tenant (another tenant\'s resources are never found).',
+  409: 'The resource is not in a state that allows this.',
+  413: 'The body is larger than the gateway accepts.',
+  415: 'The body is not application/json.',
+  429: 'Too many requests from this identity; retry after the `retry-after` seconds.',
+  500: 'Internal error; the message is only in the logs.',
+  503: 'The gateway is shedding load; retry later.',
+} as const;
+type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
+
+const problemResponse = (status: ProblemStatus) => ({
+  description: PROBLEM_DESCRIPTIONS[status],
+  content: { 'application/problem+json': { schema: ProblemRef } },
 });
+
+/** Problem responses every authenticated operation can give. */
+const COMMON: ProblemStatus[] = [400, 401, 403, 404, 429, 500, 503];
+
+/** Problem responses of an operation: the common ones plus `extra` (409; 413 and 415 when it takes a body). */
+export function problems(...extra: ProblemStatus[]) {
+  const statuses = [...new Set([...COMMON, ...extra])].sort();
+  return Object.fromEntries(statuses.map((s) => [s, problemResponse(s)])) as Record<ProblemStatus, ReturnType<typeof problemResponse>>;
+}
+export const BODY_PROBLEMS: ProblemStatus[] = [413, 415];
+
+// ------------------------------------------------------------------------------------------------ common parts
+
+export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+const Limit = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 20, description: `page size (at most ${MAX_PAGE_SIZE})` });
+const Cursor = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  pattern: '^[A-Za-z0-9_-]+$',
+  description: 'the `nextCursor` of the previous page',
+});
+export const PageQuery = { limit: Type.Optional(Limit), cursor: Type.Optional(Cursor) };
+
+function PageOf<T extends TSchema>(item: T, description: string) {
+  return Type.Object(
+    { items: Type.Array(item), nextCursor: Nullable(Type.String({ description: 'null on the last page' })) },
+    { additionalProperties: false, description },
+  );
+}
+
+// ------------------------------------------------------------------------------------------------ pipelines
+
+export const ApprovalPolicy = Type.Object(
+  { required: Type.Boolean({ description: 'every run waits for an approval by another identity (four eyes)' }) },
+  { additionalProperties: false },
+);
+
+/** The contract's pipeline spec plus the gateway's approval setting. */
+export const PipelineBody = Type.Object(
+  {
+    ...PipelineSpec.properties,
+    approval: Type.Optional(ApprovalPolicy),
+  },
+  { additionalProperties: false },
+);
 
 export const PipelineResponse = Type.Object(
   {
     id: Uuid,
     name: Type.String(),
-    spec: PipelineSpec,
-    createdBy: Type.String(),
+    version: Type.Integer({ minimum: 1, description: 'bumped by every update' }),
+    spec: PipelineBody,
+    createdBy: Identity,
     createdAt: Timestamp,
+    updatedBy: Nullable(Identity),
+    updatedAt: Nullable(Timestamp),
   },
+  { additionalProperties: false, description: 'A pipeline' },
+);
+export const PipelinePage = PageOf(PipelineResponse, 'A page of pipelines, newest first');
+
+// ------------------------------------------------------------------------------------------------ runs
+
+export const RunStatus = Type.Union(
+  ['awaiting_approval', 'queued', 'planning', 'running', 'succeeded', 'failed', 'cancelled'].map((s) => Type.Literal(s)),
+  { description: 'awaiting_approval → queued → planning → running → succeeded | failed; cancelled before running' },
+);
+
+export const RunStep = Type.Object(
+  { status: Type.String(), at: Timestamp, detail: Type.Unknown() },
   { additionalProperties: false },
 );
 
-export const RunStep = Type.Object({ status: Type.String(), at: Timestamp, detail: Type.Unknown() });
-
-export const RunResponse = Type.Object(
-  {
-    id: Uuid,
-    pipelineId: Uuid,
-    status: RunStatus,
-    submittedBy: Type.String(),
-    requestId: Type.String(),
-    artifactSha256: Nullable(Type.String()),
-    rowsIn: Nullable(Type.Integer()),
-    rowsOut: Nullable(Type.Integer()),
-    bytesOut: Nullable(Type.Integer()),
-    error: Nullable(FailureReason),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-    startedAt: Nullable(Timestamp),
-    finishedAt: Nullable(Timestamp),
-    steps: Type.Array(RunStep),
-  },
-  { additionalProperties: false },
-);
-
-export const RunAccepted = Type.Object({ runId: Uuid, status: RunStatus, created: Type.Boolean() }, { additionalProperties: false });
-
-export const IdParams = Type.Object({ id: Uuid }, { additionalProperties: false });
-
-export const errorResponses = {
-  400: ProblemSchema,
-  401: ProblemSchema,
-  403: ProblemSchema,
-  404: ProblemSchema,
-  409: ProblemSchema,
+const runFields = {
+  id: Uuid,
+  pipelineId: Uuid,
+  status: RunStatus,
+  approvalRequired: Type.Boolean(),
+  submittedBy: Identity,
+  cancelledBy: Nullable(Identity),
+  requestId: Type.String(),
+  artifactSha256: Nullable(Sha256),
+  chunks: Type.Integer({ minimum: 1 }),
+  rowsIn: Nullable(Type.Integer()),
+  rowsOut: Nullable(Type.Integer()),
+  bytesOut: Nullable(Type.Integer()),
+  error: Nullable(FailureReason),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  startedAt: Nullable(Timestamp),
+  finishedAt: Nullable(Timestamp),
 };
+
+export const RunSummary = Type.Object(runFields, { additionalProperties: false, description: 'A run' });
+export const RunResponse = Type.Object(
+  { ...runFields, steps: Type.Array(RunStep) },
+  { additionalProperties: false, description: 'A run with its status history' },
+);
+export const RunPage = PageOf(RunSummary, 'A page of runs, newest first');
+
+export const RunAccepted = Type.Object(
+  { runId: Uuid, status: RunStatus, created: Type.Boolean({ description: 'false when the Idempotency-Key named an earlier run' }) },
+  { additionalProperties: false, description: 'The run was accepted (or found by its Idempotency-Key)' },
+);
+
+export const RunListQuery = Type.Object(
+  { ...PageQuery, pipelineId: Type.Optional(Uuid), status: Type.Optional(RunStatus) },
+  { additionalProperties: false },
+);
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'the same key for the same pipeline returns the same run' }),
+  ),
+});
+
+export const RunEventsQuery = Type.Object(
+  {
+    after: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'send only events after this event id (or use Last-Event-ID)' })),
+    timeoutSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 900, default: 900, description: 'close the stream after this long (0: send what exists and close)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const RunEventsHeaders = Type.Object({
+  'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+});
+
+export const EventStream = {
+  description:
+    'Server-sent events: `status` events (id = step id, data = {"status","at","detail"}) as the run moves, then one ' +
+    '`end` event (data = {"status"}) once it is final, or `timeout` when timeoutSeconds passed. Comment lines keep the connection alive.',
+  content: { 'text/event-stream': { schema: Type.String() } },
+};
+
+// ------------------------------------------------------------------------------------------------ approvals
+
+export const ApprovalState = Type.Union(['pending', 'approved', 'rejected', 'withdrawn'].map((s) => Type.Literal(s)), {
+  description: 'withdrawn: the run was cancelled before anyone decided',
+});
+
+export const ApprovalResponse = Type.Object(
+  {
+    runId: Uuid,
+    pipelineId: Uuid,
+    submittedBy: Identity,
+    requestedAt: Timestamp,
+    state: ApprovalState,
+    decidedBy: Nullable(Identity),
+    decidedAt: Nullable(Timestamp),
+    comment: Nullable(Type.String()),
+  },
+  { additionalProperties: false, description: 'The approval of a run that needs one' },
+);
+export const ApprovalPage = PageOf(ApprovalResponse, 'A page of approvals, newest run first');
+
+export const ApprovalDecision = Type.Object(
+  {
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('reject')]),
+    comment: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ApprovalListQuery = Type.Object({ ...PageQuery, state: Type.Optional(ApprovalState) }, { additionalProperties: false });
+
+// ------------------------------------------------------------------------------------------------ connections
+
+export const ConnectionParams = Type.Object({ name: ConnectionName }, { additionalProperties: false });
+
+/** Where a database is and which Vault role issues its credentials. No field can carry a secret. */
+export const ConnectionBody = Type.Object(
+  {
+    kind: Type.Literal('postgres'),
+    host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$', description: 'host name or IP address' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    database: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z_][A-Za-z0-9_$-]*$' }),
+    vaultRole: Type.String({ pattern: '^[a-z0-9][a-z0-9/_-]{0,200}$', description: 'Vault path that issues the credentials' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConnectionResponse = Type.Object(
+  {
+    name: ConnectionName,
+    kind: Type.Literal('postgres'),
+    host: Type.String(),
+    port: Type.Integer(),
+    database: Type.String(),
+    vaultRole: Type.String(),
+    createdBy: Identity,
+    createdAt: Timestamp,
+    updatedBy: Nullable(Identity),
+    updatedAt: Nullable(Timestamp),
+  },
+  { additionalProperties: false, description: 'A connection: a Vault reference, never a credential' },
+);
+export const ConnectionPage = PageOf(ConnectionResponse, 'A page of connections, by name');
+
+// ------------------------------------------------------------------------------------------------ artifacts
+
+export const ArtifactSummary = Type.Object(
+  { version: Type.Integer({ minimum: 1 }), sha256: Sha256, language: Type.String(), bytes: Type.Integer(), createdAt: Timestamp },
+  { additionalProperties: false, description: 'A stored transform artifact' },
+);
+export const ArtifactResponse = Type.Object(
+  { ...ArtifactSummary.properties, code: Type.String() },
+  { additionalProperties: false, description: 'A stored transform artifact with its code' },
+);
+export const ArtifactPage = PageOf(ArtifactSummary, 'A page of artifacts, newest version first');
+
+export const ArtifactParams = Type.Object(
+  { id: Uuid, version: Type.Integer({ minimum: 1, maximum: 2147483647 }) },
+  { additionalProperties: false },
+);
+export const DiffQuery = Type.Object(
+  { against: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'base version (default: version - 1)' })) },
+  { additionalProperties: false },
+);
+
+const DiffSide = Nullable(Type.Object({ version: Type.Integer(), sha256: Sha256 }, { additionalProperties: false }));
+export const ArtifactDiff = Type.Object(
+  {
+    pipelineId: Uuid,
+    from: DiffSide,
+    to: Type.Object({ version: Type.Integer(), sha256: Sha256 }, { additionalProperties: false }),
+    additions: Type.Integer({ minimum: 0 }),
+    deletions: Type.Integer({ minimum: 0 }),
+    unified: Type.String({ description: 'unified diff from `from` (empty when null) to `to`' }),
+  },
+  { additionalProperties: false, description: 'What changed between two artifact versions' },
+);
+
+// ------------------------------------------------------------------------------------------------ audit
+
+export const AuditKind = Type.Union(
+  [
+    'pipeline.created', 'pipeline.updated', 'pipeline.deleted', 'connection.registered', 'connection.updated',
+    'run.submitted', 'run.status', 'artifact.stored', 'approval.approved', 'approval.rejected',
+  ].map((k) => Type.Literal(k)),
+);
+
+export const AuditEvent = Type.Object(
+  {
+    id: Type.String(),
+    at: Timestamp,
+    kind: AuditKind,
+    actor: Type.String({ description: 'identity (issuer|subject), or system' }),
+    pipelineId: Nullable(Uuid),
+    runId: Nullable(Uuid),
+    detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+export const AuditPage = PageOf(AuditEvent, 'A page of audit events, newest first');
+
+export const AuditQuery = Type.Object(
+  {
+    ...PageQuery,
+    kind: Type.Optional(AuditKind),
+    actor: Type.Optional(Type.String({ minLength: 1, maxLength: 2100 })),
+    pipelineId: Type.Optional(Uuid),
+    runId: Type.Optional(Uuid),
+    since: Type.Optional(Timestamp),
+    until: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+
+export const PageOnlyQuery = Type.Object(PageQuery, { additionalProperties: false });
+export const NoContent = Type.Null({ description: 'Done; no body' });

@@ -2,7 +2,8 @@ import closeWithGrace from 'close-with-grace';
 import { Bus, connectRedis, sleep } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { createLogger, createRegistry, registerSecret, startOpsServer, Counter } from '@aoetl/observability';
-import { ControlStore, createPool } from '@aoetl/store';
+import { ControlStore, GatewayStore, createPool } from '@aoetl/store';
+import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
 
@@ -29,9 +30,13 @@ async function main(): Promise<void> {
   const relayed = new Counter({ name: 'aoetl_outbox_relayed_total', help: 'Outbox messages published', registers: [registry] });
 
   const app = await buildApp({
-    store,
+    store: new GatewayStore(pool, 'agent-gateway'),
     logger,
     bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
+    rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
+    approvalRequiredModes: config.AOETL_APPROVAL_REQUIRED_MODES.split(',').filter(Boolean) as WriteMode[],
+    ssePollMs: config.AOETL_SSE_POLL_MS,
+    maxEventLoopDelayMs: config.AOETL_MAX_EVENT_LOOP_DELAY_MS,
     auth: {
       issuers: [config.AOETL_OIDC_ISSUER],
       audience: config.AOETL_OIDC_AUDIENCE,

@@ -7,11 +7,22 @@ export const EtlAgentConfig = Type.Object({
   AOETL_VAULT_ADDR: Type.String({ pattern: '^https://' }),
   AOETL_VAULT_CACERT: Path,
   AOETL_VAULT_AUTH: Type.Union([Type.Literal('approle'), Type.Literal('token'), Type.Literal('kubernetes')], { default: 'approle' }),
-  AOETL_VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AOETL_VAULT_ROLE_ID: Type.Optional(Secret(Type.String({ minLength: 1 }))),
+  AOETL_VAULT_APPROLE_MOUNT: Type.String({ pattern: '^[a-z0-9][a-z0-9_/-]{0,100}$', default: 'approle' }),
   AOETL_VAULT_SECRET_ID: Type.Optional(Secret(Type.String({ minLength: 1 }))),
   AOETL_VAULT_TOKEN: Type.Optional(Secret(Type.String({ minLength: 1 }))),
   AOETL_VAULT_K8S_ROLE: Type.Optional(Type.String({ minLength: 1 })),
   AOETL_VAULT_K8S_JWT_FILE: Type.String({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }),
+  AOETL_VAULT_K8S_MOUNT: Type.String({ pattern: '^[a-z0-9][a-z0-9_/-]{0,100}$', default: 'kubernetes' }),
+  /** Retries of a Vault request that Vault could not answer (down, sealed, 5xx), with backoff from 500 ms. */
+  AOETL_VAULT_RETRIES: Type.Integer({ minimum: 0, maximum: 10, default: 4 }),
+  AOETL_VAULT_KV_CACHE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 30_000 }),
+  /** `dev-file` (development only): an AES-256-GCM encrypted file instead of Vault; also needs AOETL_DEV_SECRETS_ENABLE=true. */
+  AOETL_SECRETS_PROVIDER: Type.Union([Type.Literal('vault'), Type.Literal('dev-file')], { default: 'vault' }),
+  AOETL_DEV_SECRETS_ENABLE: Type.Boolean({ default: false }),
+  AOETL_DEV_SECRETS_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Base64 of 32 random bytes. */
+  AOETL_DEV_SECRETS_KEY: Type.Optional(Secret(Type.String({ minLength: 1 }))),
   AOETL_DB_CA_FILE: Path,
   AOETL_SANDBOX_IMAGE: Type.String({ minLength: 1 }),
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),

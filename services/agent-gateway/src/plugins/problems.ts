@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { AoetlError, type ErrorCode } from '@aoetl/contracts';
@@ -21,6 +22,8 @@ export interface Problem {
 export function problem(reply: FastifyReply, p: Problem): FastifyReply {
   return reply.code(p.status).type('application/problem+json').send(p);
 }
+
+const titleOf = (status: number) => (STATUS_CODES[status] ?? 'error').toLowerCase();
 
 /** Maps domain and validation errors to RFC 9457 problem+json. A 5xx never shows its message. */
 export const problems = fp(
@@ -54,12 +57,16 @@ export const problems = fp(
           errors,
         });
       }
+      if (fe.statusCode === 503) {
+        // Load shedding (under-pressure): the caller may retry; nothing internal is said.
+        return problem(reply, { type: 'about:blank', title: 'service unavailable', status: 503, detail: 'the gateway is shedding load; retry later' });
+      }
       const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500;
       if (status >= 500) {
         request.log.error({ err }, 'request failed');
         return problem(reply, { type: 'about:blank', title: 'internal error', status });
       }
-      return problem(reply, { type: 'about:blank', title: fe.code ?? 'bad request', status, detail: fe.message });
+      return problem(reply, { type: 'about:blank', title: titleOf(status), status, detail: fe.message });
     });
     app.setNotFoundHandler((request, reply) =>
       problem(reply, { type: 'about:blank', title: 'not found', status: 404, detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
