@@ -6,7 +6,7 @@ JEST := pnpm exec jest --ci
 # Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA.
 export NODE_EXTRA_CA_CERTS := $(CURDIR)/.state/certs/ca.crt
 
-.PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench
+.PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench chaos
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -63,6 +63,9 @@ test: ## what CI runs: lint, typecheck, unit, integration, e2e and chart tests o
 	$(MAKE) integration e2e
 	$(MAKE) helm-test
 	@node deploy/tools/test-summary.mjs $(RESULTS)
+
+chaos: up ## 100 SIGKILLs of the etl-agent mid-run; prints the figures (CI runs 20)
+	CHAOS_KILLS=100 $(JEST) --selectProjects e2e --runInBand --testPathPatterns reliability -t 'SIGKILL of the etl-agent'
 
 bench: up ## benchmarks, printed as ratios against baselines run side by side
 	node bench/run.mjs

@@ -1,0 +1,109 @@
+/**
+ * The negative ACL matrix: every service × every stream × every command it must not use is refused by Redis.
+ * Permissions are checked with ACL DRYRUN (as the admin, without running anything), and a sample of forbidden
+ * commands is also really attempted as each service's user over mTLS.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { STATE, stackEnv } from '../support/stack';
+
+const STREAMS = ['aoetl:requests', 'aoetl:tasks', 'aoetl:events', 'aoetl:deadletter'] as const;
+type Stream = (typeof STREAMS)[number];
+
+/** Each command, with arguments that make it well-formed, on stream `s`. */
+const STREAM_COMMANDS: Record<string, (s: string) => string[]> = {
+  XADD: (s) => ['XADD', s, '*', 'm', 'x'],
+  XREADGROUP: (s) => ['XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', s, '>'],
+  XACK: (s) => ['XACK', s, 'g', '0-1'],
+  XCLAIM: (s) => ['XCLAIM', s, 'g', 'c', '0', '0-1'],
+  XAUTOCLAIM: (s) => ['XAUTOCLAIM', s, 'g', 'c', '0', '0'],
+  XPENDING: (s) => ['XPENDING', s, 'g'],
+  XRANGE: (s) => ['XRANGE', s, '-', '+'],
+  XREVRANGE: (s) => ['XREVRANGE', s, '+', '-'],
+  XREAD: (s) => ['XREAD', 'STREAMS', s, '0'],
+  XLEN: (s) => ['XLEN', s],
+  'XINFO|STREAM': (s) => ['XINFO', 'STREAM', s],
+  'XINFO|GROUPS': (s) => ['XINFO', 'GROUPS', s],
+  XTRIM: (s) => ['XTRIM', s, 'MAXLEN', '1000'],
+  XDEL: (s) => ['XDEL', s, '0-1'],
+  'XGROUP|CREATE': (s) => ['XGROUP', 'CREATE', s, 'g', '$'],
+  'XGROUP|DESTROY': (s) => ['XGROUP', 'DESTROY', s, 'g'],
+  XSETID: (s) => ['XSETID', s, '0-1'],
+  DEL: (s) => ['DEL', s],
+  GET: (s) => ['GET', s],
+  SET: (s) => ['SET', s, 'x'],
+};
+const GLOBAL_COMMANDS = [['KEYS', '*'], ['FLUSHALL'], ['CONFIG', 'GET', '*'], ['ACL', 'LIST'], ['INFO'], ['EVAL', 'return 1', '0'], ['SCAN', '0'], ['MONITOR'], ['SUBSCRIBE', 'x']];
+
+const CONSUME = ['XREADGROUP', 'XACK', 'XCLAIM', 'XAUTOCLAIM', 'XPENDING'];
+/** The intended permissions: anything not listed is forbidden. */
+const ALLOWED: Record<string, Partial<Record<Stream, string[]>>> = {
+  'agent-gateway': { 'aoetl:requests': ['XADD'] },
+  orchestrator: {
+    'aoetl:requests': CONSUME,
+    'aoetl:tasks': ['XADD', 'XPENDING', 'XINFO|GROUPS', 'XLEN'],
+    'aoetl:events': ['XADD', ...CONSUME],
+    'aoetl:deadletter': ['XADD'],
+  },
+  'etl-agent': { 'aoetl:tasks': CONSUME, 'aoetl:events': ['XADD'], 'aoetl:deadletter': ['XADD'] },
+  monitor: {
+    'aoetl:requests': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM'],
+    'aoetl:tasks': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM'],
+    'aoetl:events': [...CONSUME, 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XRANGE', 'XTRIM'],
+    'aoetl:deadletter': ['XADD', 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE'],
+  },
+};
+
+const env = stackEnv('test');
+const certs = join(STATE, 'certs');
+const tls = (user: string) => ({
+  ca: readFileSync(join(certs, 'ca.crt')),
+  cert: readFileSync(join(certs, `${user}.crt`)),
+  key: readFileSync(join(certs, `${user}.key`)),
+});
+const connect = (user: string, password: string) =>
+  new Redis({ host: '127.0.0.1', port: 6390, username: user, password, enableReadyCheck: false, tls: tls(user), maxRetriesPerRequest: 1 });
+const admin = connect('admin', env.AOETL_REDIS_ADMIN_PASSWORD!);
+afterAll(() => admin.disconnect());
+
+async function dryrun(user: string, args: string[]): Promise<boolean> {
+  const res = await admin.call('ACL', 'DRYRUN', user, ...args).catch((err: Error) => err.message);
+  return res === 'OK';
+}
+
+describe.each(Object.keys(ALLOWED))('%s', (service) => {
+  test('may use exactly its commands on its streams, and nothing else', async () => {
+    const wrong: string[] = [];
+    let refused = 0;
+    for (const stream of STREAMS) {
+      for (const [name, build] of Object.entries(STREAM_COMMANDS)) {
+        const expected = (ALLOWED[service]![stream] ?? []).includes(name);
+        const actual = await dryrun(service, build(stream));
+        if (actual !== expected) wrong.push(`${name} ${stream}: ${actual ? 'allowed' : 'refused'}, expected ${expected ? 'allowed' : 'refused'}`);
+        if (!actual) refused += 1;
+      }
+    }
+    for (const args of GLOBAL_COMMANDS) {
+      if (await dryrun(service, args)) wrong.push(`${args.join(' ')}: allowed`);
+      else refused += 1;
+    }
+    expect(wrong).toEqual([]);
+    expect(refused).toBeGreaterThan(60);
+  });
+
+  test('forbidden commands really fail with NOPERM over its own mTLS connection', async () => {
+    const key = `AOETL_REDIS_${service.toUpperCase().replace(/-/g, '_')}_PASSWORD`;
+    const client = connect(service, env[key]!);
+    try {
+      const forbidden = STREAMS.flatMap((s) =>
+        ['XRANGE', 'XDEL', 'XGROUP|DESTROY', 'DEL', 'XADD'].filter((c) => !(ALLOWED[service]![s] ?? []).includes(c)).map((c) => STREAM_COMMANDS[c]!(s)),
+      );
+      for (const args of [...forbidden, ['KEYS', '*'], ['FLUSHALL']]) {
+        await expect(client.call(args[0]!, ...args.slice(1))).rejects.toThrow(/NOPERM/);
+      }
+    } finally {
+      client.disconnect();
+    }
+  });
+});
