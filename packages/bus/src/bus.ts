@@ -101,7 +101,10 @@ export class Bus {
           'STREAMS', opts.stream, '>',
         )) as [string, Entry[]][] | null;
         for (const [, entries] of res ?? []) {
-          for (const entry of entries) await this.deliver(conn, opts, entry, log);
+          const acks: Promise<unknown>[] = [];
+          for (const entry of entries) await this.deliver(conn, opts, entry, log, acks);
+          // Acks are sent as each effect completes and awaited per batch (pipelined, not one round trip each).
+          await Promise.all(acks);
         }
         failures = 0;
       } catch (err) {
@@ -132,7 +135,7 @@ export class Bus {
     }
   }
 
-  private async deliver<S extends TSchema>(conn: Redis, opts: ConsumeOptions<S>, entry: Entry, log: Logger) {
+  private async deliver<S extends TSchema>(conn: Redis, opts: ConsumeOptions<S>, entry: Entry, log: Logger, acks?: Promise<unknown>[]) {
     const [id, fields] = entry;
     const raw = fields[fields.indexOf(FIELD) + 1];
     let decoded: unknown;
@@ -158,7 +161,9 @@ export class Bus {
     }, keepAliveMs);
     try {
       await opts.handler(decoded, id);
-      await conn.xack(opts.stream, opts.group, id);
+      const ack = conn.xack(opts.stream, opts.group, id);
+      if (acks) acks.push(ack);
+      else await ack;
       this.lastErrors.delete(id);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
