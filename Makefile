@@ -3,8 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 RESULTS := .state/test-results
 JEST := pnpm exec jest --ci
-# Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA.
-export NODE_EXTRA_CA_CERTS := $(CURDIR)/.state/certs/ca.crt
+# Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA (made by `make up`).
+STACK_CA := NODE_EXTRA_CA_CERTS=$(CURDIR)/.state/certs/ca.crt
 
 .PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench chaos
 
@@ -47,11 +47,11 @@ unit: build
 
 integration: up
 	@mkdir -p $(RESULTS)
-	$(JEST) --selectProjects integration --runInBand --json --outputFile=$(RESULTS)/integration.json
+	$(STACK_CA) $(JEST) --selectProjects integration --runInBand --json --outputFile=$(RESULTS)/integration.json
 
 e2e: up
 	@mkdir -p $(RESULTS)
-	$(JEST) --selectProjects e2e --runInBand --json --outputFile=$(RESULTS)/e2e.json
+	$(STACK_CA) $(JEST) --selectProjects e2e --runInBand --json --outputFile=$(RESULTS)/e2e.json
 
 helm-test: ## lint and render the chart, prove the NetworkPolicies by analysis
 	@mkdir -p $(RESULTS)
@@ -65,7 +65,7 @@ test: ## what CI runs: lint, typecheck, unit, integration, e2e and chart tests o
 	@node deploy/tools/test-summary.mjs $(RESULTS)
 
 chaos: up ## 100 SIGKILLs of the etl-agent mid-run; prints the figures (CI runs 20)
-	CHAOS_KILLS=100 $(JEST) --selectProjects e2e --runInBand --testPathPatterns reliability -t 'SIGKILL of the etl-agent'
+	CHAOS_KILLS=100 $(STACK_CA) $(JEST) --selectProjects e2e --runInBand --testPathPatterns reliability -t 'SIGKILL of the etl-agent'
 
 bench: up ## benchmarks, printed as ratios against baselines run side by side
 	node bench/run.mjs

@@ -81,6 +81,7 @@ SELECT format('CREATE DATABASE %I OWNER %I', d, o)
   FROM (VALUES ('aoetl', 'aoetl_owner'), ('source', 'postgres'), ('warehouse', 'postgres')) AS v(d, o)
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
 REVOKE ALL ON DATABASE postgres, aoetl, source, warehouse FROM PUBLIC;
+REVOKE TEMPORARY ON DATABASE source FROM PUBLIC, source_read;
 GRANT CONNECT ON DATABASE aoetl TO aoetl_gateway, aoetl_orchestrator;
 GRANT CONNECT ON DATABASE source TO source_read, vault_admin;
 GRANT CONNECT ON DATABASE warehouse TO warehouse_load, vault_admin;

@@ -14,6 +14,7 @@ PIDFILE="$(pidfile redis)"
 USERS=(admin "${SERVICES[@]}")
 
 # Least-privilege users (Redis 7 selectors). Every service may also ping/auth/hello/name its connection.
+# The monitor trims the streams and, for an authenticated admin, replays dead letters onto their stream.
 BASE='resetkeys resetchannels -@all +ping +auth +hello +client|setname'
 CONSUME='+xreadgroup +xack +xautoclaim +xclaim +xpending'
 declare -A RULES=(
@@ -21,7 +22,7 @@ declare -A RULES=(
   [agent-gateway]="$BASE (~aoetl:requests +xadd)"
   [orchestrator]="$BASE (~aoetl:requests $CONSUME) (~aoetl:tasks +xadd +xpending +xinfo|groups +xlen) (~aoetl:events +xadd $CONSUME) (~aoetl:deadletter +xadd)"
   [etl-agent]="$BASE (~aoetl:tasks $CONSUME) (~aoetl:events +xadd) (~aoetl:deadletter +xadd)"
-  [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim)"
+  [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim +xadd) (~aoetl:deadletter +xdel)"
 )
 # stream:group pairs created by the bootstrap (services may not create groups)
 STREAM_GROUPS=(aoetl:requests:orchestrator aoetl:tasks:etl-agent aoetl:events:orchestrator aoetl:events:monitor)

@@ -31,6 +31,11 @@ start_one() {
   [ "$api" = 0 ] || write_env_default "$svc" AOETL_HTTP_PORT "$api"
   # A stable consumer name: a restarted service first finishes the stream entries it had taken.
   write_env_default "$svc" AOETL_CONSUMER_NAME "$svc-1"
+  if [ "$svc" = monitor ]; then  # the monitor's admin routes verify tokens like the gateway
+    for k in AOETL_OIDC_ISSUER AOETL_OIDC_AUDIENCE AOETL_OIDC_CA_FILE; do
+      [ -z "$(read_env agent-gateway "$k")" ] || write_env_default monitor "$k" "$(read_env agent-gateway "$k")"
+    done
+  fi
   if running "$svc"; then log "$svc already running"; return 0; fi
   log "starting $svc"
   (

@@ -48,10 +48,11 @@ const ALLOWED: Record<string, Partial<Record<Stream, string[]>>> = {
   },
   'etl-agent': { 'aoetl:tasks': CONSUME, 'aoetl:events': ['XADD'], 'aoetl:deadletter': ['XADD'] },
   monitor: {
-    'aoetl:requests': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM'],
-    'aoetl:tasks': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM'],
-    'aoetl:events': [...CONSUME, 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XRANGE', 'XTRIM'],
-    'aoetl:deadletter': ['XADD', 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE'],
+    // trims every stream; replays dead letters (admin route) onto their stream and removes them
+    'aoetl:requests': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM', 'XADD'],
+    'aoetl:tasks': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM', 'XADD'],
+    'aoetl:events': [...CONSUME, 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XRANGE', 'XTRIM', 'XADD'],
+    'aoetl:deadletter': ['XADD', 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XDEL'],
   },
 };
 

@@ -9,3 +9,4 @@ export {
   type TransformOutcome,
 } from './load.js';
 export { quoteIdent, quoteQualified, mergeStatement, chunkPredicate, stagingTable } from './sql.js';
+export { LeaseKeeper, CredentialLostError, type LeaseKeeperOptions } from './leases.js';

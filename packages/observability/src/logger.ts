@@ -16,6 +16,13 @@ export const REDACT_PATHS = [
   'secretId',
   'credentials',
   '*.credentials',
+  'client_token',
+  '*.client_token',
+  'secret_id',
+  '*.secret_id',
+  'jwt',
+  '*.jwt',
+  '*.roleId',
 ];
 
 const seenSecrets = new Set<string>();

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import nodeVault from 'node-vault';
 import type { Logger } from 'pino';
 import { InputError } from '@aoetl/contracts';
-import { registerSecret } from '@aoetl/observability';
+import { forgetSecret, registerSecret } from '@aoetl/observability';
 import { emitAudit, type AuditEvent, type AuditRecord, type AuditSink } from './audit.js';
 import { backoffMs, sleep } from './backoff.js';
 import { LeaseNotFoundError, VaultLoginRefusedError, VaultPermissionError, VaultUnavailableError, httpStatusOf, toTypedError } from './errors.js';
@@ -24,6 +24,11 @@ export interface VaultOptions {
   logger: Logger;
   /** Called with every secret value the adapter sees, so the log scrubber can hide it. Default: registerSecret. */
   onSecret?: (value: string) => void;
+  /**
+   * Called a minute after a database credential is revoked, with its password: a dead credential need not be
+   * scrubbed forever (the scrubber's cost grows with every value it holds). Default: forgetSecret.
+   */
+  onForget?: (value: string) => void;
   /** Receives every audit record (also written as an `audit` log line). */
   onAudit?: AuditSink;
   /** Who we are in audit records (agent id). Default: host/pid. */
@@ -102,7 +107,7 @@ export class VaultSecretStore implements SecretStore {
   private renewTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly kvCache = new Map<string, { at: number; value: KvSecret }>();
-  private readonly leases = new Map<string, CredentialContext>();
+  private readonly leases = new Map<string, { ctx: CredentialContext; password: string }>();
 
   constructor(private readonly opts: VaultOptions) {
     this.client = nodeVault({
@@ -111,7 +116,7 @@ export class VaultSecretStore implements SecretStore {
       requestOptions: { ca: readFileSync(opts.caFile), timeout: opts.requestTimeoutMs ?? 10_000 },
       // node-vault's debug output prints request bodies (secret ids, passwords): never enable it.
       debug: () => undefined,
-    } as nodeVault.VaultOptions);
+    });
     // Never pick up VAULT_TOKEN from the environment: every request carries the token we chose.
     this.client.token = '';
     this.log = opts.logger;
@@ -150,7 +155,7 @@ export class VaultSecretStore implements SecretStore {
       const password = res.data?.password;
       if (!username || !password || !res.lease_id) throw new InputError(`${path} did not answer a database credential`);
       this.onSecret(password);
-      this.leases.set(res.lease_id, ctx);
+      this.leases.set(res.lease_id, { ctx, password });
       record.leaseId = res.lease_id;
       record.username = username;
       return { username, password, leaseId: res.lease_id, leaseDurationSec: res.lease_duration, renewable: res.renewable };
@@ -158,7 +163,7 @@ export class VaultSecretStore implements SecretStore {
   }
 
   async renew(leaseId: string, incrementSec?: number, ctx?: CredentialContext): Promise<number> {
-    return this.audited('credential.renewed', { path: 'sys/leases/renew', leaseId, ctx: ctx ?? this.leases.get(leaseId) }, async () => {
+    return this.audited('credential.renewed', { path: 'sys/leases/renew', leaseId, ctx: ctx ?? this.leases.get(leaseId)?.ctx }, async () => {
       const res = await this.call<LeaseResponse>('lease renew', 'POST', 'sys/leases/renew', {
         lease_id: leaseId,
         ...(incrementSec ? { increment: incrementSec } : {}),
@@ -177,13 +182,15 @@ export class VaultSecretStore implements SecretStore {
   async revoke(leaseId: string, ctx: CredentialContext): Promise<void> {
     await this.audited('credential.revoked', { path: 'sys/leases/revoke', leaseId, ctx }, async () => {
       await this.call('lease revoke', 'POST', 'sys/leases/revoke', { lease_id: leaseId });
+      const password = this.leases.get(leaseId)?.password;
       this.leases.delete(leaseId);
+      if (password) setTimeout(() => (this.opts.onForget ?? forgetSecret)(password), 60_000).unref();
     });
   }
 
   /** Leases this process was issued and has not revoked: what a shutdown should revoke. */
   outstandingLeases(): Array<{ leaseId: string } & CredentialContext> {
-    return [...this.leases].map(([leaseId, ctx]) => ({ leaseId, ...ctx }));
+    return [...this.leases].map(([leaseId, { ctx }]) => ({ leaseId, ...ctx }));
   }
 
   /** Revokes every outstanding lease (shutdown); failures are logged, the leases then expire on their TTL. */
@@ -408,8 +415,13 @@ export class VaultSecretStore implements SecretStore {
       if (gen !== this.generation) return;
       const ttl = res.auth?.lease_duration ?? 0;
       emitAudit(this.log, this.opts.onAudit, this.auditFields('vault.token_renewed', { path: 'auth/token/renew-self' }));
-      // Renewal no longer gives a full TTL: the max TTL is near, so log in again instead next time.
-      this.schedule(ttl, ttl >= this.loginTtlSec * 0.5);
+      if (ttl >= this.loginTtlSec || this.opts.auth.method === 'token') {
+        this.schedule(ttl, true);
+      } else if (ttl <= 1) {
+        await this.login(); // at its max TTL: replace it now
+      } else {
+        this.schedule(ttl, false); // capped by its max TTL: log in again at 2/3 of what is left
+      }
     } catch (err) {
       if (gen !== this.generation) return;
       if (httpStatusOf(err) === 403) {

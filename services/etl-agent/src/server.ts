@@ -10,7 +10,7 @@ import { VaultSecretStore } from '@aoetl/secrets';
 import { EtlAgentConfig } from './config.js';
 import { SandboxTransformRunner } from './sandbox-runner.js';
 import { taskHandler } from './task-handler.js';
-import { vaultAuthFrom } from './vault-auth.js';
+import { secretStoreFrom } from './vault-auth.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(EtlAgentConfig);
@@ -19,11 +19,9 @@ async function main(): Promise<void> {
   logger.info({ config: redactConfig(EtlAgentConfig, config) }, 'starting');
   const agentId = `${hostname()}/${config.AOETL_CONSUMER_NAME}`;
 
-  const secrets = new VaultSecretStore({
-    endpoint: config.AOETL_VAULT_ADDR,
-    caFile: config.AOETL_VAULT_CACERT,
-    auth: vaultAuthFrom(config),
+  const secrets = secretStoreFrom(config, {
     logger: logger.child({ component: 'vault' }),
+    actor: agentId,
     onSecret: registerSecret,
   });
   // Refuses to start when the configured runtime (gVisor by default) is not registered with the engine.
@@ -91,6 +89,9 @@ async function main(): Promise<void> {
     clearInterval(heartbeat);
     await bus.close();
     await sandbox.close();
+    // Credentials still held (a task cut short) die with the agent.
+    if (secrets instanceof VaultSecretStore) await secrets.revokeOutstanding();
+    secrets.close();
     await ops.close();
     redis.disconnect();
   });

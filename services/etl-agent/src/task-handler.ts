@@ -1,4 +1,4 @@
-import { STREAMS, envelope, isRetryable, type FailureReason, type TaskMessage } from '@aoetl/contracts';
+import { AoetlError, STREAMS, envelope, isRetryable, type FailureReason, type TaskMessage } from '@aoetl/contracts';
 import { backoffMs, sleep } from '@aoetl/bus';
 import { LoadFailure, commitRun, loadChunk, type LoadDeps, type LoadResult } from '@aoetl/etl';
 import type { Logger } from '@aoetl/observability';
@@ -40,7 +40,7 @@ export function taskHandler(deps: TaskHandlerDeps) {
           break;
         }
         const message = err instanceof Error ? err.message : String(err);
-        failure = { code: isRetryable(err) ? 'upstream' : 'internal', message };
+        failure = { code: err instanceof AoetlError ? err.code : 'internal', message };
         if (!isRetryable(err) && !TRANSIENT.test(message)) break;
         log.warn({ err, attempt }, 'task attempt failed; retrying');
         if (attempt < deps.attempts) await sleep(backoffMs(attempt, 500, 10_000) + 250);

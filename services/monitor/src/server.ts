@@ -5,6 +5,7 @@ import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { MonitorConfig } from './config.js';
 import { buildDashboard } from './dashboard.js';
+import { deadLetterRoutes } from './deadletters.js';
 import { RunMetrics } from './run-metrics.js';
 import { registerStreamMetrics } from './stream-metrics.js';
 
@@ -58,6 +59,14 @@ async function main(): Promise<void> {
     checks: { redis: async () => void (await redis.ping()) },
   });
   const dashboard = buildDashboard(metrics, config.AOETL_AGENT_STALE_MS, logger);
+  if (config.AOETL_OIDC_ISSUER && config.AOETL_OIDC_AUDIENCE) {
+    const auth = {
+      issuers: [config.AOETL_OIDC_ISSUER],
+      audience: config.AOETL_OIDC_AUDIENCE,
+      ...(config.AOETL_OIDC_CA_FILE ? { caFile: config.AOETL_OIDC_CA_FILE } : {}),
+    };
+    await dashboard.register(async (admin) => deadLetterRoutes(admin, { redis, auth }));
+  }
   await dashboard.listen({ host: config.AOETL_HTTP_HOST, port: config.AOETL_HTTP_PORT });
 
   closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
