@@ -22,7 +22,7 @@ declare -A RULES=(
   [agent-gateway]="$BASE (~aoetl:requests +xadd)"
   [orchestrator]="$BASE (~aoetl:requests $CONSUME) (~aoetl:tasks +xadd +xpending +xinfo|groups +xlen) (~aoetl:events +xadd $CONSUME) (~aoetl:deadletter +xadd)"
   [etl-agent]="$BASE (~aoetl:tasks $CONSUME) (~aoetl:events +xadd) (~aoetl:deadletter +xadd)"
-  [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim +xadd) (~aoetl:deadletter +xdel)"
+  [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange +xrevrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim +xadd) (~aoetl:deadletter +xdel)"
 )
 # stream:group pairs created by the bootstrap (services may not create groups)
 STREAM_GROUPS=(aoetl:requests:orchestrator aoetl:tasks:etl-agent aoetl:events:orchestrator aoetl:events:monitor)

@@ -49,10 +49,10 @@ const ALLOWED: Record<string, Partial<Record<Stream, string[]>>> = {
   'etl-agent': { 'aoetl:tasks': CONSUME, 'aoetl:events': ['XADD'], 'aoetl:deadletter': ['XADD'] },
   monitor: {
     // trims every stream; replays dead letters (admin route) onto their stream and removes them
-    'aoetl:requests': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM', 'XADD'],
-    'aoetl:tasks': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XTRIM', 'XADD'],
-    'aoetl:events': [...CONSUME, 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XRANGE', 'XTRIM', 'XADD'],
-    'aoetl:deadletter': ['XADD', 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XDEL'],
+    'aoetl:requests': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XREVRANGE', 'XTRIM', 'XADD'],
+    'aoetl:tasks': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XREVRANGE', 'XTRIM', 'XADD'],
+    'aoetl:events': [...CONSUME, 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XRANGE', 'XREVRANGE', 'XTRIM', 'XADD'],
+    'aoetl:deadletter': ['XADD', 'XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XREVRANGE', 'XDEL'],
   },
 };
 

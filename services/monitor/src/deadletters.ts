@@ -18,6 +18,14 @@ function fields(flat: string[]): Record<string, string> {
  */
 export async function deadLetterRoutes(app: FastifyInstance, opts: { redis: Redis; auth: AuthPluginOptions }): Promise<void> {
   await app.register(aoetlAuth, opts.auth);
+  app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
+    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err }, 'admin request failed');
+    return reply
+      .code(status)
+      .type('application/problem+json')
+      .send({ type: 'about:blank', title: status === 500 ? 'internal error' : 'bad request', status, ...(status < 500 ? { detail: err.message } : {}) });
+  });
   const admin = { preHandler: requireRole('admin') };
 
   app.get<{ Querystring: { limit?: number } }>(
