@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 RESULTS := .state/test-results
-JEST := pnpm exec jest --ci
+JEST := pnpm exec jest --ci --forceExit
 # Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA (made by `make up`).
 STACK_CA := NODE_EXTRA_CA_CERTS=$(CURDIR)/.state/certs/ca.crt
 
