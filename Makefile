@@ -52,6 +52,7 @@ integration: up
 e2e: up
 	@mkdir -p $(RESULTS)
 	$(STACK_CA) $(JEST) --selectProjects e2e --runInBand --json --outputFile=$(RESULTS)/e2e.json
+	bash test/e2e/gateway-schemathesis.sh > $(RESULTS)/schemathesis.txt; s=$$?; tail -n 1 $(RESULTS)/schemathesis.txt; exit $$s
 
 helm-test: ## lint and render the chart, prove the NetworkPolicies by analysis
 	@mkdir -p $(RESULTS)

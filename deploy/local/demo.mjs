@@ -40,7 +40,7 @@ do {
   await new Promise((r) => setTimeout(r, 500));
   run = await call('GET', `/v1/runs/${accepted.runId}`);
   if (run.status !== last) say(`run ${run.id}: ${(last = run.status)}`);
-} while (!['succeeded', 'failed'].includes(run.status) && Date.now() < deadline);
+} while (!['succeeded', 'failed', 'cancelled'].includes(run.status) && Date.now() < deadline);
 
 process.stdout.write(`${JSON.stringify(run)}\n`);
 process.exit(run.status === 'succeeded' ? 0 : 1);

@@ -80,7 +80,7 @@ export async function waitForRun(runId: string, bearer: string, timeoutMs = 240_
     `run ${runId} to finish`,
     async () => {
       const r = await api('GET', `/v1/runs/${runId}`, { token: bearer });
-      return r.body && ['succeeded', 'failed'].includes(r.body.status) ? r.body : undefined;
+      return r.body && ['succeeded', 'failed', 'cancelled'].includes(r.body.status) ? r.body : undefined;
     },
     timeoutMs,
   );

@@ -61,6 +61,8 @@ export class JwksKeyResolver {
   private readonly cooldownMs: number;
   private readonly blockedUntil = new Map<string, number>();
   private readonly queue = new Map<string, Promise<unknown>>();
+  /** PEMs already converted, per JWK object get-jwks handed out (its cache returns the same object). */
+  private readonly pems = new WeakMap<object, Map<SupportedAlgorithm, string>>();
 
   constructor(options: KeyResolverOptions) {
     if (options.issuers.length === 0) throw new TypeError('at least one issuer is required');
@@ -91,7 +93,11 @@ export class JwksKeyResolver {
   async publicKeyPem(issuer: string, alg: SupportedAlgorithm, kid: string): Promise<string> {
     if (!this.issuers.has(issuer)) throw new KeyResolutionError('issuer not allowed');
     const jwk = await this.lookup(issuer, alg, kid);
-    return toPem(jwk, alg);
+    let byAlg = this.pems.get(jwk);
+    if (byAlg === undefined) this.pems.set(jwk, (byAlg = new Map<SupportedAlgorithm, string>()));
+    let pem = byAlg.get(alg);
+    if (pem === undefined) byAlg.set(alg, (pem = toPem(jwk, alg)));
+    return pem;
   }
 
   async close(): Promise<void> {

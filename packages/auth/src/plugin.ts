@@ -23,6 +23,11 @@ export interface AuthPluginOptions extends KeyResolverOptions {
   /** Required JOSE `typ` header (RFC 9068 access tokens use `at+jwt`); false disables the check. Default `at+jwt`. */
   tokenType?: string | false;
   /**
+   * How many verified tokens to remember (by their hash) so a client reusing its token skips the signature check;
+   * an entry lives at most 60 s and never past the token's exp (or before its nbf). 0 disables. Default 1000.
+   */
+  verifiedTokenCache?: number;
+  /**
    * true (default): every route of the registering context requires a valid token, except routes
    * with `config: { auth: false }`. false: only routes that use `fastify.authenticate` as a hook.
    */
@@ -104,6 +109,7 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
       allowedAud: audience,
       clockTolerance: skewSeconds * 1000,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
+      ...((options.verifiedTokenCache ?? 1000) > 0 ? { cache: options.verifiedTokenCache ?? 1000, cacheTTL: 60_000 } : {}),
       ...(tokenType === false ? {} : { checkTyp: tokenType }),
       extractToken: bearerToken,
     },

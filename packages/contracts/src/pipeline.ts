@@ -68,11 +68,13 @@ export const ConnectionDescriptor = Type.Object(
 export type ConnectionDescriptor = Static<typeof ConnectionDescriptor>;
 
 export const RunStatus = Type.Union([
+  Type.Literal('awaiting_approval'),
   Type.Literal('queued'),
   Type.Literal('planning'),
   Type.Literal('running'),
   Type.Literal('succeeded'),
   Type.Literal('failed'),
+  Type.Literal('cancelled'),
 ]);
 export type RunStatus = Static<typeof RunStatus>;
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed'];
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];

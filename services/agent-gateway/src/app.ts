@@ -16,7 +16,6 @@ import { connectionRoutes } from './routes/connections.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { requestIdFrom } from './request-context.js';
-import { Problem } from './schemas.js';
 
 /** What the routes need from the control database. */
 export type GatewayQueries = Pick<GatewayStore, keyof GatewayStore>;
@@ -32,8 +31,10 @@ export interface AppDeps {
   approvalRequiredModes?: readonly WriteMode[];
   /** How often a run's event stream looks for new steps. Default 500 ms. */
   ssePollMs?: number;
-  /** Load shedding threshold. Default 1000 ms. */
+  /** Load shedding threshold (0: no load shedding). Default 1000 ms. */
   maxEventLoopDelayMs?: number;
+  /** Serve Swagger UI at /docs. Default true. */
+  docs?: boolean;
 }
 
 export interface RouteOptions {
@@ -76,10 +77,9 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  app.addSchema(Problem);
   await app.register(problems);
   await app.register(security, { maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? 1000 });
-  await app.register(openapi);
+  await app.register(openapi, { ui: deps.docs ?? true });
 
   // Everything under /v1 needs a verified token; /docs does not.
   const routeOptions: RouteOptions = {

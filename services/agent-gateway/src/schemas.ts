@@ -188,11 +188,30 @@ export const RunEventsHeaders = Type.Object({
   'last-event-id': Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
 });
 
+/** One server-sent event as a client parses it (each `schema` item of text/event-stream describes one event). */
+const sseEvent = <E extends string>(event: E, data: TSchema, description: string) =>
+  Type.Object(
+    {
+      event: Type.Literal(event),
+      id: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'step id; resume with Last-Event-ID' })),
+      data: Type.String({ contentMediaType: 'application/json', contentSchema: data }),
+    },
+    { description },
+  );
+
 export const EventStream = {
   description:
-    'Server-sent events: `status` events (id = step id, data = {"status","at","detail"}) as the run moves, then one ' +
-    '`end` event (data = {"status"}) once it is final, or `timeout` when timeoutSeconds passed. Comment lines keep the connection alive.',
-  content: { 'text/event-stream': { schema: Type.String() } },
+    'Server-sent events: a `status` event per step of the run (id = step id) as it moves, then one `end` event once ' +
+    'the run is final, or `timeout` when timeoutSeconds have passed. Comment lines keep the connection alive.',
+  content: {
+    'text/event-stream': {
+      schema: Type.Union([
+        sseEvent('status', RunStep, 'the run reached a status'),
+        sseEvent('end', Type.Object({ status: RunStatus }, { additionalProperties: false }), 'the run is final; the stream ends'),
+        sseEvent('timeout', Type.Object({ status: RunStatus }, { additionalProperties: false }), 'timeoutSeconds passed; reconnect to go on'),
+      ]),
+    },
+  },
 };
 
 // ------------------------------------------------------------------------------------------------ approvals

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { AoetlError, type ErrorCode } from '@aoetl/contracts';
+import { Problem as ProblemSchema } from '../schemas.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   input: 400,
@@ -25,9 +26,13 @@ export function problem(reply: FastifyReply, p: Problem): FastifyReply {
 
 const titleOf = (status: number) => (STATUS_CODES[status] ?? 'error').toLowerCase();
 
-/** Maps domain and validation errors to RFC 9457 problem+json. A 5xx never shows its message. */
+/**
+ * Maps domain and validation errors to RFC 9457 problem+json. A 5xx never shows its message. Registers the shared
+ * `Problem` schema that every route's error responses reference.
+ */
 export const problems = fp(
   async (app: FastifyInstance) => {
+    app.addSchema(ProblemSchema);
     app.setErrorHandler((err: FastifyError | AoetlError, request, reply) => {
       if (err instanceof AoetlError) {
         const status = STATUS[err.code];
