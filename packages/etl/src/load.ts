@@ -15,6 +15,8 @@ export interface TransformRunner {
   run(req: {
     runId: string;
     code: string;
+    /** sha256 of `code`, as stored in the artifact. */
+    codeSha256: string;
     columns: string[];
     types: string[];
     outputColumns: string[];
@@ -220,6 +222,7 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     const outcome = await deps.runner.run({
       runId: task.runId,
       code: task.transform.code,
+      codeSha256: task.transform.sha256,
       columns,
       types,
       outputColumns: target.all,

@@ -7,7 +7,7 @@ import {
   OWNER_START_LABEL,
   POOL_LABEL,
   RUN_LABEL,
-  RUNSC_HOST_PIDS_HEADROOM,
+  runscHostPidsLimit,
   SANDBOX_LABEL,
 } from './container-spec.js';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
@@ -74,7 +74,7 @@ describe('buildContainerSpec', () => {
       Memory: 256 * 1024 * 1024,
       MemorySwap: 256 * 1024 * 1024,
       NanoCpus: 500_000_000,
-      PidsLimit: 32 + RUNSC_HOST_PIDS_HEADROOM,
+      PidsLimit: runscHostPidsLimit(32),
       Ulimits: [
         { Name: 'nofile', Soft: 128, Hard: 128 },
         { Name: 'nproc', Soft: 32, Hard: 32 },
@@ -90,6 +90,13 @@ describe('buildContainerSpec', () => {
 
   it('uses the runtime it is given', () => {
     expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.Runtime).toBe('runc');
+  });
+});
+
+describe('runscHostPidsLimit', () => {
+  it('leaves gVisor room for its own tasks and a stub per guest process', () => {
+    expect(runscHostPidsLimit(32)).toBe(320);
+    expect(runscHostPidsLimit(64)).toBeGreaterThan(39 + 6 * 64);
   });
 });
 

@@ -18,11 +18,16 @@ export const POOL_RUN_ID = 'warm-pool';
 /** The unprivileged user baked into the sandbox image. */
 export const SANDBOX_USER = '65532:65532';
 /**
- * Under gVisor the container's pids cgroup holds the host threads of gVisor itself (sentry and
- * gofer, about 35 at start), not the guest's processes: the host limit gets this headroom and the
- * guest's processes and threads are bounded by RLIMIT_NPROC instead, which gVisor enforces per sandbox.
+ * Under gVisor the container's pids cgroup counts gVisor's own host tasks, not the guest's: the
+ * sentry and gofer (about 39 at start) plus a stub process with a few threads for every guest
+ * process (measured +5.3 per guest process; guest threads cost almost nothing). The guest's
+ * processes and threads are bounded by RLIMIT_NPROC, which gVisor enforces per sandbox, and the
+ * host limit is sized so that gVisor never hits it first (it would crash the sandbox instead of
+ * failing the guest's fork with EAGAIN).
  */
-export const RUNSC_HOST_PIDS_HEADROOM = 64;
+export function runscHostPidsLimit(pidsLimit: number): number {
+  return 64 + 8 * pidsLimit;
+}
 
 /** Who owns a container (see the OWNER_* labels). */
 export interface ContainerOwner {
@@ -51,7 +56,7 @@ export interface ContainerSpecInput {
  *
  * Processes: runc counts them in the container's pids cgroup. RLIMIT_NPROC is not used with runc,
  * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
- * gVisor it is counted per sandbox by gVisor's own kernel (see RUNSC_HOST_PIDS_HEADROOM).
+ * gVisor it is counted per sandbox by gVisor's own kernel (see runscHostPidsLimit).
  */
 export function buildContainerSpec({ image, runtime, runId, limits, owner, pool }: ContainerSpecInput): ContainerCreateOptions {
   const labels: Record<string, string> = { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId };
@@ -87,7 +92,7 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool 
       CapDrop: ['ALL'],
       SecurityOpt: ['no-new-privileges:true'],
       Privileged: false,
-      PidsLimit: runtime === 'runsc' ? limits.pidsLimit + RUNSC_HOST_PIDS_HEADROOM : limits.pidsLimit,
+      PidsLimit: runtime === 'runsc' ? runscHostPidsLimit(limits.pidsLimit) : limits.pidsLimit,
       Memory: limits.memoryBytes,
       MemorySwap: limits.memoryBytes,
       NanoCpus: nanoCpus(limits.cpus),

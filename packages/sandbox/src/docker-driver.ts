@@ -208,7 +208,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     const started = performance.now();
     const warm = this.pool && containerLimitsKey(limits) === this.poolKey ? this.pool.take() : undefined;
     const slot = warm ?? (await this.startSlot(req.runId, limits, false));
-    const startMs = slot.warm ? Math.round(performance.now() - started) : slot.startMs;
+    const startMs = slot.warm ? Math.round((performance.now() - started) * 10) / 10 : slot.startMs;
     const log = { containerId: slot.container.id, runId: req.runId, runtime: this.runtime, warm: slot.warm };
     this.log.debug(log, 'sandbox container ready');
     try {
@@ -246,7 +246,7 @@ export class DockerSandboxDriver implements SandboxDriver {
       if (this.closed) throw new SandboxClosedError();
       await container.start();
       const exited = container.wait().then((r: { StatusCode: number }) => r.StatusCode);
-      const slot: Slot = { container, socket, exited, warm: pool, startMs: Math.round(performance.now() - t0), gone: false };
+      const slot: Slot = { container, socket, exited, warm: pool, startMs: Math.round((performance.now() - t0) * 10) / 10, gone: false };
       const markGone = (): void => {
         slot.gone = true;
       };

@@ -41,6 +41,7 @@ export {
 export { reapOrphans, reapReason, type ReapCandidate, type ReapContext, type ReapOptions } from './reaper.js';
 export {
   classifyResult,
+  isRefusalError,
   sandboxEvent,
   type PolicyReason,
   type PolicyRefusal,

@@ -26,6 +26,10 @@ export const EtlAgentConfig = Type.Object({
   AOETL_DB_CA_FILE: Path,
   AOETL_SANDBOX_IMAGE: Type.String({ minLength: 1 }),
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),
+  /** Warm sandbox containers kept ready (each serves one run). */
+  AOETL_SANDBOX_POOL_SIZE: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
+  /** Default sandbox memory; runs asking for exactly this can use the warm pool. */
+  AOETL_SANDBOX_MEMORY_MB: Type.Integer({ minimum: 64, maximum: 16_384, default: 512 }),
   AOETL_DOCKER_SOCKET: Type.String({ default: '/var/run/docker.sock' }),
   AOETL_TASK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),

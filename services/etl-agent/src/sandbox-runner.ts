@@ -1,11 +1,16 @@
 import type { FailureReason, TaskLimits } from '@aoetl/contracts';
 import type { TransformOutcome, TransformRunner } from '@aoetl/etl';
-import type { SandboxDriver, SandboxResult } from '@aoetl/sandbox';
+import { checkPolicy, classifyResult, type PolicyReason, type SandboxDriver, type SandboxResult } from '@aoetl/sandbox';
 
 const MiB = 1024 * 1024;
 
-/** The failure a sandbox result means for the run; null when it succeeded. */
+/** The failure a sandbox result means for the run, flagged when security-relevant; null when it succeeded. */
 export function failureOf(result: SandboxResult): FailureReason | null {
+  const reason = describe(result);
+  return reason && { ...reason, violation: classifyResult(result).violation };
+}
+
+function describe(result: SandboxResult): FailureReason | null {
   switch (result.kind) {
     case 'ok':
       return null;
@@ -27,11 +32,33 @@ export function failureOf(result: SandboxResult): FailureReason | null {
   }
 }
 
-/** Runs transforms in the sandbox driver, translating the task's limits and the sandbox's typed results. */
+export function policyFailure(reasons: PolicyReason[]): FailureReason {
+  const listed = reasons.map((r) => `line ${r.line}: ${r.rule}: ${r.message}`).join('; ');
+  return { code: 'policy_refused', message: `the transform breaks the code policy: ${listed}`.slice(0, 4000), violation: true };
+}
+
+/**
+ * Runs transforms in the sandbox driver: the static policy check first (its verdict cached per code hash),
+ * then the run, translating the task's limits and the sandbox's typed results.
+ */
 export class SandboxTransformRunner implements TransformRunner {
+  private readonly verdicts = new Map<string, Promise<FailureReason | null>>();
+
   constructor(private readonly driver: SandboxDriver) {}
 
+  private policy(code: string, sha256: string, runId: string): Promise<FailureReason | null> {
+    let verdict = this.verdicts.get(sha256);
+    if (!verdict) {
+      verdict = checkPolicy(this.driver, code, { runId }).then((r) => (r.ok ? null : policyFailure(r.reasons)));
+      verdict.catch(() => this.verdicts.delete(sha256)); // an infrastructure failure is not a verdict
+      this.verdicts.set(sha256, verdict);
+    }
+    return verdict;
+  }
+
   async run(req: Parameters<TransformRunner['run']>[0]): Promise<TransformOutcome> {
+    const refused = await this.policy(req.code, req.codeSha256, req.runId);
+    if (refused) return { ok: false, reason: refused };
     const limits: TaskLimits = req.limits;
     const result = await this.driver.run({
       runId: req.runId,

@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     image: config.AOETL_SANDBOX_IMAGE,
     runtime: config.AOETL_SANDBOX_RUNTIME,
     socketPath: config.AOETL_DOCKER_SOCKET,
+    limits: { memoryBytes: config.AOETL_SANDBOX_MEMORY_MB * 1024 * 1024 },
+    pool: { size: config.AOETL_SANDBOX_POOL_SIZE },
     logger: logger.child({ component: 'sandbox' }),
   });
 

@@ -1,0 +1,59 @@
+import { classifyResult, DRIVER_CLOSED_REASON, sandboxEvent } from './results.js';
+import type { SandboxResult } from './types.js';
+
+const base = { containerId: 'c1', durationMs: 12, bytesOut: 0, warm: true };
+
+describe('classifyResult', () => {
+  it.each<[SandboxResult, string, boolean]>([
+    [{ ...base, kind: 'ok', outputColumns: [] }, 'ok', false],
+    [{ ...base, kind: 'transform_error', errorType: 'ValueError', message: 'm', traceback: '' }, 'transform_error', false],
+    [{ ...base, kind: 'transform_error', errorType: 'KeyError', message: "'email'", traceback: '' }, 'transform_error', false],
+    [{ ...base, kind: 'transform_error', errorType: 'BlockingIOError', message: '[Errno 11] Resource temporarily unavailable', traceback: '' }, 'transform_error', true],
+    [{ ...base, kind: 'transform_error', errorType: 'OSError', message: '[Errno 28] No space left on device', traceback: '' }, 'transform_error', true],
+    [{ ...base, kind: 'transform_error', errorType: 'OSError', message: '[Errno 24] Too many open files', traceback: '' }, 'transform_error', true],
+    [{ ...base, kind: 'transform_error', errorType: 'OSError', message: '[Errno 22] Invalid argument', traceback: '' }, 'transform_error', false],
+    [{ ...base, kind: 'transform_error', errorType: 'PermissionError', message: '[Errno 13] Permission denied', traceback: '' }, 'transform_error', true],
+    [{ ...base, kind: 'transform_error', errorType: 'RuntimeError', message: "can't start new thread", traceback: '' }, 'transform_error', true],
+    [{ ...base, kind: 'timeout', timeoutMs: 5 }, 'timeout', true],
+    [{ ...base, kind: 'oom', memoryBytes: 5 }, 'oom', true],
+    [{ ...base, kind: 'output_limit', maxOutputBytes: 5 }, 'output_limit', true],
+    [{ ...base, kind: 'exit_error', exitCode: 137, stderrTail: '', reason: 'exit status 137' }, 'exit_error', true],
+    [{ ...base, kind: 'exit_error', exitCode: 137, stderrTail: '', reason: DRIVER_CLOSED_REASON }, 'exit_error', false],
+  ])('%j -> %s (violation %s)', (result, code, violation) => {
+    expect(classifyResult(result)).toEqual({ code, violation });
+  });
+
+  it('flags a policy refusal', () => {
+    expect(classifyResult({ kind: 'policy_refused', reasons: [] })).toEqual({ code: 'policy_refused', violation: true });
+  });
+});
+
+describe('sandboxEvent', () => {
+  it('carries the code, the flag and a one-line detail', () => {
+    expect(sandboxEvent('run-1', { ...base, kind: 'oom', memoryBytes: 1024 }, { runtime: 'runsc' })).toEqual({
+      type: 'sandbox.result',
+      runId: 'run-1',
+      code: 'oom',
+      violation: true,
+      detail: 'out of memory (limit 1024 bytes)',
+      runtime: 'runsc',
+      containerId: 'c1',
+      durationMs: 12,
+      warm: true,
+    });
+    const refused = sandboxEvent('run-2', {
+      kind: 'policy_refused',
+      reasons: [
+        { rule: 'import', line: 1, message: "import of 'os' is not allowed" },
+        { rule: 'forbidden_name', line: 3, message: "'eval' is not allowed" },
+      ],
+    });
+    expect(refused).toEqual({
+      type: 'sandbox.result',
+      runId: 'run-2',
+      code: 'policy_refused',
+      violation: true,
+      detail: "import at line 1: import of 'os' is not allowed (+1 more)",
+    });
+  });
+});

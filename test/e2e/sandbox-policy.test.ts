@@ -1,0 +1,37 @@
+/** The etl-agent checks every transform against the code policy before running it; a refusal fails the run. */
+import { MONITOR_METRICS, api, metricValue, psqlAdmin, token, waitFor, waitForRun, warehouseTable } from '../support/stack';
+
+jest.setTimeout(120_000);
+
+test('a transform that breaks the code policy fails its run as a violation, and nothing is loaded', async () => {
+  const alice = token('alice');
+  const target = warehouseTable(
+    'policy',
+    'customer_id bigint, first_name text, last_name text, email text, phone text, country text, created_at timestamptz, lifetime_value numeric(12,2)',
+  );
+  const before = await metricValue(MONITOR_METRICS, 'aoetl_sandbox_violations_total', { code: 'policy_refused' });
+  const code = 'import os\n\ndef transform(rows):\n    os.system("id")\n    return rows\n';
+  const pipeline = await api('POST', '/v1/pipelines', {
+    token: alice,
+    body: {
+      name: `policy-${Date.now()}`,
+      source: { connection: 'crm-source', table: 'crm.customers' },
+      target: { connection: 'warehouse', table: target, mode: 'append' },
+      transform: { kind: 'python', code },
+      chunks: 2,
+    },
+  });
+  expect(pipeline.status).toBe(201);
+  const accepted = await api('POST', `/v1/pipelines/${pipeline.body.id}/runs`, { token: alice });
+  const run = await waitForRun(accepted.body.runId, alice);
+  expect(run.status).toBe('failed');
+  expect(run.error.code).toBe('policy_refused');
+  expect(run.error.violation).toBe(true);
+  expect(run.error.message).toMatch(/line 1: .*os/);
+  expect(psqlAdmin('warehouse', `SELECT count(*) FROM ${target}`)).toBe('0');
+  await waitFor(
+    'the monitor to count the violation',
+    async () => ((await metricValue(MONITOR_METRICS, 'aoetl_sandbox_violations_total', { code: 'policy_refused' })) > before ? true : undefined),
+    15_000,
+  );
+});
