@@ -167,7 +167,7 @@ def check_rbac(docs):
     allowed = {
         # (component, namespace) -> {resource: verbs}
         ("monitor", release_ns): {"pods": {"get", "list", "patch", "delete"}},
-        ("etl-agent", sandbox_ns): {"pods": {"create", "get", "delete"}, "pods/log": {"get"}, "pods/attach": {"create", "get"}},
+        ("etl-agent", sandbox_ns): {"pods": {"create", "get", "list", "delete"}, "pods/attach": {"create", "get"}},
     }
     seen = set()
     for d in docs:

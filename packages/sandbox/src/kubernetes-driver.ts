@@ -7,9 +7,10 @@
  * and, for reapOrphans, list pods; create pods/attach (WebSocket, v5.channel.k8s.io, so Kubernetes
  * >= 1.30: only v5 can close stdin without closing the stream, and the harness reads until EOF).
  *
- * LIMIT: there is no cluster here. This driver is tested only against a local HTTP server that
+ * LIMIT: there is no cluster here. This driver is tested only against a local HTTPS server that
  * implements exactly those API paths (packages/sandbox/test/support/fake-kube-api.ts, running the
- * real harness as a local process), never against a real API server, kubelet or gVisor.
+ * real harness as a local process), never against a real API server, kubelet or gVisor
+ * (docs/operations/helm.md, "Kubernetes sandbox driver").
  *
  * @kubernetes/client-node is ESM-only: it is loaded on first use with require(esm) (Node >= 20.19),
  * so importing @aoetl/sandbox does not load it.

@@ -26,6 +26,10 @@ export const EtlAgentConfig = Type.Object({
   AOETL_DB_CA_FILE: Path,
   AOETL_SANDBOX_IMAGE: Type.String({ minLength: 1 }),
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),
+  /** docker: a Docker engine (local socket); kubernetes: one pod per run in AOETL_SANDBOX_NAMESPACE. */
+  AOETL_SANDBOX_DRIVER: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], { default: 'docker' }),
+  AOETL_SANDBOX_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),
+  AOETL_SANDBOX_RUNTIME_CLASS: Type.Optional(Type.String({ minLength: 1 })),
   /** Warm sandbox containers kept ready (each serves one run). */
   AOETL_SANDBOX_POOL_SIZE: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
   /** Default sandbox memory; runs asking for exactly this can use the warm pool. */

@@ -5,7 +5,7 @@ import { Bus, connectRedis } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { GROUPS, STREAMS, TaskMessage, envelope, runIdIn } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
-import { DockerSandboxDriver } from '@aoetl/sandbox';
+import { DockerSandboxDriver, KubernetesSandboxDriver, kubernetesSandboxOptionsFromEnv, type SandboxDriver } from '@aoetl/sandbox';
 import { VaultSecretStore } from '@aoetl/secrets';
 import { EtlAgentConfig } from './config.js';
 import { SandboxTransformRunner } from './sandbox-runner.js';
@@ -24,15 +24,25 @@ async function main(): Promise<void> {
     actor: agentId,
     onSecret: registerSecret,
   });
-  // Refuses to start when the configured runtime (gVisor by default) is not registered with the engine.
-  const sandbox = await DockerSandboxDriver.create({
-    image: config.AOETL_SANDBOX_IMAGE,
-    runtime: config.AOETL_SANDBOX_RUNTIME,
-    socketPath: config.AOETL_DOCKER_SOCKET,
-    limits: { memoryBytes: config.AOETL_SANDBOX_MEMORY_MB * 1024 * 1024 },
-    pool: { size: config.AOETL_SANDBOX_POOL_SIZE },
-    logger: logger.child({ component: 'sandbox' }),
-  });
+  // Docker: refuses to start when the configured runtime (gVisor by default) is not registered with the engine.
+  // Kubernetes: one hardened pod per run in the sandbox namespace (no pool); pods of dead agents are reaped.
+  const sandboxLimits = { memoryBytes: config.AOETL_SANDBOX_MEMORY_MB * 1024 * 1024 };
+  const sandboxLog = logger.child({ component: 'sandbox' });
+  let sandbox: SandboxDriver;
+  if (config.AOETL_SANDBOX_DRIVER === 'kubernetes') {
+    const k8s = new KubernetesSandboxDriver({ ...kubernetesSandboxOptionsFromEnv(process.env), limits: sandboxLimits, logger: sandboxLog });
+    await k8s.reapOrphans();
+    sandbox = k8s;
+  } else {
+    sandbox = await DockerSandboxDriver.create({
+      image: config.AOETL_SANDBOX_IMAGE,
+      runtime: config.AOETL_SANDBOX_RUNTIME,
+      socketPath: config.AOETL_DOCKER_SOCKET,
+      limits: sandboxLimits,
+      pool: { size: config.AOETL_SANDBOX_POOL_SIZE },
+      logger: sandboxLog,
+    });
+  }
 
   const redis = connectRedis({
     url: config.AOETL_REDIS_URL,
