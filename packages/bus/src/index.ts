@@ -1,3 +1,3 @@
-export { connectRedis, type RedisConnectionConfig } from './redis.js';
+export { connectRedis, redisSettings, type RedisConnectionConfig, type RedisEnvConfig } from './redis.js';
 export { Bus, backoffMs, sleep, type ConsumeOptions } from './bus.js';
 export { trimAcknowledged, safeTrimId, compareIds } from './trim.js';

@@ -36,3 +36,24 @@ export function connectRedis(cfg: RedisConnectionConfig): Redis {
     },
   });
 }
+
+/** The Redis settings every service reads from its environment (see @aoetl/config CommonConfig). */
+export interface RedisEnvConfig {
+  AOETL_REDIS_URL: string;
+  AOETL_REDIS_USERNAME: string;
+  AOETL_REDIS_PASSWORD: string;
+  AOETL_TLS_CA_FILE: string;
+  AOETL_TLS_CERT_FILE: string;
+  AOETL_TLS_KEY_FILE: string;
+}
+
+export function redisSettings(config: RedisEnvConfig): RedisConnectionConfig {
+  return {
+    url: config.AOETL_REDIS_URL,
+    username: config.AOETL_REDIS_USERNAME,
+    password: config.AOETL_REDIS_PASSWORD,
+    caFile: config.AOETL_TLS_CA_FILE,
+    certFile: config.AOETL_TLS_CERT_FILE,
+    keyFile: config.AOETL_TLS_KEY_FILE,
+  };
+}

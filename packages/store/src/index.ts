@@ -8,3 +8,4 @@ export {
   type OutboxMessage,
 } from './control-store.js';
 export * from './gateway-queries.js';
+export { runOutboxRelay, type RelayOptions } from './outbox-relay.js';

@@ -1,8 +1,8 @@
 import closeWithGrace from 'close-with-grace';
-import { Bus, connectRedis, sleep } from '@aoetl/bus';
+import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { createLogger, createRegistry, registerSecret, startOpsServer, Counter } from '@aoetl/observability';
-import { ControlStore, GatewayStore, createPool } from '@aoetl/store';
+import { ControlStore, GatewayStore, createPool, runOutboxRelay } from '@aoetl/store';
 import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
@@ -15,14 +15,7 @@ async function main(): Promise<void> {
 
   const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'agent-gateway' });
   const store = new ControlStore(pool, 'agent-gateway');
-  const redis = connectRedis({
-    url: config.AOETL_REDIS_URL,
-    username: config.AOETL_REDIS_USERNAME,
-    password: config.AOETL_REDIS_PASSWORD,
-    caFile: config.AOETL_TLS_CA_FILE,
-    certFile: config.AOETL_TLS_CERT_FILE,
-    keyFile: config.AOETL_TLS_KEY_FILE,
-  });
+  const redis = connectRedis(redisSettings(config));
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const bus = new Bus(redis, 'agent-gateway', logger);
 
@@ -46,18 +39,12 @@ async function main(): Promise<void> {
 
   // Outbox relay: publishes committed run requests; a crash between XADD and marking sent republishes (harmless).
   const relay = new AbortController();
-  const relayLoop = (async () => {
-    while (!relay.signal.aborted) {
-      try {
-        const n = await store.relayOutbox((stream, message) => bus.publish(stream, message));
-        relayed.inc(n);
-        if (n === 0) await sleep(config.AOETL_OUTBOX_POLL_MS, relay.signal);
-      } catch (err) {
-        logger.warn({ err }, 'outbox relay failed; retrying');
-        await sleep(1000, relay.signal);
-      }
-    }
-  })();
+  const relayLoop = runOutboxRelay(store, (stream, message) => bus.publish(stream, message), {
+    pollMs: config.AOETL_OUTBOX_POLL_MS,
+    signal: relay.signal,
+    logger,
+    onRelayed: (n) => relayed.inc(n),
+  });
 
   const ops = await startOpsServer({
     host: config.AOETL_HTTP_HOST,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import closeWithGrace from 'close-with-grace';
-import { Bus, connectRedis } from '@aoetl/bus';
+import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { GROUPS, STREAMS, TaskMessage, envelope, runIdIn } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
@@ -44,14 +44,7 @@ async function main(): Promise<void> {
     });
   }
 
-  const redis = connectRedis({
-    url: config.AOETL_REDIS_URL,
-    username: config.AOETL_REDIS_USERNAME,
-    password: config.AOETL_REDIS_PASSWORD,
-    caFile: config.AOETL_TLS_CA_FILE,
-    certFile: config.AOETL_TLS_CERT_FILE,
-    keyFile: config.AOETL_TLS_KEY_FILE,
-  });
+  const redis = connectRedis(redisSettings(config));
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
   const publish = (stream: string, message: { type: string }) => bus.publish(stream, message);

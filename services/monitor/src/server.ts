@@ -1,5 +1,5 @@
 import closeWithGrace from 'close-with-grace';
-import { Bus, connectRedis, sleep, trimAcknowledged } from '@aoetl/bus';
+import { Bus, connectRedis, redisSettings, sleep, trimAcknowledged } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
@@ -15,14 +15,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'monitor', level: config.AOETL_LOG_LEVEL });
   logger.info({ config: redactConfig(MonitorConfig, config) }, 'starting');
 
-  const redis = connectRedis({
-    url: config.AOETL_REDIS_URL,
-    username: config.AOETL_REDIS_USERNAME,
-    password: config.AOETL_REDIS_PASSWORD,
-    caFile: config.AOETL_TLS_CA_FILE,
-    certFile: config.AOETL_TLS_CERT_FILE,
-    keyFile: config.AOETL_TLS_KEY_FILE,
-  });
+  const redis = connectRedis(redisSettings(config));
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const registry = createRegistry('monitor');
   const metrics = new RunMetrics(registry);

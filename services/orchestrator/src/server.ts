@@ -1,9 +1,9 @@
 import closeWithGrace from 'close-with-grace';
-import { Bus, connectRedis, sleep } from '@aoetl/bus';
+import { Bus, connectRedis, redisSettings, sleep } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
-import { ControlStore, createPool } from '@aoetl/store';
+import { ControlStore, createPool, runOutboxRelay } from '@aoetl/store';
 import { OrchestratorConfig } from './config.js';
 import { RunMachine } from './run-machine.js';
 
@@ -15,14 +15,7 @@ async function main(): Promise<void> {
 
   const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'orchestrator' });
   const store = new ControlStore(pool, 'orchestrator');
-  const redis = connectRedis({
-    url: config.AOETL_REDIS_URL,
-    username: config.AOETL_REDIS_USERNAME,
-    password: config.AOETL_REDIS_PASSWORD,
-    caFile: config.AOETL_TLS_CA_FILE,
-    certFile: config.AOETL_TLS_CERT_FILE,
-    keyFile: config.AOETL_TLS_KEY_FILE,
-  });
+  const redis = connectRedis(redisSettings(config));
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
   const machine = new RunMachine(
@@ -43,17 +36,11 @@ async function main(): Promise<void> {
   bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m), onDeadLetter });
 
   const relay = new AbortController();
-  const relayLoop = (async () => {
-    while (!relay.signal.aborted) {
-      try {
-        const n = await store.relayOutbox((stream, message) => bus.publish(stream, message));
-        if (n === 0) await sleep(config.AOETL_OUTBOX_POLL_MS, relay.signal);
-      } catch (err) {
-        logger.warn({ err }, 'outbox relay failed; retrying');
-        await sleep(1000, relay.signal);
-      }
-    }
-  })();
+  const relayLoop = runOutboxRelay(store, (stream, message) => bus.publish(stream, message), {
+    pollMs: config.AOETL_OUTBOX_POLL_MS,
+    signal: relay.signal,
+    logger,
+  });
 
   // Postgres is the system of record: runs in flight are resumed from it at start and whenever they idle.
   const reconcileLoop = (async () => {
