@@ -63,7 +63,8 @@ describe('pipelines', () => {
   });
 
   it('paginates with limit and cursor, without overlap, and rejects a forged cursor', async () => {
-    for (let i = 0; i < 3; i += 1) await newPipeline();
+    // Three full pages of two and a cursor after the third: at least seven pipelines, even on a fresh database.
+    for (let i = 0; i < 7; i += 1) await newPipeline();
     const seen = new Set<string>();
     let cursor: string | null = null;
     for (let page = 0; page < 3; page += 1) {
