@@ -120,7 +120,10 @@ describe('reliability under failure', () => {
 
   test('a poison message lands in the dead-letter stream with its reason, and its run fails with a clear reason', async () => {
     const target = warehouseTable('poison', CUSTOMER_COLUMNS);
-    const slow = 'import time\ndef transform(rows):\n    time.sleep(8)\n    return rows\n';
+    // Busy for 8 s within the code policy (no `time` module in the sandbox), so the run is still running.
+    const slow =
+      'import datetime\n\ndef transform(rows):\n    end = datetime.datetime.now() + datetime.timedelta(seconds=8)\n' +
+      '    while datetime.datetime.now() < end:\n        pass\n    return rows\n';
     const runId = await submit(alice, target, slow, 1);
     await waitFor('the run to be running', async () => ((await runStatus(alice, runId)) === 'running' ? true : undefined), 60_000);
 
@@ -138,7 +141,7 @@ describe('reliability under failure', () => {
     const letters = cli('XREVRANGE', 'aoetl:deadletter', '+', '-', 'COUNT', '50');
     expect(letters).toContain(entryId);
     expect(letters).toMatch(/invalid message/);
-    await sleep(9000); // the slow chunk finishes after the abort and must not stage anything
+    await sleep(12_000); // the slow chunk finishes after the abort and must not stage anything
     expect(psqlAdmin('warehouse', `SELECT count(*) FROM ${target}`)).toBe('0');
     expect(psqlAdmin('warehouse', `SELECT count(*) FROM pg_tables WHERE schemaname = 'aoetl_staging' AND tablename LIKE 'r_${runId.replace(/-/g, '')}%'`)).toBe('0');
   });
