@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE_DIR="${AOETL_STATE_DIR:-$ROOT/.state}"
 LOG="$STATE_DIR/logs/dockerd.log"
 PIDFILE="$STATE_DIR/run/dockerd.pid"
-ENV_FILE="$STATE_DIR/env/etl-agent.env"
+ENV_DIR="$STATE_DIR/env"
+source "$ROOT/deploy/local/lib/env-file.sh"
 DAEMON_JSON=/etc/docker/daemon.json
 SOCKET=/var/run/docker.sock
 PROBE_IMAGE=aoetl/runtime-probe:1
@@ -18,22 +19,6 @@ export DOCKER_HOST="unix://$SOCKET"
 
 die() { echo "docker: $*" >&2; exit 1; }
 log() { echo "docker: $*" >&2; }
-
-# set_env FILE KEY VALUE: replace the KEY= line (or add it); the file stays mode 0600.
-# Serialized with the other deploy/local scripts through the env folder's .lock (see lib/common.sh).
-set_env() {
-  local file="$1" key="$2" value="$3" dir
-  dir="$(dirname "$file")"
-  [ -d "$dir" ] || { mkdir -p "$(dirname "$dir")" && mkdir -m 700 "$dir"; }
-  (
-    umask 077
-    flock 9
-    touch "$file"
-    chmod 600 "$file"
-    { grep -v "^$key=" "$file" || true; printf '%s=%s\n' "$key" "$value"; } >"$file.tmp"
-    mv "$file.tmp" "$file"
-  ) 9>"$dir/.lock"
-}
 
 answering() { timeout 10 docker info >/dev/null 2>&1; }
 has_runsc() { timeout 10 docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
@@ -134,8 +119,8 @@ start() {
     log "gVisor (runsc) cannot start containers here; falling back to runc; read $LOG"
     runtime_works runc || die "runc cannot start containers either; read $LOG"
   fi
-  set_env "$ENV_FILE" AOETL_DOCKER_SOCKET "$SOCKET"
-  set_env "$ENV_FILE" AOETL_SANDBOX_RUNTIME "$runtime"
+  write_env etl-agent AOETL_DOCKER_SOCKET "$SOCKET"
+  write_env etl-agent AOETL_SANDBOX_RUNTIME "$runtime"
   log "ready: socket $SOCKET, sandbox runtime $runtime"
 }
 

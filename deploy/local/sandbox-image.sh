@@ -19,10 +19,11 @@ SANDBOX_UID=65532
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 STATE_DIR="${AOETL_STATE_DIR:-$ROOT/.state}"
 LOG="$STATE_DIR/logs/sandbox-image.log"
-ENV_FILE="$STATE_DIR/env/etl-agent.env"
+ENV_DIR="$STATE_DIR/env"
+source "$ROOT/deploy/local/lib/env-file.sh"
 HARNESS="$ROOT/docker/sandbox-python/harness.py"
 CACHE_DIR="${AOETL_CACHE_DIR:-$HOME/.cache/aoetl}/sandbox-python"
-APT_SOURCES=/etc/apt/sources.list.d/debian.sources
+source "$ROOT/deploy/local/lib/debian.sh"
 export DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 
 die() { echo "sandbox-image: $*" >&2; exit 1; }
@@ -44,36 +45,7 @@ IMAGE="aoetl/sandbox-python:$TAG"
 BASE_TAR="$CACHE_DIR/base-r$RECIPE_VERSION.tar"
 ROOTFS_TAR="$CACHE_DIR/rootfs-$TAG.tar"
 
-# set_env FILE KEY VALUE: replace the KEY= line (or add it); the file stays mode 0600.
-# Serialized with the other deploy/local scripts through the env folder's .lock (see lib/common.sh).
-set_env() {
-  local file="$1" key="$2" value="$3" dir
-  dir="$(dirname "$file")"
-  [ -d "$dir" ] || { mkdir -p "$(dirname "$dir")" && mkdir -m 700 "$dir"; }
-  (
-    umask 077
-    flock 9
-    touch "$file"
-    chmod 600 "$file"
-    { grep -v "^$key=" "$file" || true; printf '%s=%s\n' "$key" "$value"; } >"$file.tmp"
-    mv "$file.tmp" "$file"
-  ) 9>"$dir/.lock"
-}
 
-# The first URI of the apt source stanza that serves the suite itself (not -updates/-security).
-debian_mirror() {
-  [ -r "$APT_SOURCES" ] || die "$APT_SOURCES not found; cannot tell which Debian mirror to use"
-  awk -v suite="$SUITE" '
-    BEGIN { RS = ""; FS = "\n" }
-    {
-      uri = ""; ok = 0
-      for (i = 1; i <= NF; i++) {
-        if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); uri = u[2] }
-        if ($i ~ /^Suites:/) { n = split($i, s, /[ \t]+/); for (j = 2; j <= n; j++) if (s[j] == suite) ok = 1 }
-      }
-      if (ok && uri != "") { print uri; exit }
-    }' "$APT_SOURCES"
-}
 
 # Strip what a sandbox does not need and add the unprivileged user.
 finish_rootfs() {
@@ -102,7 +74,7 @@ build_base() {
       >>"$LOG" 2>&1 || die "apt-get install debootstrap failed; read $LOG"
   }
   local mirror work
-  mirror="$(debian_mirror)"
+  mirror="$(debian_mirror "$SUITE")"
   [ -n "$mirror" ] || die "no '$SUITE' stanza in $APT_SOURCES"
   work="$(mktemp -d "$CACHE_DIR/build.XXXXXX")"
   CLEANUP+=("$work")
@@ -163,7 +135,7 @@ start() {
   fi
   docker run --rm --network=none --read-only "$IMAGE" /usr/bin/python3 -I -S -c 'import decimal, json, sys; assert sys.version_info[:2] == (3, 11)' \
     >>"$LOG" 2>&1 || die "$IMAGE does not run python3; read $LOG"
-  set_env "$ENV_FILE" AOETL_SANDBOX_IMAGE "$IMAGE"
+  write_env etl-agent AOETL_SANDBOX_IMAGE "$IMAGE"
   echo "$IMAGE"
 }
 

@@ -23,7 +23,7 @@ SUITE=bookworm
 APP_UID=65532
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE_DIR="${AOETL_CACHE_DIR:-$HOME/.cache/aoetl}/node-base"
-APT_SOURCES=/etc/apt/sources.list.d/debian.sources
+source "$(dirname "${BASH_SOURCE[0]}")/../local/lib/debian.sh"
 export DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 
 die() { echo "build-service-image: $*" >&2; exit 1; }
@@ -44,20 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The first URI of the apt source stanza that serves the suite itself (not -updates/-security).
-debian_mirror() {
-  [ -r "$APT_SOURCES" ] || die "$APT_SOURCES not found; cannot tell which Debian mirror to use"
-  awk -v suite="$SUITE" '
-    BEGIN { RS = ""; FS = "\n" }
-    {
-      uri = ""; ok = 0
-      for (i = 1; i <= NF; i++) {
-        if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); uri = u[2] }
-        if ($i ~ /^Suites:/) { n = split($i, s, /[ \t]+/); for (j = 2; j <= n; j++) if (s[j] == suite) ok = 1 }
-      }
-      if (ok && uri != "") { print uri; exit }
-    }' "$APT_SOURCES"
-}
 
 # Sets BASE to the local base image, building and importing it when missing (not run in a
 # subshell, so that the EXIT trap removes its work folder).
@@ -76,7 +62,7 @@ local_base() {
   if [ ! -f "$tar" ]; then
     command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
     local mirror work started=$SECONDS
-    mirror="$(debian_mirror)"
+    mirror="$(debian_mirror "$SUITE")"
     [ -n "$mirror" ] || die "no '$SUITE' stanza in $APT_SOURCES"
     work="$(mktemp -d "$CACHE_DIR/build.XXXXXX")"
     CLEANUP+=("$work")

@@ -100,32 +100,8 @@ stop_pid() {
   rm -f "$(pidfile "$name")"
 }
 
-# write_env SERVICE KEY VALUE: set KEY in .state/env/SERVICE.env (replacing an existing KEY line).
-# Values are written unquoted (KEY=VALUE), the format read by dotenv, `node --env-file` and `docker --env-file`.
-write_env() {
-  local file="$ENV_DIR/$1.env" key="$2" value="$3"
-  case "$value" in *$'\n'*) die "write_env $1 $key: value contains a newline" ;; esac
-  grep -qxF "$key=$value" "$file" 2>/dev/null && return 0   # already set: skip the lock
-  (
-    umask 077
-    flock 9
-    touch "$file"
-    chmod 600 "$file"
-    grep -qxF "$key=$value" "$file" && exit 0
-    KEY="$key" VALUE="$value" awk 'BEGIN { k = ENVIRON["KEY"] "="; line = k ENVIRON["VALUE"] }
-      index($0, k) == 1 { if (!done) print line; done = 1; next } { print }
-      END { if (!done) print line }' "$file" >"$file.tmp"
-    mv "$file.tmp" "$file"
-  ) 9>"$ENV_DIR/.lock"
-}
-
-# write_env_default SERVICE KEY VALUE: like write_env, but keeps a value another script already wrote.
-write_env_default() {
-  grep -q "^$2=" "$ENV_DIR/$1.env" 2>/dev/null || write_env "$@"
-}
-
-# read_env SERVICE KEY: prints the value (empty if unset).
-read_env() { sed -n "s/^$2=//p" "$ENV_DIR/$1.env" 2>/dev/null | tail -n 1; }
+# write_env, write_env_default, read_env
+source "$LOCAL_DIR/lib/env-file.sh"
 
 # load_env FILE: export the KEY=VALUE lines of an env file into this shell (values are not shell-quoted,
 # so do not `source` the files).
