@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   AoetlError,
   ConflictError,
@@ -111,5 +113,13 @@ describe('FailureReason.code', () => {
   it('covers every error code, each documented', () => {
     for (const code of Object.keys(ERROR_CODES)) expect(FAILURE_CODES).toHaveProperty(code);
     for (const description of Object.values(FAILURE_CODES)) expect(description.length).toBeGreaterThan(20);
+  });
+});
+
+describe('docs/api/README.md', () => {
+  it('lists every error code and every run failure code', () => {
+    const doc = readFileSync(join(__dirname, '../../../docs/api/README.md'), 'utf8');
+    const listed = new Set([...doc.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]));
+    expect([...listed].sort()).toEqual(Object.keys(FAILURE_CODES).sort());
   });
 });
