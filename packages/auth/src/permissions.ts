@@ -1,5 +1,5 @@
 import type { preHandlerHookHandler } from 'fastify';
-import { NotAllowedError, UnauthorizedError } from '@aoetl/contracts';
+import { ConfigError, NotAllowedError, UnauthorizedError } from '@aoetl/contracts';
 
 import type { Principal } from './principal.js';
 
@@ -55,7 +55,7 @@ export function hasPermission(principal: Principal | null, permission: Permissio
  * resource, so a 403 never tells whether one exists.
  */
 export function requirePermission(permission: Permission): preHandlerHookHandler {
-  if (!(PERMISSIONS as readonly string[]).includes(permission)) throw new TypeError(`unknown permission ${permission}`);
+  if (!(PERMISSIONS as readonly string[]).includes(permission)) throw new ConfigError(`unknown permission ${permission}`);
   return function requirePermissionHook(request, _reply, done) {
     const principal = request.principal;
     if (principal === null) done(new UnauthorizedError('no authenticated principal'));

@@ -1,7 +1,7 @@
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
-import { UnauthorizedError } from '@aoetl/contracts';
+import { ConfigError, UnauthorizedError } from '@aoetl/contracts';
 
 import {
   isSupportedAlgorithm,
@@ -69,10 +69,10 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
   const issuers = new Set(options.issuers);
   const algorithms = [...(options.algorithms ?? SUPPORTED_ALGORITHMS)];
   if (algorithms.length === 0 || !algorithms.every(isSupportedAlgorithm)) {
-    throw new TypeError(`algorithms must be a non-empty subset of ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    throw new ConfigError(`algorithms must be a non-empty subset of ${SUPPORTED_ALGORITHMS.join(', ')}`);
   }
   const audience = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
-  if (audience.length === 0 || audience.some((aud) => aud.length === 0)) throw new TypeError('audience is required');
+  if (audience.length === 0 || audience.some((aud) => aud.length === 0)) throw new ConfigError('audience is required');
   const skewSeconds = options.clockSkewSeconds ?? 30;
   const tokenType = options.tokenType ?? 'at+jwt';
 
