@@ -102,15 +102,16 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 const TRANSIENT_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /** The typed facts a foreign error may carry: `code` (a SQLSTATE or a Node error code) and a Postgres `severity`. */
-function factsOf(err: unknown): { code?: string; postgres: boolean } {
+function factsOf(err: unknown): { code: string | undefined; postgres: boolean } {
   const { code, severity } = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; severity?: unknown };
-  return { ...(typeof code === 'string' ? { code } : {}), postgres: typeof severity === 'string' };
+  return { code: typeof code === 'string' ? code : undefined, postgres: typeof severity === 'string' };
 }
 
 /**
- * The `AoetlError` an unknown failure means, from its type and typed facts only: an `AoetlError` is itself; an
- * error from Postgres (a `severity` and a SQLSTATE `code`) or with a Node network error code is an `UpstreamError`, retryable by the tables
- * above; anything else is an `InternalError` (not retried). The message is kept; the original is the `cause`.
+ * The `AoetlError` an unknown failure means, from its type and typed facts only, never its message: an
+ * `AoetlError` is itself; a Postgres error (a `severity` and a SQLSTATE `code`) is an `UpstreamError`, retryable
+ * by its SQLSTATE class; a Node network error (`code` ECONNRESET…) is a retryable `UpstreamError`; anything else
+ * is an `InternalError`, never retried. The message is kept; the original is the `cause`.
  */
 export function classifyError(err: unknown): AoetlError {
   if (err instanceof AoetlError) return err;
