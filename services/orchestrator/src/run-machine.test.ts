@@ -126,7 +126,7 @@ class MemoryStore implements RunMachineStore {
         target: { connection: 'warehouse', table: 'silver.customers', mode: 'merge', keys: ['email'] },
         transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n' },
         ...(chunks === undefined ? {} : { chunks }),
-      } as PipelineRecord['spec'],
+      },
       version: 1,
       createdBy: 'alice',
       createdAt: new Date().toISOString(),

@@ -37,7 +37,7 @@ const spec = (name: string): PipelineSpec => ({
   source: { connection: 'crm', table: 'crm.customers' },
   target: { connection: 'warehouse', table: 'silver.customers', mode: 'append' },
   transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n' },
-}) as PipelineSpec;
+});
 
 async function newRun(approvalRequired = false, idempotencyKey?: string): Promise<RunRecord> {
   const p = await gateway.pipelines.create(tenant, spec(`p-${randomUUID().slice(0, 8)}`), 'alice');
