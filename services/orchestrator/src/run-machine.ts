@@ -109,7 +109,8 @@ export class RunMachine {
     if (step === 'load') {
       const progress = await this.store.runs.recordChunk(run.id, chunk, p);
       if (!progress.complete) return;
-      // Every chunk is staged: the commit task goes out once, however often the last result is delivered.
+      // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash
+      // before dispatchCommit leaves the result unacknowledged, so its redelivery (or the reconciler) dispatches it.
       const plan = await this.plan(run);
       const dispatched = await this.store.runs.dispatchCommit(run.id, [this.commitTask(plan, run, 'commit', ctx)]);
       if (dispatched) this.log.info({ runId: run.id, chunks: progress.of }, 'all chunks staged; commit dispatched');
