@@ -5,7 +5,7 @@ import { aoetlAuth, type AuthPluginOptions } from '@aoetl/auth';
 import type { WriteMode } from '@aoetl/contracts';
 import { problems } from '@aoetl/http';
 import type { Logger } from '@aoetl/observability';
-import type { GatewayStore } from '@aoetl/store';
+import type { Store } from '@aoetl/store';
 import { openapi } from './plugins/external/openapi.js';
 import { perIdentityRateLimit } from './plugins/external/rate-limit.js';
 import { security } from './plugins/external/security.js';
@@ -17,8 +17,8 @@ import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { requestIdFrom } from './request-context.js';
 
-/** What the routes need from the control database. */
-export type GatewayQueries = Pick<GatewayStore, keyof GatewayStore>;
+/** What the routes need from the control database: its repositories, not its pool or outbox. */
+export type GatewayQueries = Pick<Store, 'pipelines' | 'runs' | 'approvals' | 'connections' | 'artifacts' | 'audit'>;
 
 export interface AppDeps {
   store: GatewayQueries;

@@ -8,7 +8,7 @@ import { get } from 'node:https';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createLogger } from '@aoetl/observability';
-import { GatewayStore, createPool } from '@aoetl/store';
+import { Store, createPool } from '@aoetl/store';
 import type pg from 'pg';
 import { buildApp, type AppDeps, type GatewayApp } from '../../src/app.js';
 import type { Client, Response } from './routes.js';
@@ -72,7 +72,7 @@ export async function buildTestGateway(
 ): Promise<TestGateway> {
   const pool = gatewayPool();
   const app = await buildApp({
-    store: new GatewayStore(pool, 'agent-gateway-test'),
+    store: new Store(pool, 'agent-gateway-test'),
     logger: createLogger({ name: 'agent-gateway-test', level: process.env.GATEWAY_TEST_LOG ?? 'silent' }),
     auth: {
       issuers: [REAL_ISSUER, ...(extra.issuers ?? [])],
