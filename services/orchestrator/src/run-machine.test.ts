@@ -198,7 +198,7 @@ function commitSucceeded(run: RunRecord, rowsOut: number): EventMessage {
 function taskFailed(run: RunRecord, step: 'load' | 'commit' | 'abort', chunk: number): EventMessage {
   return envelope(
     'task.failed',
-    { taskId: randomUUID(), runId: run.id, agentId: 'a1', step, chunk, error: { code: 'transform', message: 'boom' } },
+    { taskId: randomUUID(), runId: run.id, agentId: 'a1', step, chunk, error: { code: 'transform' as const, message: 'boom' } },
     ctx,
   );
 }

@@ -58,7 +58,7 @@ async function relayed(store: Store): Promise<{ stream: string; type: string; pa
 afterAll(async () => {
   try {
     for (const id of runs) {
-      await orchestrator.runs.transition(id, ['queued', 'planning', 'running'], 'failed', { error: { code: 'test', message: 'test cleanup' } });
+      await orchestrator.runs.transition(id, ['queued', 'planning', 'running'], 'failed', { error: { code: 'aborted', message: 'test cleanup' } });
     }
     await relayed(gateway);
     await relayed(orchestrator);
