@@ -235,7 +235,8 @@ const dropNullRule: Rule = (t, ctx) => {
     match(/^(.+?)\s+(?:is|are)\s+(?:required|mandatory)$/, t) ??
     match(/^(.+?)\s+(?:must|should|may)\s+not\s+be\s+(?:null|empty|blank|missing)$/, t);
   if (!g) return null;
-  return [{ op: 'drop_null', columns: columnList(g[1]!, ctx) }];
+  const cols = [...new Set(splitList(g[1]!, true).map((c) => column(c, ctx)))];
+  return [{ op: 'drop_null', columns: cols }];
 };
 
 const filterRule: Rule = (t, ctx) => {
@@ -354,7 +355,7 @@ const CAST_TYPES: [RegExp, CastTarget][] = [
   [/^(?:booleans?|bool|true\s*\/\s*false|yes\s*\/\s*no|flags?)/i, 'boolean'],
   [/^(?:dates?)/i, 'date'],
 ];
-const FILLER = new Set(['and', 'with', 'values', 'value', 'rows', 'row', 'records', 'that', 'which', 'where', 'if', 'they', 'it', 'do', 'does', 'not', "don't", "doesn't", 'parse', 'fail', 'fails', 'to', 'the', 'any', 'those', 'invalid', 'bad', 'unparseable', 'be', 'can', 'cannot', "can't", 'parsed', 'are', 'is', 'as', 'a', 'an', 'of', 'type', 'format', 'otherwise', 'ones', 'entries', 'possible', 'when', 'in', 'place']);
+const FILLER = new Set(['and', 'with', 'values', 'value', 'rows', 'row', 'records', 'that', 'which', 'where', 'if', 'they', 'it', 'do', 'does', 'not', "don't", "doesn't", 'parse', 'fail', 'fails', 'to', 'the', 'any', 'those', 'invalid', 'bad', 'unparseable', 'be', 'can', 'cannot', "can't", 'parsed', 'are', 'is', 'as', 'a', 'an', 'of', 'type', 'format', 'otherwise', 'ones', 'entries', 'possible', 'when', 'in', 'place', 'setting', 'set', 'making', 'make', 'turning', 'dates', 'date', 'numbers', 'number', 'for', 'times', 'time', 'without', 'offset', 'offsets', 'no', 'zone', 'timezone', 'them', 'all', 'into']);
 
 function castRule(t: string, ctx: Ctx): Operation[] | null {
   const g =
@@ -840,7 +841,8 @@ export function parseInstruction(text: string, inputColumns: readonly Column[]):
         }
       }
       if (!done) {
-        const cover = covering.filter((c) => c.end >= i);
+        // A longer clause that failed on one unknown word (a typo such as "idd") explains the failure better.
+        const cover = covering.filter((c) => c.end >= i && c.error instanceof UnknownColumn && !/\s/.test(c.error.column));
         const f = own && !(own.error.message.startsWith('the offline planner has no rule') && cover.length > 0) ? own : cover[0] ?? own!;
         return { ok: false, clause: f.clause, reason: f.error.message };
       }

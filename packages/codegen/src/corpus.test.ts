@@ -1,0 +1,123 @@
+// Runs every task of the transform-task corpus (test/fixtures/transform-tasks) through the offline
+// planner and the real sandbox harness (local python3, the harness's stdin protocol, no Docker), and
+// compares the output rows with the expected rows written by hand.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { planFromInstruction, type Column } from './index.js';
+
+const ROOT = resolve(__dirname, '../../..');
+const HARNESS = join(ROOT, 'docker/sandbox-python/harness.py');
+const CORPUS = join(ROOT, 'test/fixtures/transform-tasks');
+
+type Value = string | number | boolean | null;
+interface Task {
+  id: string;
+  instruction: string;
+  columns: Column[];
+  input: Record<string, Value>[];
+  expected: Record<string, Value>[] | null;
+  expectRefusal?: string;
+  ordered?: boolean;
+}
+
+function loadCorpus(): Task[] {
+  return readdirSync(CORPUS)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .flatMap((f) => {
+      const data = JSON.parse(readFileSync(join(CORPUS, f), 'utf8')) as Task | Task[];
+      return Array.isArray(data) ? data : [data];
+    });
+}
+
+function copyText(v: Value | undefined): string {
+  if (v === null || v === undefined) return '\\N';
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  return String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+}
+
+function fromCopyText(field: string): string | null {
+  if (field === '\\N') return null;
+  return field.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
+}
+
+/** Runs code over rows with the real harness; returns the output columns and rows as COPY text values. */
+export function runHarness(code: string, columns: Column[], rows: Record<string, Value>[]): { columns: string[]; rows: (string | null)[][] } {
+  const header = JSON.stringify({ code, columns: columns.map((c) => c.name), types: columns.map((c) => c.type) });
+  const body = rows.map((r) => columns.map((c) => copyText(r[c.name])).join('\t') + '\n').join('');
+  const proc = spawnSync('python3', ['-I', '-S', HARNESS], { input: `${header}\n${body}`, encoding: 'utf8', timeout: 60_000 });
+  if (proc.error) throw proc.error;
+  if (proc.status !== 0) throw new Error(`harness exit ${proc.status}: ${proc.stderr.trim().split('\n').pop()}`);
+  const lines = proc.stdout.split('\n');
+  const out = (JSON.parse(lines[0]!) as { columns: string[] }).columns;
+  return { columns: out, rows: lines.slice(1, -1).map((l) => l.split('\t').map(fromCopyText)) };
+}
+
+function expectedText(v: Value | undefined): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 't' : 'f';
+  return String(v);
+}
+
+type Outcome = { kind: 'exact' } | { kind: 'refused'; clause: string; reason: string } | { kind: 'wrong'; detail: string };
+
+function runTask(task: Task): Outcome {
+  const result = planFromInstruction(task.instruction, task.columns);
+  if (task.expectRefusal !== undefined) {
+    if (result.ok) return { kind: 'wrong', detail: `planned instead of refusing "${task.expectRefusal}"` };
+    if (!result.clause.toLowerCase().includes(task.expectRefusal.toLowerCase()))
+      return { kind: 'wrong', detail: `refused clause "${result.clause}" does not name "${task.expectRefusal}"` };
+    return { kind: 'refused', clause: result.clause, reason: result.reason };
+  }
+  if (!result.ok) return { kind: 'refused', clause: result.clause, reason: result.reason };
+  let out: { columns: string[]; rows: (string | null)[][] };
+  try {
+    out = runHarness(result.code, task.columns, task.input);
+  } catch (err) {
+    return { kind: 'wrong', detail: (err as Error).message };
+  }
+  const expected = (task.expected ?? []).map((row) => out.columns.map((c) => expectedText(row[c])));
+  const expectedKeys = new Set(Object.keys(task.expected?.[0] ?? {}));
+  if (task.expected && task.expected.length > 0 && (expectedKeys.size !== out.columns.length || !out.columns.every((c) => expectedKeys.has(c))))
+    return { kind: 'wrong', detail: `columns ${JSON.stringify(out.columns)}, expected ${JSON.stringify([...expectedKeys])}` };
+  const key = (r: (string | null)[]): string => JSON.stringify(r);
+  const got = task.ordered ? out.rows.map(key) : out.rows.map(key).sort();
+  const want = task.ordered ? expected.map(key) : expected.map(key).sort();
+  if (JSON.stringify(got) !== JSON.stringify(want)) return { kind: 'wrong', detail: `rows ${JSON.stringify(got)}\n   expected ${JSON.stringify(want)}` };
+  return { kind: 'exact' };
+}
+
+const tasks = loadCorpus();
+
+describe('transform-task corpus through the offline planner and the real harness', () => {
+  it('has at least 45 tasks with unique ids, about 5 of them out of the grammar', () => {
+    expect(tasks.length).toBeGreaterThanOrEqual(45);
+    expect(new Set(tasks.map((t) => t.id)).size).toBe(tasks.length);
+    expect(tasks.filter((t) => t.expectRefusal !== undefined).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('plans ≥ 90% exactly, refuses the rest naming the clause, and is never silently wrong', () => {
+    const outcomes = tasks.map((t) => ({ task: t, outcome: runTask(t) }));
+    const exact = outcomes.filter((o) => o.outcome.kind === 'exact').length;
+    const refused = outcomes.filter((o) => o.outcome.kind === 'refused');
+    const wrong = outcomes.filter((o) => o.outcome.kind === 'wrong');
+    const solvable = tasks.filter((t) => t.expectRefusal === undefined).length;
+    const lines = [
+      `corpus: ${exact}/${solvable} exact, ${refused.length} refused with clause, ${wrong.length} silently wrong`,
+      ...refused.map((o) => `  refused ${o.task.id}: "${(o.outcome as { clause: string }).clause}" (${(o.outcome as { reason: string }).reason})`),
+      ...wrong.map((o) => `  WRONG ${o.task.id}: ${(o.outcome as { detail: string }).detail}`),
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+    expect(wrong.map((o) => o.task.id)).toEqual([]);
+    expect(exact / solvable).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('is deterministic: planning a task twice gives byte-identical code', () => {
+    for (const task of tasks.filter((t) => t.expectRefusal === undefined)) {
+      const a = planFromInstruction(task.instruction, task.columns);
+      const b = planFromInstruction(task.instruction, structuredClone(task.columns));
+      expect(a).toEqual(b);
+    }
+  });
+});
