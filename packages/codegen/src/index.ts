@@ -3,3 +3,4 @@ export { MAX_INSTRUCTION_CHARS, PLANNER_VERSION, planFromInstruction } from './p
 export { compilePlan, type CompiledPlan } from './compile.js';
 export { explainOperation } from './explain.js';
 export { outputSchema } from './schema.js';
+export { quoteIdent, sqlFromPlan } from './sql.js';

@@ -265,8 +265,10 @@ const dedupeRule: Rule = (t, ctx) => {
       if (g) rest = ` per ${g[2]!}`;
       else {
         g = match(/^(?:keep|retain|take)\s+(?:only\s+)?(the\s+(?:first|last|latest|earliest|newest|oldest|most\s+recent)\s+(?:row|record|entry|one|occurrence)(?:\s+(?:by|according\s+to)\s+\S+)?)\s+(?:per|for\s+each|for\s+every|of\s+each)\s+(.+)$/, t);
-        if (g) rest = ` per ${g[2]!}, keeping ${g[1]!}`;
-        else {
+        if (g) {
+          const by = match(/^(.+?)\s+(?:by|according\s+to|based\s+on)\s+(\S+)$/, g[2]!);
+          rest = by ? ` per ${by[1]!}, keeping ${g[1]!} by ${by[2]!}` : ` per ${g[2]!}, keeping ${g[1]!}`;
+        } else {
           g = match(/^(?:keep|retain|take)\s+(?:only\s+)?(the\s+(?:row|record|entry|one)\s+with\s+the\s+\S+\s+\S+)\s+(?:per|for\s+each|for\s+every|of\s+each)\s+(.+)$/, t);
           if (!g) {
             g = match(/^(?:make\s+)?(.+?)\s+(?:should|must)\s+be\s+unique(.*)$/, t) ?? match(/^make\s+(.+?)\s+unique(.*)$/, t);
