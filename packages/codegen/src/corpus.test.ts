@@ -88,6 +88,42 @@ function runTask(task: Task): Outcome {
   return { kind: 'exact' };
 }
 
+// A stricter reading of the sandbox's static policy, applied to every generated code.
+const STRICT_CHECK = String.raw`
+import ast, json, sys
+ALLOWED = {"re", "hashlib", "datetime", "decimal", "json", "math", "zoneinfo"}
+FORBIDDEN_CALLS = {"eval", "exec", "compile", "open", "getattr", "setattr", "delattr", "hasattr", "globals", "locals",
+                   "vars", "type", "input", "breakpoint", "help", "memoryview", "exit", "quit", "object", "super"}
+FORBIDDEN_ATTRS = {"mro", "format", "format_map", "vformat", "modules", "system", "popen", "sys", "os", "builtins",
+                   "code", "types", "operator", "io", "gc", "inspect", "codecs", "importlib", "subprocess", "socket"}
+def problems(code):
+    tree = ast.parse(code)
+    out = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom) or any(a.name not in ALLOWED or a.asname for a in node.names):
+                out.append("import %s" % ast.dump(node))
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "transform" for n in tree.body):
+        out.append("no top-level transform")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and node not in tree.body:
+            out.append("nested import")
+        if isinstance(node, (ast.ClassDef, ast.Global, ast.Nonlocal, ast.AsyncFunctionDef, ast.Await, ast.Yield)):
+            out.append(type(node).__name__)
+        for field in ("id", "name", "arg", "attr"):
+            v = getattr(node, field, None)
+            if isinstance(v, str) and v.startswith("_"):
+                out.append("underscore name %s" % v)
+        if isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
+            out.append("attribute %s" % node.attr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+            out.append("call %s" % node.func.id)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "__" in node.value:
+            out.append("dunder string")
+    return out
+print(json.dumps([problems(c) for c in json.load(sys.stdin)]))
+`;
+
 const tasks = loadCorpus();
 
 describe('transform-task corpus through the offline planner and the real harness', () => {
@@ -111,6 +147,16 @@ describe('transform-task corpus through the offline planner and the real harness
     process.stdout.write(lines.join('\n') + '\n');
     expect(wrong.map((o) => o.task.id)).toEqual([]);
     expect(exact / solvable).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('generates plain code for the strictest static policy (allowlisted top-level imports, no dunders, no getattr, no classes)', () => {
+    const codes = tasks.flatMap((t) => {
+      const r = planFromInstruction(t.instruction, t.columns);
+      return r.ok ? [r.code] : [];
+    });
+    const proc = spawnSync('python3', ['-I', '-S', '-c', STRICT_CHECK], { input: JSON.stringify(codes), encoding: 'utf8', timeout: 60_000 });
+    expect(proc.stderr).toBe('');
+    expect(JSON.parse(proc.stdout)).toEqual(codes.map(() => []));
   });
 
   it('is deterministic: planning a task twice gives byte-identical code', () => {
