@@ -11,7 +11,7 @@ function cond(c: Condition): string {
     case 'in':
       return `${c.column} is ${c.negate ? 'not ' : ''}one of ${c.values.map((v) => JSON.stringify(v)).join(', ')}${c.ignoreCase ? ' (ignoring case)' : ''}`;
     case 'text':
-      return `${c.column} ${c.negate ? 'does not ' : ''}${c.match === 'regex' ? 'match' : c.match.replace('_', ' ')} ${JSON.stringify(c.value)}${c.ignoreCase ? ' (ignoring case)' : ''}`;
+      return `${c.column} ${c.negate ? 'does not ' : ''}${{ regex: 'match', contains: 'contain', starts_with: 'start with', ends_with: 'end with' }[c.match]}${c.negate ? '' : 'es'.slice(c.match === 'regex' ? 0 : 1)} ${JSON.stringify(c.value)}${c.ignoreCase ? ' (ignoring case)' : ''}`;
     case 'compare':
       return `${c.column} ${c.operator} ${JSON.stringify(c.value)}${c.ignoreCase ? ' (ignoring case)' : ''}`;
   }

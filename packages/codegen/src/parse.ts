@@ -64,10 +64,32 @@ function column(raw: string, ctx: Ctx): string {
     const found = names.find((n) => n.toLowerCase() === c);
     if (found !== undefined) return found;
   }
+  const generic = /^(.+?)\s+(?:address(?:es)?|numbers?|values?)$/i.exec(t);
+  if (generic) {
+    try {
+      return column(generic[1]!, ctx);
+    } catch {
+      // fall through to the error naming the whole reference
+    }
+  }
   throw new UnknownColumn(t, names);
 }
 
+/** "it" / "them": the columns of the previous step, when it was a per-column step. */
+function previousColumns(ctx: Ctx): string[] | null {
+  const p = ctx.previous;
+  if (!p) return null;
+  if (p.op === 'text' || p.op === 'drop_null') return p.columns;
+  if (p.op === 'cast' || p.op === 'fill_null' || p.op === 'mask') return [p.column];
+  return null;
+}
+
 function columnList(raw: string, ctx: Ctx): string[] {
+  if (/^(?:it|them|they|this\s+column|that\s+column|those\s+columns|these\s+columns|the\s+same\s+columns?)$/i.test(raw.trim())) {
+    const cols = previousColumns(ctx);
+    if (cols === null) throw new Unmappable(`"${raw.trim()}" does not refer to a previous column`);
+    return cols;
+  }
   const items = splitList(raw);
   if (items.length === 0) throw new Unmappable('no column named');
   const out = items.map((i) => column(i, ctx));
@@ -136,8 +158,8 @@ function singleCondition(text: string, ctx: Ctx): Condition | null {
   if (g) return { kind: 'null', column: column(g[1]!, ctx), negate: true, blank: !/null/i.test(g[2]!) };
   g = match(/^(?:an?\s+|the\s+)?(non-?null|non-?empty|non-?blank|present)\s+(.+)$/, t);
   if (g) return { kind: 'null', column: column(g[2]!, ctx), negate: true, blank: !/null/i.test(g[1]!) };
-  g = match(/^(.+?)\s+(?:is|are)\s+(null|empty|missing|blank|not\s+set|unknown)$/, t) ?? match(/^(.+?)\s+(has\s+no\s+value)$/, t);
-  if (g) return { kind: 'null', column: column(g[1]!, ctx), negate: false, blank: !/null/i.test(g[2]!) };
+  g = match(/^(.+?)\s+(?:is|are)\s+((?:null|empty|missing|blank|not\s+set|unknown)(?:\s+or\s+(?:null|empty|missing|blank))?)$/, t) ?? match(/^(.+?)\s+(has\s+no\s+value)$/, t);
+  if (g) return { kind: 'null', column: column(g[1]!, ctx), negate: false, blank: !/^null$/i.test(g[2]!) };
   g = match(/^(?:an?\s+|the\s+)?(null|missing|empty|blank|no)\s+(.+)$/, t);
   if (g) return { kind: 'null', column: column(g[2]!, ctx), negate: false, blank: !/null/i.test(g[1]!) };
   g = match(/^(.+?)\s+(is\s+not\s+in|not\s+in|is\s+not\s+one\s+of|not\s+one\s+of|is\s+none\s+of|is\s+in|in|is\s+one\s+of|one\s+of|is\s+any\s+of|is\s+either)\s+(.+)$/, t);
@@ -169,6 +191,16 @@ function singleCondition(text: string, ctx: Ctx): Condition | null {
       }
     }
     return { kind: 'text', column: col, match: kind, value: q, negate, ignoreCase };
+  }
+  g = match(/^(.+?)\s+(?:is|=|equals)\s+((?:'[^']*'|"[^"]*"|[\w@.+-]+)(?:\s*,\s*(?:'[^']*'|"[^"]*"|[\w@.+-]+))*\s*,?\s+or\s+(?:'[^']*'|"[^"]*"|[\w@.+-]+))$/, t);
+  if (g) {
+    let col: string | null = null;
+    try {
+      col = column(g[1]!, ctx);
+    } catch (err) {
+      if (!(err instanceof UnknownColumn)) throw err;
+    }
+    if (col !== null) return { kind: 'in', column: col, values: splitList(g[2]!, true).map((i) => value(i, col, ctx)), negate: false, ignoreCase: false };
   }
   let unknown: UnknownColumn | null = null;
   for (const [operator, words, symbolic] of COMPARISONS) {
@@ -223,7 +255,7 @@ function condition(text: string, ctx: Ctx): Condition {
 
 // ------------------------------------------------------------------ rules
 
-const ROWS = String.raw`(?:all\s+|any\s+|only\s+)?(?:the\s+|those\s+)?(?:rows|records|lines|entries|customers|orders|users|items|transactions|ones|events)`;
+const ROWS = String.raw`(?:all\s+|any\s+|only\s+)?(?:the\s+|those\s+)?(?:(?!out\b|to\b|for\b|on\b|by\b|where\b|with\b)[a-z]+\s+)?(?:rows|records|lines|entries|customers|orders|users|items|transactions|ones|events)`;
 const WHERE = String.raw`(?:where|with|whose|that\s+have|which\s+have|having|in\s+which|for\s+which|if|when)`;
 
 const dropNullRule: Rule = (t, ctx) => {
@@ -361,7 +393,7 @@ const FILLER = new Set(['and', 'with', 'values', 'value', 'rows', 'row', 'record
 
 function castRule(t: string, ctx: Ctx): Operation[] | null {
   const g =
-    match(/^(?:cast|convert|parse|change|turn|coerce|make|read|interpret|store)\s+(?:the\s+)?(?:columns?\s+)?(.+?)\s+(?:to|into|as)\s+(?:an?\s+|the\s+)?(?:proper\s+|valid\s+|real\s+)?((?:timestamp|timestamptz|datetime|date|integer|int|bigint|int[248]|whole|numeric|decimal|number|money|amount|currency|boolean|bool|true|yes|flag|instant)\b.*)$/, t) ??
+    match(/^(?:cast|convert|parse|change|turn|coerce|make|read|interpret|store)\s+(?:the\s+)?(?:columns?\s+)?(.+?)\s+(?:(?:to|into|as)\s+(?:an?\s+|the\s+)?|an?\s+)(?:proper\s+|valid\s+|real\s+)?((?:timestamp|timestamptz|datetime|date|integer|int|bigint|int[248]|whole|numeric|decimal|number|money|amount|currency|boolean|bool|true|yes|flag|instant)\b.*)$/, t) ??
     match(/^(.+?)\s+(?:should|must)\s+be\s+(?:an?\s+)?(?:proper\s+|valid\s+)?((?:timestamp|timestamptz|datetime|date|integer|int|bigint|whole|numeric|decimal|number|boolean|bool)\b.*)$/, t);
   if (!g) return null;
   const cols = columnList(g[1]!, ctx);
@@ -458,7 +490,7 @@ const textRule: Rule = (t, ctx) => {
   ];
   for (const [words, fn] of CASES) {
     g = match(new RegExp(String.raw`^(?:${words})\s+(?:the\s+)?(?:values?\s+(?:of|in)\s+)?(.+)$`), t) ??
-      match(new RegExp(String.raw`^(?:make|convert|turn|normali[sz]e|put|change|set|transform|format)\s+(?:the\s+)?(?:values?\s+(?:of|in)\s+)?(.+?)\s+(?:to\s+|into\s+|in\s+|as\s+)?(?:all\s+)?(?:${words})$`), t) ??
+      match(new RegExp(String.raw`^(?:make|convert|turn|normali[sz]e|standardi[sz]e|put|change|set|transform|format)\s+(?:the\s+)?(?:values?\s+(?:of|in)\s+)?(.+?)\s+(?:to\s+|into\s+|in\s+|as\s+)?(?:all\s+)?(?:${words})$`), t) ??
       match(new RegExp(String.raw`^(.+?)\s+(?:should\s+be|must\s+be|in|to)\s+(?:all\s+)?(?:${words})$`), t);
     if (g) return [{ op: 'text', columns: textColumns(g[1]!, ctx), fn }];
   }
@@ -553,7 +585,7 @@ const phoneRule: Rule = (t, ctx) => {
   const col = column(g[1]!.replace(/\s+phone\s+numbers?$/i, ''), ctx);
   let tail = g[2]!;
   let target = col;
-  const into = match(/^(.*?)\s*,?\s*(?:into|as|in\s+(?:a\s+)?(?:new\s+)?column(?:\s+(?:called|named))?)\s+(\S+)(.*)$/, tail);
+  const into = match(/^(.*?)\s*,?\s*(?:into|as|in\s+(?:a\s+)?(?:new\s+)?column(?:\s+(?:called|named))?)\s+(?!(?:the|a|an|default|country|region|national|local)\b)(\S+)(.*)$/, tail);
   if (into) {
     target = newName(into[2]!);
     tail = `${into[1]!} ${into[3]!}`;
@@ -708,7 +740,7 @@ const aggregateRule: Rule = (t, ctx) => {
   let keys: string[] = [];
   let measures: Measure[] = [];
   if (g) {
-    const items = splitList(g[1]!.replace(/\s+(?:and\s+)?(?:compute|computing|calculate|calculating|with|giving|showing|to\s+get|get)\s+/i, ', '));
+    const items = splitList(g[1]!.replace(/\s*:\s*|\s+(?:and\s+)?(?:compute|computing|calculate|calculating|with|giving|showing|to\s+get|get)\s+/i, ', '));
     let i = 0;
     for (; i < items.length; i += 1) {
       try {
@@ -745,15 +777,24 @@ const aggregateRule: Rule = (t, ctx) => {
 };
 
 const sortRule: Rule = (t, ctx) => {
+  const previous = ctx.previous;
+  const more = previous?.op === 'sort' ? match(/^(?:and\s+)?(?:then\s+)?by\s+(.+)$/, t) : null;
+  if (more && previous?.op === 'sort') {
+    previous.keys.push(...sortKeys(more[1]!, ctx));
+    return [];
+  }
   const g = match(/^(?:sort|order|rank|arrange)\s+(?:the\s+)?(?:rows\s+|results\s+|output\s+|data\s+|records\s+|it\s+|them\s+)?(?:by|on)\s+(.+)$/, t);
   if (!g) return null;
-  const keys = splitList(g[1]!).map((item) => {
+  return [{ op: 'sort', keys: sortKeys(g[1]!, ctx) }];
+};
+
+function sortKeys(text: string, ctx: Ctx): { column: string; descending: boolean }[] {
+  return splitList(text).map((item) => {
     const h = match(/^(.+?)(?:\s+(?:in\s+)?(asc|ascending|desc|descending|increasing|decreasing|highest\s+first|largest\s+first|newest\s+first|latest\s+first|lowest\s+first|smallest\s+first|oldest\s+first|earliest\s+first)(?:\s+order)?)?$/, item)!;
     const dir = (h[2] ?? 'asc').toLowerCase();
     return { column: column(h[1]!, ctx), descending: /^(?:desc|descending|decreasing|highest|largest|newest|latest)/.test(dir) };
   });
-  return [{ op: 'sort', keys }];
-};
+}
 
 /** Rules, most specific first. */
 const RULES: Rule[] = [noOpRule, dropNullRule, filterRule, dedupeRule, fillRule, castRule, phoneRule, hashRule, maskRule, splitRule, concatRule, datePartRule, truncRule, aggregateRule, sortRule, renameRule, textRule, selectRule, dropColumnsRule];

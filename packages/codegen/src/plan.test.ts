@@ -106,6 +106,26 @@ describe('planFromInstruction: phrasing variants map to the same plan', () => {
     });
   }
 
+  it.each([
+    ['Keep rows where status is active or pending', { op: 'filter', keep: true, condition: { kind: 'in', column: 'status', values: ['active', 'pending'], negate: false, ignoreCase: false } }],
+    ["Filter out cancelled orders where status is 'cancelled'", { op: 'filter', keep: false, condition: { kind: 'compare', column: 'status', operator: '=', value: 'cancelled', ignoreCase: false } }],
+    ['Drop rows whose email is null or empty', { op: 'filter', keep: false, condition: { kind: 'null', column: 'email', negate: false, blank: true } }],
+    ['Make amount a numeric with 2 decimals', { op: 'cast', column: 'amount', to: 'numeric', scale: 2, timezone: 'UTC', dayFirst: null, onError: 'null' }],
+    ['Hash the email address into email_sha', { op: 'hash', column: 'email', target: 'email_sha' }],
+    ['Normalize phone numbers to E.164 using US as the default country', { op: 'phone', column: 'phone', country: 'US', target: 'phone' }],
+    ['Order by country, then by amount descending', { op: 'sort', keys: [{ column: 'country', descending: false }, { column: 'amount', descending: true }] }],
+    ['Group by country: count(*) as n, max(amount) as top', { op: 'aggregate', groupBy: ['country'], measures: [{ fn: 'count', column: null, as: 'n' }, { fn: 'max', column: 'amount', as: 'top' }] }],
+  ])('%s', (text, op) => {
+    expect(plan(text)).toEqual([op]);
+  });
+
+  it('"it" refers to the columns of the previous step', () => {
+    expect(plan('Uppercase country and trim it')).toEqual([
+      { op: 'text', columns: ['country'], fn: 'upper' },
+      { op: 'text', columns: ['country'], fn: 'trim' },
+    ]);
+  });
+
   it('splits sequences on sentences, "then", commas and "and"', () => {
     const ops = plan('Trim name. Then drop the phone column; rename name to full_name, and sort by id descending');
     expect(ops.map((o) => o.op)).toEqual(['text', 'drop', 'rename', 'sort']);
