@@ -4,13 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { runHarness, type Value } from '../test/support/harness.js';
 import { planFromInstruction, type Column } from './index.js';
 
 const ROOT = resolve(__dirname, '../../..');
-const HARNESS = join(ROOT, 'docker/sandbox-python/harness.py');
 const CORPUS = join(ROOT, 'test/fixtures/transform-tasks');
 
-type Value = string | number | boolean | null;
 interface Task {
   id: string;
   instruction: string;
@@ -29,29 +28,6 @@ function loadCorpus(): Task[] {
       const data = JSON.parse(readFileSync(join(CORPUS, f), 'utf8')) as Task | Task[];
       return Array.isArray(data) ? data : [data];
     });
-}
-
-function copyText(v: Value | undefined): string {
-  if (v === null || v === undefined) return '\\N';
-  if (typeof v === 'boolean') return v ? 't' : 'f';
-  return String(v).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-}
-
-function fromCopyText(field: string): string | null {
-  if (field === '\\N') return null;
-  return field.replace(/\\(.)/g, (_, c: string) => ({ t: '\t', n: '\n', r: '\r' })[c] ?? c);
-}
-
-/** Runs code over rows with the real harness; returns the output columns and rows as COPY text values. */
-export function runHarness(code: string, columns: Column[], rows: Record<string, Value>[]): { columns: string[]; rows: (string | null)[][] } {
-  const header = JSON.stringify({ code, columns: columns.map((c) => c.name), types: columns.map((c) => c.type) });
-  const body = rows.map((r) => columns.map((c) => copyText(r[c.name])).join('\t') + '\n').join('');
-  const proc = spawnSync('python3', ['-I', '-S', HARNESS], { input: `${header}\n${body}`, encoding: 'utf8', timeout: 60_000 });
-  if (proc.error) throw proc.error;
-  if (proc.status !== 0) throw new Error(`harness exit ${proc.status}: ${proc.stderr.trim().split('\n').pop()}`);
-  const lines = proc.stdout.split('\n');
-  const out = (JSON.parse(lines[0]!) as { columns: string[] }).columns;
-  return { columns: out, rows: lines.slice(1, -1).map((l) => l.split('\t').map(fromCopyText)) };
 }
 
 function expectedText(v: Value | undefined): string | null {
