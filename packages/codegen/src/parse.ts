@@ -389,7 +389,7 @@ const CAST_TYPES: [RegExp, CastTarget][] = [
   [/^(?:booleans?|bool|true\s*\/\s*false|yes\s*\/\s*no|flags?)/i, 'boolean'],
   [/^(?:dates?)/i, 'date'],
 ];
-const FILLER = new Set(['and', 'with', 'values', 'value', 'rows', 'row', 'records', 'that', 'which', 'where', 'if', 'they', 'it', 'do', 'does', 'not', "don't", "doesn't", 'parse', 'fail', 'fails', 'to', 'the', 'any', 'those', 'invalid', 'bad', 'unparseable', 'be', 'can', 'cannot', "can't", 'parsed', 'are', 'is', 'as', 'a', 'an', 'of', 'type', 'format', 'otherwise', 'ones', 'entries', 'possible', 'when', 'in', 'place', 'setting', 'set', 'making', 'make', 'turning', 'dates', 'date', 'numbers', 'number', 'for', 'times', 'time', 'without', 'offset', 'offsets', 'no', 'zone', 'timezone', 'them', 'all', 'into']);
+const FILLER = new Set(['and', 'with', 'values', 'value', 'rows', 'row', 'records', 'that', 'which', 'where', 'if', 'they', 'it', 'do', 'does', 'not', "don't", "doesn't", 'parse', 'fail', 'fails', 'to', 'the', 'any', 'those', 'invalid', 'bad', 'unparseable', 'be', 'can', 'cannot', "can't", 'parsed', 'are', 'is', 'as', 'a', 'an', 'of', 'type', 'format', 'otherwise', 'ones', 'entries', 'possible', 'when', 'in', 'place', 'setting', 'set', 'making', 'make', 'turning', 'dates', 'date', 'numbers', 'number', 'for', 'times', 'time', 'without', 'offset', 'offsets', 'no', 'zone', 'timezone', 'them', 'all', 'into', 'anything', 'everything', 'else', 'garbage']);
 
 function castRule(t: string, ctx: Ctx): Operation[] | null {
   const g =
@@ -424,13 +424,13 @@ function castRule(t: string, ctx: Ctx): Operation[] | null {
   if (s) scale = toInt(s[0]!);
   s = strip(/scale\s+(\d+)/);
   if (s) scale = Number(s[0]);
-  s = strip(/\(?(?:in|as|assuming|from|interpreted\s+as|interpreting\s+(?:naive\s+|local\s+)?(?:values|times)\s+as|with\s+(?:time\s*zone|tz)|(?:naive|local)\s+times?\s+(?:are|in)|(?:where|when)\s+no\s+(?:offset|zone|time\s*zone)\s+is\s+given\s*,?\s*(?:use|assume)?|default(?:ing)?\s+(?:time\s*zone\s+)?(?:to)?)\s+(?:the\s+)?(UTC|GMT|UTC\s*[+-]\s*\d{1,2}(?::?\d{2})?|GMT\s*[+-]\s*\d{1,2}(?::?\d{2})?|[+-]\d{2}(?::?\d{2})?|[A-Za-z]+\/[A-Za-z_]+(?:\/[A-Za-z_]+)?)(?:\s+(?:time\s*zone|time|tz))?\)?/);
-  if (s) timezone = normaliseZone(s[0]!);
-  s = strip(/\(?(?:format\s+|formatted\s+(?:as\s+)?|in\s+|as\s+|using\s+)?(dd[/.-]mm[/.-](?:yyyy|yy)|mm[/.-]dd[/.-](?:yyyy|yy)|day[-\s]first|month[-\s]first|european|us|american)(?:\s+(?:format|order|dates?|style))?\)?/);
+  s = strip(/\(?(?:format\s+|formatted\s+(?:as\s+)?|in\s+|as\s+|using\s+)?\b(dd[/.-]mm[/.-](?:yyyy|yy)|mm[/.-]dd[/.-](?:yyyy|yy)|day[-\s]first|month[-\s]first|european|us|american)\b(?:\s+(?:format|order|dates?|style))?\)?/);
   if (s) dayFirst = /^(?:dd|day|european)/i.test(s[0]!);
-  s = strip(/(?:and\s+)?(?:drop|dropping|remove|removing|skip|skipping|discard|discarding|exclude|excluding|filter(?:ing)?\s+out|delete|deleting|reject|rejecting)\b/);
+  s = strip(/\(?(?:(?:in|as|assuming|from|interpreted\s+as|interpreting\s+(?:naive\s+|local\s+)?(?:values|times)\s+as|with\s+(?:time\s*zone|tz)|(?:naive|local)\s+times?\s+(?:are|in)|(?:where|when)\s+no\s+(?:offset|zone|time\s*zone)\s+is\s+given\s*,?\s*(?:use|assume)?|default(?:ing)?\s+(?:time\s*zone\s+)?(?:to)?)\s+)?(?:the\s+)?(UTC|GMT|UTC\s*[+-]\s*\d{1,2}(?::?\d{2})?|GMT\s*[+-]\s*\d{1,2}(?::?\d{2})?|[+-]\d{2}(?::?\d{2})?|(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)\/[A-Za-z_]+(?:\/[A-Za-z_]+)?)(?:\s+(?:time\s*zone|time|tz))?\)?/);
+  if (s) timezone = normaliseZone(s[0]!);
+  s = strip(/\b(?:and\s+)?(?:drop|dropping|remove|removing|skip|skipping|discard|discarding|exclude|excluding|filter(?:ing)?\s+out|delete|deleting|reject|rejecting)\b/);
   if (s) onError = 'drop';
-  else if (strip(/(?:and\s+)?(?:null(?:ing)?|set(?:ting)?\s+(?:them\s+|it\s+)?(?:to\s+)?null|use\s+null|(?:become|becomes|as|to)\s+null|blank(?:ing)?|leav(?:e|ing)\s+(?:them\s+|it\s+)?(?:empty|null|blank))/)) onError = 'null';
+  else if (strip(/\b(?:and\s+)?(?:null(?:ing)?\b|set(?:ting)?\s+(?:them\s+|it\s+)?(?:to\s+)?null|use\s+null|(?:become|becomes|as|to)\s+null|blank(?:ing)?|leav(?:e|ing)\s+(?:them\s+|it\s+)?(?:empty|null|blank))/)) onError = 'null';
   const leftover = phrase.replace(/[(),.;:]/g, ' ').split(/\s+/).filter((w) => w && !FILLER.has(w.toLowerCase()));
   if (leftover.length > 0) throw new Unmappable(`"${leftover.join(' ')}" is not understood in a conversion`);
   if (to !== 'numeric' && scale !== null) throw new Unmappable('decimal places apply to numeric conversions only');

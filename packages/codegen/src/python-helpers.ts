@@ -12,13 +12,15 @@ const UTC = 'datetime.timezone.utc';
 
 export const HELPERS: Record<string, Helper> = {
   text: {
-    imports: [],
+    imports: ['datetime'],
     deps: [],
     source: `def text(v):
     if v is None or isinstance(v, str):
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, datetime.date):
+        return v.isoformat()
     return str(v)
 `,
   },
@@ -147,7 +149,10 @@ def parse_bool(v):
     source: `def quantize(d, scale):
     if d is None:
         return None
-    return d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+    try:
+        return d.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP)
+    except decimal.InvalidOperation:
+        return None
 `,
   },
   parse_date: {
@@ -216,6 +221,8 @@ def zone(name):
         return ${UTC}
     m = OFFSET_RE.fullmatch(name)
     minutes = int(m.group(2)) * 60 + int(m.group(3) or 0)
+    if minutes >= 24 * 60:
+        return None
     return datetime.timezone(datetime.timedelta(minutes=-minutes if m.group(1) == "-" else minutes))
 `,
   },
@@ -232,21 +239,20 @@ def zone(name):
 def parse_ts(v, default_zone):
     if v is None:
         return None
+    if isinstance(v, datetime.date) and not isinstance(v, datetime.datetime):
+        v = datetime.datetime(v.year, v.month, v.day)
     if isinstance(v, datetime.datetime):
-        if v.tzinfo is None:
-            v = v.replace(tzinfo=default_zone)
-        return v.astimezone(${UTC})
-    if isinstance(v, datetime.date):
-        return datetime.datetime(v.year, v.month, v.day, tzinfo=default_zone).astimezone(${UTC})
+        try:
+            return (v if v.tzinfo else v.replace(tzinfo=default_zone)).astimezone(${UTC})
+        except (OverflowError, ValueError):
+            return None
     if not isinstance(v, str):
         return None
     s = v.strip()
     m = TS_RE.fullmatch(s)
     if not m:
         d = parse_date(s, None)
-        if d is None:
-            return None
-        return datetime.datetime(d.year, d.month, d.day, tzinfo=default_zone).astimezone(${UTC})
+        return None if d is None else parse_ts(d, default_zone)
     fraction = (m.group(7) or "0").ljust(6, "0")
     try:
         value = datetime.datetime(
@@ -256,7 +262,9 @@ def parse_ts(v, default_zone):
     except ValueError:
         return None
     tz = zone(m.group(8)) if m.group(8) else default_zone
-    return value.replace(tzinfo=tz).astimezone(${UTC})
+    if tz is None:
+        return None
+    return parse_ts(value.replace(tzinfo=tz), default_zone)
 `,
   },
   parse_when: {
