@@ -100,8 +100,11 @@ function kindOf(name: string, ctx: Ctx) {
   return typeKind(ctx.columns.find((c) => c.name === name)!.type);
 }
 
+/** Bare words that describe a property of a value rather than being one: never compared as text. */
+const PREDICATE_WORDS = /^(?:valid|invalid|positive|negative|correct|incorrect|wrong|proper|improper|well-formed|malformed|numeric|unique|duplicated?|recent|old|new|big|small|large|today|yesterday|tomorrow|now|empty|blank|missing|null|none|nil|true|false|set|unset|known|unknown|weird|bad|good|suspicious|expired|future|past)$/i;
+
 /** A literal from the text, typed for the column it is compared with or stored in. */
-function value(raw: string, col: string, ctx: Ctx, numeric = false): Literal {
+function value(raw: string, col: string, ctx: Ctx, numeric = false, fill = false): Literal {
   const t = raw.trim();
   const q = unquote(t);
   if (q !== null) return q;
@@ -116,7 +119,8 @@ function value(raw: string, col: string, ctx: Ctx, numeric = false): Literal {
     if (/^(?:false|no|f)$/i.test(t)) return false;
     throw new Unmappable(`"${t}" is not true or false (column ${col} is boolean)`);
   }
-  if (t.length === 0 || /[,;'"“”<>=]/.test(t) || /\s(?:and|or)\s/i.test(t)) throw new Unmappable(`"${t}" is not a single value (quote it)`);
+  if (t.length === 0 || /[\s,;'"“”<>=()]/.test(t)) throw new Unmappable(`"${t}" is not a single value (quote it)`);
+  if (!fill && PREDICATE_WORDS.test(t)) throw new Unmappable(`"${t}" describes a property, not a value (quote it if it is a value)`);
   return t;
 }
 
@@ -518,7 +522,7 @@ const fillRule: Rule = (t, ctx) => {
     }
   }
   const cols = colText!.trim().toLowerCase() === 'everything' ? ctx.columns.map((c) => c.name) : columnList(colText!, ctx);
-  return cols.map((c) => ({ op: 'fill_null', column: c, value: value(valText!, c, ctx) }));
+  return cols.map((c) => ({ op: 'fill_null', column: c, value: value(valText!, c, ctx, false, true) }));
 };
 
 const maskRule: Rule = (t, ctx) => {

@@ -159,6 +159,8 @@ describe('planFromInstruction: refusals name the clause', () => {
     ['normalise phone to E.164 with default country Brazil', 'normalise phone to E.164 with default country Brazil'],
     ['convert amount to integer, rounding up', 'rounding up'],
     ['count distinct email per country', 'count distinct email per country'],
+    ['Remove rows where the email is not valid', 'Remove rows where the email is not valid'],
+    ['keep rows where status is on hold', 'keep rows where status is on hold'],
   ])('%s', (text, clause) => {
     expect(refusal(text).clause).toBe(clause);
   });
