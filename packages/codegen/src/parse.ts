@@ -120,6 +120,7 @@ function value(raw: string, col: string, ctx: Ctx, numeric = false, fill = false
     throw new Unmappable(`"${t}" is not true or false (column ${col} is boolean)`);
   }
   if (t.length === 0 || /[\s,;'"“”<>=()]/.test(t)) throw new Unmappable(`"${t}" is not a single value (quote it)`);
+  if (!fill && ctx.columns.some((c) => c.name === t)) throw new Unmappable(`"${t}" is a column: comparing two columns is not supported (quote it if it is a value)`);
   if (!fill && PREDICATE_WORDS.test(t)) throw new Unmappable(`"${t}" describes a property, not a value (quote it if it is a value)`);
   return t;
 }

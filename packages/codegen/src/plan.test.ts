@@ -161,6 +161,7 @@ describe('planFromInstruction: refusals name the clause', () => {
     ['count distinct email per country', 'count distinct email per country'],
     ['Remove rows where the email is not valid', 'Remove rows where the email is not valid'],
     ['keep rows where status is on hold', 'keep rows where status is on hold'],
+    ['keep rows where name is country', 'keep rows where name is country'],
   ])('%s', (text, clause) => {
     expect(refusal(text).clause).toBe(clause);
   });
