@@ -740,6 +740,17 @@ function measure(raw: string, ctx: Ctx): Measure {
   return { fn, column: col, as: as ?? (col === null ? 'count' : `${fn}_${col}`) };
 }
 
+/** Measures of a list; a bare column inherits the previous function ("sum price and qty"). */
+function measuresOf(items: string[], ctx: Ctx): Measure[] {
+  const out: Measure[] = [];
+  for (const item of items) {
+    const previous = out[out.length - 1];
+    const bare = previous && !/^(?:sum|total|count|number|num|#|how|avg|average|mean|min|minimum|lowest|smallest|earliest|max|maximum|highest|largest|biggest|latest|the)\b|\(/i.test(item.trim());
+    out.push(bare && previous.column !== null ? measure(`${previous.fn} ${item}`, ctx) : measure(item, ctx));
+  }
+  return out;
+}
+
 const aggregateRule: Rule = (t, ctx) => {
   let g = match(/^(?:group|aggregate|summari[sz]e|roll\s+up|rollup)\s+(?:the\s+)?(?:rows\s+|data\s+|records\s+|results\s+|it\s+)?(?:by|per|on|over)\s+(.+)$/, t);
   let keys: string[] = [];
@@ -755,7 +766,7 @@ const aggregateRule: Rule = (t, ctx) => {
         break;
       }
     }
-    measures = items.slice(i).map((m) => measure(m, ctx));
+    measures = measuresOf(items.slice(i), ctx);
   } else {
     g = match(/^(?:compute|calculate|get|show|report|find|give\s+me|produce|output|return)\s+(.+?)\s+(?:per|by|for\s+each|for\s+every|grouped\s+by|group(?:ed)?\s+by|across)\s+(.+)$/, t) ??
       match(/^((?:count|sum|total|average)\s+.+?)\s+(?:per|by|for\s+each|for\s+every|grouped\s+by)\s+(.+)$/, t);
@@ -763,7 +774,7 @@ const aggregateRule: Rule = (t, ctx) => {
       g = match(/^(?:compute|calculate|count|sum)\s+(.+)$/, t);
       if (!g) return null;
       const text = /^count\b/i.test(t) ? `count ${g[1]!}` : /^sum\b/i.test(t) ? `sum ${g[1]!}` : g[1]!;
-      return [{ op: 'aggregate', groupBy: [], measures: splitList(text).map((m) => measure(m, ctx)) }];
+      return [{ op: 'aggregate', groupBy: [], measures: measuresOf(splitList(text), ctx) }];
     }
     let keyText = g[2]!;
     const named = match(/^(.+?)\s+(?:as|named|called|into)\s+(\S+)$/, keyText);
@@ -775,7 +786,7 @@ const aggregateRule: Rule = (t, ctx) => {
     keys = columnList(keyText, ctx);
     const items = splitList(g[1]!);
     if (lastName !== null) items[items.length - 1] = `${items[items.length - 1]!} as ${lastName}`;
-    measures = items.map((m) => measure(m, ctx));
+    measures = measuresOf(items, ctx);
   }
   if (measures.length === 0) throw new Unmappable('a grouping needs at least one aggregate (sum, count, avg, min, max)');
   return [{ op: 'aggregate', groupBy: keys, measures }];

@@ -114,6 +114,7 @@ describe('planFromInstruction: phrasing variants map to the same plan', () => {
     ['Hash the email address into email_sha', { op: 'hash', column: 'email', target: 'email_sha' }],
     ['Normalize phone numbers to E.164 using US as the default country', { op: 'phone', column: 'phone', country: 'US', target: 'phone' }],
     ['Order by country, then by amount descending', { op: 'sort', keys: [{ column: 'country', descending: false }, { column: 'amount', descending: true }] }],
+    ['sum amount and id per country', { op: 'aggregate', groupBy: ['country'], measures: [{ fn: 'sum', column: 'amount', as: 'sum_amount' }, { fn: 'sum', column: 'id', as: 'sum_id' }] }],
     ['Group by country: count(*) as n, max(amount) as top', { op: 'aggregate', groupBy: ['country'], measures: [{ fn: 'count', column: null, as: 'n' }, { fn: 'max', column: 'amount', as: 'top' }] }],
   ])('%s', (text, op) => {
     expect(plan(text)).toEqual([op]);
