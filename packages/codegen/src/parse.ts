@@ -287,36 +287,49 @@ const filterRule: Rule = (t, ctx) => {
   return null;
 };
 
+type Groups = (string | undefined)[];
+
+/**
+ * The ways a deduplication starts, each giving the text left to read for keys and modifiers, and
+ * a key named by the verb phrase itself ("drop duplicate emails").
+ */
+const DEDUPE_FORMS: [RegExp, (g: Groups) => { rest: string; implied: string | null }][] = [
+  [
+    /^(?:de-?duplicate|dedupe|dedup|de-?dup|remove\s+(?:the\s+|any\s+|all\s+)?duplicates|drop\s+(?:the\s+|any\s+|all\s+)?duplicates|eliminate\s+(?:the\s+)?duplicates|get\s+rid\s+of\s+(?:the\s+)?duplicates|(?:remove|drop)\s+duplicate\s+(?:rows|records))\b(.*)$/,
+    (g) => ({ rest: g[1]!, implied: null }),
+  ],
+  [
+    /^(?:remove|drop|delete|eliminate)\s+(?:the\s+|any\s+)?duplicate\s+(?:rows\s+|records\s+)?(\S+?)(\s*,.*|\s+(?:by|on|using|based|keeping|keep|ignoring|case|per|with|and).*)?$/,
+    (g) => ({ rest: g[2] ?? '', implied: g[1]! }),
+  ],
+  [/^(?:keep\s+)?(?:only\s+)?(?:one|a\s+single|1|exactly\s+one)\s+(?:row|record|entry|line)\s+(?:per|for\s+each|for\s+every|by)\s+(.+)$/, (g) => ({ rest: ` per ${g[1]!}`, implied: null })],
+  [
+    /^(?:keep|retain|take)\s+(?:only\s+)?(the\s+(?:first|last|latest|earliest|newest|oldest|most\s+recent)\s+(?:row|record|entry|one|occurrence))\s+(?:per|for\s+each|for\s+every|of\s+each)\s+(.+)$/,
+    (g) => {
+      const by = match(/^(.+?)\s+(?:by|according\s+to|based\s+on)\s+(\S+)$/, g[2]!);
+      return { rest: by ? ` per ${by[1]!}, keeping ${g[1]!} by ${by[2]!}` : ` per ${g[2]!}, keeping ${g[1]!}`, implied: null };
+    },
+  ],
+  [
+    /^(?:keep|retain|take)\s+(?:only\s+)?(the\s+(?:row|record|entry|one)\s+with\s+the\s+\S+\s+\S+)\s+(?:per|for\s+each|for\s+every|of\s+each)\s+(.+)$/,
+    (g) => ({ rest: ` per ${g[2]!}, keeping ${g[1]!}`, implied: null }),
+  ],
+  [/^(?:make\s+)?(.+?)\s+(?:should|must)\s+be\s+unique(.*)$/, (g) => ({ rest: g[2]!, implied: g[1]! })],
+  [/^make\s+(.+?)\s+unique(.*)$/, (g) => ({ rest: g[2]!, implied: g[1]! })],
+];
+
 const dedupeRule: Rule = (t, ctx) => {
-  let rest: string;
-  let g = match(/^(?:de-?duplicate|dedupe|dedup|de-?dup|remove\s+(?:the\s+|any\s+|all\s+)?duplicates|drop\s+(?:the\s+|any\s+|all\s+)?duplicates|eliminate\s+(?:the\s+)?duplicates|get\s+rid\s+of\s+(?:the\s+)?duplicates|remove\s+duplicate\s+rows|drop\s+duplicate\s+rows|remove\s+duplicate\s+records|drop\s+duplicate\s+records)\b(.*)$/, t);
-  let impliedKeys: string | null = null;
-  if (g) rest = g[1]!;
-  else {
-    g = match(/^(?:remove|drop|delete|eliminate)\s+(?:the\s+|any\s+)?duplicate\s+(?:rows\s+|records\s+)?(\S+?)(\s*,.*|\s+(?:by|on|using|based|keeping|keep|ignoring|case|per|with|and).*)?$/, t);
+  let form: { rest: string; implied: string | null } | null = null;
+  for (const [re, read] of DEDUPE_FORMS) {
+    const g = match(re, t);
     if (g) {
-      impliedKeys = g[1]!;
-      rest = g[2] ?? '';
-    } else {
-      g = match(/^(?:keep\s+)?(?:only\s+)?(?:one|a\s+single|1|exactly\s+one)\s+(?:row|record|entry|line)\s+(per|for\s+each|for\s+every|by)\s+(.+)$/, t);
-      if (g) rest = ` per ${g[2]!}`;
-      else {
-        g = match(/^(?:keep|retain|take)\s+(?:only\s+)?(the\s+(?:first|last|latest|earliest|newest|oldest|most\s+recent)\s+(?:row|record|entry|one|occurrence)(?:\s+(?:by|according\s+to)\s+\S+)?)\s+(?:per|for\s+each|for\s+every|of\s+each)\s+(.+)$/, t);
-        if (g) {
-          const by = match(/^(.+?)\s+(?:by|according\s+to|based\s+on)\s+(\S+)$/, g[2]!);
-          rest = by ? ` per ${by[1]!}, keeping ${g[1]!} by ${by[2]!}` : ` per ${g[2]!}, keeping ${g[1]!}`;
-        } else {
-          g = match(/^(?:keep|retain|take)\s+(?:only\s+)?(the\s+(?:row|record|entry|one)\s+with\s+the\s+\S+\s+\S+)\s+(?:per|for\s+each|for\s+every|of\s+each)\s+(.+)$/, t);
-          if (!g) {
-            g = match(/^(?:make\s+)?(.+?)\s+(?:should|must)\s+be\s+unique(.*)$/, t) ?? match(/^make\s+(.+?)\s+unique(.*)$/, t);
-            if (!g) return null;
-            impliedKeys = g[1]!;
-            rest = g[2]!;
-          } else rest = ` per ${g[2]!}, keeping ${g[1]!}`;
-        }
-      }
+      form = read(g);
+      break;
     }
   }
+  if (form === null) return null;
+  let rest = form.rest;
+  const impliedKeys = form.implied;
   let ignoreCase = false;
   let ignoreWhitespace = false;
   let keep: KeepRule = { rule: 'first' };

@@ -74,8 +74,9 @@ function stepSql(op: Operation, columns: Column[], last: boolean): { select: str
       return { select: columns.map((c) => (c.name === op.from ? `${quoteIdent(c.name)} AS ${quoteIdent(op.to)}` : quoteIdent(c.name))) };
     case 'text': {
       if (op.fn === 'title' || op.columns.some((c) => typeKind(types.get(c)!) !== 'text')) return null;
+      const fn = op.fn;
       const f = (col: string): string =>
-        ({ trim: trim(col), lower: `lower(${col})`, upper: `upper(${col})`, collapse: `btrim(regexp_replace(${col}, '\\s+', ' ', 'g'))`, title: '' })[op.fn as 'trim'];
+        fn === 'trim' ? trim(col) : fn === 'collapse' ? `btrim(regexp_replace(${col}, '\\s+', ' ', 'g'))` : `${fn}(${col})`;
       return { select: columns.map((c) => (op.columns.includes(c.name) ? `${f(quoteIdent(c.name))} AS ${quoteIdent(c.name)}` : quoteIdent(c.name))) };
     }
     case 'fill_null': {
