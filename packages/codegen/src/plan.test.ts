@@ -171,6 +171,10 @@ describe('planFromInstruction: refusals name the clause', () => {
     expect(refusal('uppercase the product_code').reason).toMatch(/unknown column "product_code"/);
   });
 
+  it('throws InputError for duplicate input column names', () => {
+    expect(() => planFromInstruction('trim a', [{ name: 'a', type: 'text' }, { name: 'a', type: 'text' }])).toThrow(InputError);
+  });
+
   it('refuses empty and over-long instructions', () => {
     expect(refusal('   ').reason).toMatch(/empty/);
     expect(refusal('trim name. '.repeat(500)).reason).toMatch(/longer than 4096/);
