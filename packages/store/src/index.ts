@@ -9,3 +9,11 @@ export {
 } from './control-store.js';
 export * from './gateway-queries.js';
 export { runOutboxRelay, type RelayOptions } from './outbox-relay.js';
+export {
+  assertSchemaReady,
+  missingRelations,
+  REQUIRED_MIGRATION,
+  REQUIRED_RELATIONS,
+  SchemaNotReadyError,
+  type SchemaQueryable,
+} from './schema-version.js';
