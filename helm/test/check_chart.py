@@ -8,6 +8,9 @@
   check_chart.py mutate IN.yaml OUT.yaml OP   write a deliberately broken copy of the rendered output
         OP = drop-policy:<name> | drop-quarantine-exclusion
   check_chart.py ignores RENDERED.yaml        list "kind/name check" for every kube-score/ignore annotation
+  check_chart.py container-env RENDERED.yaml  JSON: the environment each service container gets (ConfigMaps
+                                              by envFrom, env values, fieldRef/secretKeyRef by reference),
+                                              read by config-contract.mjs
   check_chart.py k8s-bootstrap K8S_DIR VALUES.yaml   k8s/ agrees with the chart: PSA restricted on both
                                               namespaces, the gVisor RuntimeClass, the sandbox admission policy
 
@@ -134,9 +137,7 @@ def check_pod_security(docs):
         # Service-account tokens only where the Kubernetes API is used.
         token = spec.get("automountServiceAccountToken")
         sa = spec.get("serviceAccountName", "default")
-        may_use_api = (component == "monitor" and sa in api_users) or (
-            component == "etl-agent" and driver == "kubernetes" and sa in api_users
-        )
+        may_use_api = component == "etl-agent" and driver == "kubernetes" and sa in api_users
         if token is None:
             bad("automountServiceAccountToken must be set explicitly")
         elif token and not may_use_api:
@@ -147,7 +148,7 @@ def check_pod_security(docs):
         if d["kind"] == "ServiceAccount":
             comp = d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
             auto = d.get("automountServiceAccountToken")
-            allowed = comp == "monitor" or (comp == "etl-agent" and driver == "kubernetes")
+            allowed = comp == "etl-agent" and driver == "kubernetes"
             if auto is None or (auto and not allowed):
                 problems.append(f"ServiceAccount/{d['metadata']['name']}: automountServiceAccountToken must be false (got {auto})")
     if checked == 0:
@@ -157,16 +158,13 @@ def check_pod_security(docs):
 
 def check_rbac(docs):
     problems = []
-    release_ns = None
     driver, sandbox_ns = None, None
     for d in docs:
         if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-etl-agent"):
-            release_ns = d["metadata"]["namespace"]
             driver = d["data"].get("AOETL_SANDBOX_DRIVER")
             sandbox_ns = d["data"].get("AOETL_SANDBOX_NAMESPACE")
     allowed = {
         # (component, namespace) -> {resource: verbs}
-        ("monitor", release_ns): {"pods": {"get", "list", "patch", "delete"}},
         ("etl-agent", sandbox_ns): {"pods": {"create", "get", "list", "delete"}, "pods/attach": {"create", "get"}},
     }
     seen = set()
@@ -313,6 +311,51 @@ def check_k8s_bootstrap(k8s_dir, values_path):
     return problems
 
 
+SERVICE_COMPONENTS = ("agent-gateway", "orchestrator", "etl-agent", "monitor")
+
+
+def container_env(docs):
+    """[{workload, component, container, env: {KEY: {"source": ..., "value": str | None}}}] of every
+    container of the four service Deployments. A Secret or ConfigMap whose keys the render does not
+    show (envFrom secretRef, or a ConfigMap that is not in the render) is an error: the contract
+    test must see every variable."""
+    config_maps = {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
+    out, problems = [], []
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        comp = (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+        if comp not in SERVICE_COMPONENTS:
+            continue
+        for c in pod_spec(d).get("containers", []):
+            env, where = {}, f'Deployment/{d["metadata"]["name"]} container {c["name"]}'
+            for src in c.get("envFrom") or []:
+                prefix = src.get("prefix", "")
+                if "configMapRef" in src:
+                    name = src["configMapRef"]["name"]
+                    if name not in config_maps:
+                        problems.append(f"{where}: envFrom ConfigMap {name} is not part of the chart")
+                        continue
+                    for k, v in config_maps[name].items():
+                        env[prefix + k] = {"source": f"configMap/{name}", "value": str(v)}
+                else:
+                    problems.append(f"{where}: envFrom {sorted(src)} hides its keys from the contract test; use files or env entries")
+            for e in c.get("env") or []:
+                vf = e.get("valueFrom")
+                if vf is None:
+                    env[e["name"]] = {"source": "env", "value": str(e.get("value", ""))}
+                elif "secretKeyRef" in vf:
+                    env[e["name"]] = {"source": f'secret/{vf["secretKeyRef"]["name"]}:{vf["secretKeyRef"]["key"]}', "value": None}
+                else:
+                    env[e["name"]] = {"source": "/".join(sorted(vf)), "value": None}
+            out.append({"workload": d["metadata"]["name"], "component": comp, "container": c["name"], "env": env})
+    found = {o["component"] for o in out}
+    for comp in SERVICE_COMPONENTS:
+        if comp not in found:
+            problems.append(f"no Deployment of component {comp} in the rendered output")
+    return out, problems
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__)
@@ -344,6 +387,12 @@ def main(argv):
         for p in problems:
             print(p)
         print(f"k8s-bootstrap: {len(problems)} problem(s)")
+        return 1 if problems else 0
+    if cmd == "container-env":
+        envs, problems = container_env(load(argv[2]))
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(json.dumps(envs, indent=1))
         return 1 if problems else 0
     if cmd == "ignores":
         for r in ignores(load(argv[2])):
