@@ -8,6 +8,8 @@
   check_chart.py mutate IN.yaml OUT.yaml OP   write a deliberately broken copy of the rendered output
         OP = drop-policy:<name> | drop-quarantine-exclusion
   check_chart.py ignores RENDERED.yaml        list "kind/name check" for every kube-score/ignore annotation
+  check_chart.py metrics-emitted RENDERED.yaml SRC_DIR...   every aoetl_* series the PrometheusRule and
+                                              the dashboard ConfigMap use is a metric the code registers
   check_chart.py container-env RENDERED.yaml  JSON: the environment each service container gets (ConfigMaps
                                               by envFrom, env values, fieldRef/secretKeyRef by reference),
                                               read by config-contract.mjs
@@ -311,6 +313,36 @@ def check_k8s_bootstrap(k8s_dir, values_path):
     return problems
 
 
+METRIC_RE = re.compile(r"\baoetl_[a-z0-9_]+")
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def metrics_emitted(docs, src_dirs):
+    """Series names in the PrometheusRule and the dashboard that no metric of the code defines."""
+    used = set()
+    for d in docs:
+        if d["kind"] == "PrometheusRule":
+            used |= set(METRIC_RE.findall(json.dumps(d["spec"])))
+        elif d["kind"] == "ConfigMap" and (d["metadata"].get("labels") or {}).get("grafana_dashboard") == "1":
+            for text in (d.get("data") or {}).values():
+                used |= set(METRIC_RE.findall(text))
+    defined = set()
+    for src in src_dirs:
+        for path in glob.glob(os.path.join(src, "**", "*.ts"), recursive=True):
+            if path.endswith(".test.ts"):
+                continue
+            text = open(path, encoding="utf-8").read()
+            # prom-client metrics are declared with name: 'aoetl_...'
+            defined |= set(re.findall(r"name:\s*['\"](aoetl_[a-z0-9_]+)['\"]", text))
+    def base(name):
+        for suffix in HISTOGRAM_SUFFIXES:
+            if name.endswith(suffix) and name[: -len(suffix)] in defined:
+                return name[: -len(suffix)]
+        return name
+    missing = sorted(n for n in used if base(n) not in defined)
+    return used, defined, missing
+
+
 SERVICE_COMPONENTS = ("agent-gateway", "orchestrator", "etl-agent", "monitor")
 
 
@@ -388,6 +420,12 @@ def main(argv):
             print(p)
         print(f"k8s-bootstrap: {len(problems)} problem(s)")
         return 1 if problems else 0
+    if cmd == "metrics-emitted":
+        used, defined, missing = metrics_emitted(load(argv[2]), argv[3:])
+        for m in missing:
+            print(f"{m} is used by the PrometheusRule or the dashboard but no code registers it")
+        print(f"metrics-emitted: {len(used)} series used, {len(defined)} metric(s) registered by the code, {len(missing)} missing")
+        return 1 if missing or not used else 0
     if cmd == "container-env":
         envs, problems = container_env(load(argv[2]))
         for p in problems:

@@ -213,6 +213,17 @@ check "Grafana dashboard: in the release namespace by default, no Namespace obje
 check "Grafana dashboard: a named namespace is created only on request (createNamespace)" \
   dashboard_namespace grafana --set metrics.grafanaDashboard.namespace=grafana --set metrics.grafanaDashboard.createNamespace=true
 
+# --- alerts and dashboard use only metrics the code emits ----------------------------------
+if [ -s "$WORK/metrics-and-keda.yaml" ]; then
+  check "[metrics-and-keda] every aoetl_* series of the PrometheusRule and the dashboard is registered by the code" \
+    "$PY" "$HERE/check_chart.py" metrics-emitted "$WORK/metrics-and-keda.yaml" "$ROOT/services" "$ROOT/packages"
+  { cat "$WORK/metrics-and-keda.yaml"; printf -- '---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: x\nspec:\n  groups:\n    - name: x\n      rules:\n        - alert: X\n          expr: increase(aoetl_agent_quarantined_total[15m]) > 0\n'; } >"$WORK/broken.yaml"
+  refuse "self-test: an alert on a metric nothing emits is caught" "aoetl_agent_quarantined_total is used by the PrometheusRule or the dashboard but no code registers it" \
+    "$PY" "$HERE/check_chart.py" metrics-emitted "$WORK/broken.yaml" "$ROOT/services" "$ROOT/packages"
+else
+  not_ok "[metrics-and-keda] rendered output for the metrics check"
+fi
+
 # --- the contract test bites (mutated copies of _config.tpl) ------------------------------
 MUT_CHART="$WORK/mut-chart"
 contract_mutated() { # contract_mutated SED_EXPR: render the default scenario through a mutated _config.tpl
