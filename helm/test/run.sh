@@ -80,6 +80,14 @@ render() { # render SCENARIO_FILE OUT [extra helm args...]
 
 # --- values documentation ----------------------------------------------------------------
 check "every value in values.yaml is documented with ## @param" "$PY" "$HERE/check_chart.py" values-docs "$CHART/values.yaml"
+check "values.schema.json and the README parameter table equal what values_schema.py generates from the @param lines" \
+  "$PY" "$HERE/values_schema.py" check
+schema_drift_caught() { # a @param edited without regenerating must be caught (on a copy of the chart)
+  rm -rf "$WORK/drift-chart" && cp -r "$CHART" "$WORK/drift-chart" &&
+    sed -i 's|## @param nameOverride |## @param nameOverride (edited) |' "$WORK/drift-chart/values.yaml" &&
+    ! AOETL_CHART_DIR="$WORK/drift-chart" "$PY" "$HERE/values_schema.py" check
+}
+check "self-test: a @param description edited without regenerating fails the schema check" schema_drift_caught
 
 # --- lint, render, kube-score, Pod Security, RBAC for every scenario -----------------------
 # kube-score: every default check, plus the optional seccomp and container-ports checks. Left
