@@ -10,6 +10,10 @@
   check_chart.py ignores RENDERED.yaml        list "kind/name check" for every kube-score/ignore annotation
   check_chart.py metrics-emitted RENDERED.yaml SRC_DIR...   every aoetl_* series the PrometheusRule and
                                               the dashboard ConfigMap use is a metric the code registers
+  check_chart.py least-privilege RENDERED.yaml FACTS.json   what each service gets (mounted Secrets and
+                                              files, Vault policy/role/token, API token and RBAC, egress
+                                              flows) is derived from what its config schema reads
+                                              (FACTS.json = node config-contract.mjs --facts); extras fail
   check_chart.py container-env RENDERED.yaml  JSON: the environment each service container gets (ConfigMaps
                                               by envFrom, env values, fieldRef/secretKeyRef by reference),
                                               read by config-contract.mjs
@@ -388,6 +392,87 @@ def container_env(docs):
     return out, problems
 
 
+def netpol_components(policy):
+    """Component names a NetworkPolicy of the release selects (None = every pod of the release)."""
+    for e in (policy["spec"].get("podSelector") or {}).get("matchExpressions") or []:
+        if e["key"] == "app.kubernetes.io/component" and e["operator"] == "In":
+            return set(e["values"])
+    return None
+
+
+def check_least_privilege(docs, facts):
+    """Extras only: a grant the service's own config gives no reason for."""
+    problems = []
+    envs, _ = container_env(docs)
+    env_of = {e["component"]: e["env"] for e in envs}
+    declared = {c: set(f["declared"]) for c, f in facts.items()}
+    secrets = {c: set(f["secrets"]) for c, f in facts.items()}
+    driver = ((env_of.get("etl-agent") or {}).get("AOETL_SANDBOX_DRIVER") or {}).get("value")
+    # What each service's code reads, hence may be granted.
+    needs = {
+        "vault": {c for c in declared if "AOETL_VAULT_ADDR" in declared[c]},
+        "postgres": {c for c in declared if "AOETL_DATABASE_URL" in declared[c]} | {"migrations"},
+        "oidc": {c for c in declared if "AOETL_OIDC_ISSUER" in declared[c]},
+        "redis": {c for c in declared if "AOETL_REDIS_URL" in declared[c]},
+        "docker": {c for c in declared if "AOETL_DOCKER_HOST" in declared[c]},
+        "kube-apiserver": {c for c in declared if "AOETL_SANDBOX_NAMESPACE" in declared[c] and driver == "kubernetes"},
+    }
+    flows = {"to-vault": "vault", "to-postgres": "postgres", "gateway-to-oidc": "oidc", "to-redis": "redis",
+             "etl-agent-to-docker": "docker", "to-kube-apiserver": "kube-apiserver"}
+    seen_flows = set()
+    for d in docs:
+        if d["kind"] != "NetworkPolicy":
+            continue
+        name = d["metadata"]["name"]
+        for suffix, need in flows.items():
+            if name.endswith("-" + suffix):
+                seen_flows.add(suffix)
+                comps = netpol_components(d)
+                if comps is None:
+                    problems.append(f"NetworkPolicy/{name}: opens {need} to every pod of the release")
+                    continue
+                for c in sorted(comps - needs[need]):
+                    problems.append(f"NetworkPolicy/{name}: {c} may reach {need}, but its config does not read it")
+    if "to-redis" not in seen_flows:
+        problems.append("no to-redis NetworkPolicy found: the flow names changed, update check_least_privilege")
+    # Vault: the setup ConfigMap's policies and roles.
+    for d in docs:
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-vault-setup"):
+            for key in d.get("data") or {}:
+                m = re.match(r"policy-(.+)\.hcl$", key)
+                if m and m.group(1) not in needs["vault"]:
+                    problems.append(f"ConfigMap/{d['metadata']['name']}: Vault policy for {m.group(1)}, whose config has no Vault")
+    # Kubernetes API: tokens and RBAC.
+    for d in docs:
+        kind = d["kind"]
+        comp = (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+        if kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding") and comp not in needs["kube-apiserver"]:
+            problems.append(f"{kind}/{d['metadata']['name']}: {comp} gets Kubernetes API rights its config gives no reason for")
+        if kind == "Deployment" and comp in declared:
+            spec = pod_spec(d)
+            if spec.get("automountServiceAccountToken") and comp not in needs["kube-apiserver"]:
+                problems.append(f"Deployment/{d['metadata']['name']}: API token mounted, but {comp} does not use the Kubernetes API")
+            # Mounted Secrets and files: every mount is named by a variable the service's schema declares,
+            # and every file of the component Secret by the _FILE form of a secret of its schema.
+            env = env_of.get(comp, {})
+            values = [str(v["value"]) for k, v in env.items() if k in declared[comp] or k[:-5] in secrets[comp] and k.endswith("_FILE")]
+            volumes = {v["name"]: v for v in spec.get("volumes", [])}
+            for c in spec.get("containers", []):
+                for m in c.get("volumeMounts", []):
+                    if m["mountPath"] == "/tmp":
+                        continue
+                    if not any(m["mountPath"].rstrip("/") + "/" in v for v in values):
+                        problems.append(f"Deployment/{d['metadata']['name']}: volume {m['name']} at {m['mountPath']} is read by no setting of {facts[comp]['schema']}")
+                    vol = volumes.get(m["name"], {})
+                    if m["mountPath"] == "/etc/aoetl/secrets" and "secret" in vol:
+                        for item in vol["secret"].get("items", []):
+                            path = f"/etc/aoetl/secrets/{item['path']}"
+                            readers = [k for k, v in env.items() if v["value"] == path and k.endswith("_FILE") and k[:-5] in secrets[comp]]
+                            if not readers:
+                                problems.append(f"Deployment/{d['metadata']['name']}: secret file {item['path']} (key {item['key']}) is read by no secret of {facts[comp]['schema']}")
+    return problems
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__)
@@ -426,6 +511,12 @@ def main(argv):
             print(f"{m} is used by the PrometheusRule or the dashboard but no code registers it")
         print(f"metrics-emitted: {len(used)} series used, {len(defined)} metric(s) registered by the code, {len(missing)} missing")
         return 1 if missing or not used else 0
+    if cmd == "least-privilege":
+        problems = check_least_privilege(load(argv[2]), json.load(open(argv[3], encoding="utf-8")))
+        for p in problems:
+            print(p)
+        print(f"least-privilege: {len(problems)} grant(s) beyond what the services' configs read")
+        return 1 if problems else 0
     if cmd == "container-env":
         envs, problems = container_env(load(argv[2]))
         for p in problems:

@@ -4,6 +4,8 @@
 // required setting present, every value valid.
 //
 //   node helm/test/config-contract.mjs CONTAINER_ENV.json
+//   node helm/test/config-contract.mjs --facts      JSON {component: {schema, declared, secrets}} of the four
+//                                                   services' schemas (check_chart.py least-privilege reads it)
 //
 // CONTAINER_ENV.json comes from `check_chart.py container-env RENDERED.yaml`. Values the render
 // cannot show (fieldRef, secretKeyRef) and secret files (KEY_FILE of a secret KEY, which the
@@ -35,7 +37,18 @@ async function serviceSchema(component) {
   return schemas[0];
 }
 
+const COMPONENTS = ['agent-gateway', 'orchestrator', 'etl-agent', 'monitor'];
 const [, , envFile] = process.argv;
+if (envFile === '--facts') {
+  const { secretKeys: secretsOf } = await load('packages/config/dist/index.js');
+  const facts = {};
+  for (const component of COMPONENTS) {
+    const [schemaName, schema] = await serviceSchema(component);
+    facts[component] = { schema: schemaName, declared: Object.keys(schema.properties).sort(), secrets: secretsOf(schema).sort() };
+  }
+  out(JSON.stringify(facts, null, 1));
+  process.exit(0);
+}
 if (!envFile) {
   out('usage: node helm/test/config-contract.mjs CONTAINER_ENV.json');
   process.exit(2);

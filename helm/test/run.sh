@@ -134,6 +134,10 @@ REQUIRED=(--set oidc.issuer=https://login.example.com --set sandbox.docker.host=
 check "chart defaults plus the required values render" "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "${REQUIRED[@]}"
 notes_warn() { notes_render --set nameOverride= "${REQUIRED[@]}" >"$WORK/notes.txt" && cat "$WORK/notes.txt" && grep -q "WARNING: oidc.networkPolicy" "$WORK/notes.txt"; }
 check "chart defaults: NOTES.txt renders and warns about the flows still to configure" notes_warn
+# What each service's config schema declares (the least-privilege check derives the grants from it).
+if ! node "$HERE/config-contract.mjs" --facts >"$WORK/facts.json" 2>"$WORK/facts.err"; then
+  not_ok "config schemas of the services (node helm/test/config-contract.mjs --facts; needs pnpm run build)" "$WORK/facts.err"
+fi
 scenarios=()
 for values in "$CHART"/ci/*-values.yaml "$ROOT/k8s/example/values.yaml"; do
   name="$(basename "$values" -values.yaml)"
@@ -154,6 +158,8 @@ for values in "$CHART"/ci/*-values.yaml "$ROOT/k8s/example/values.yaml"; do
   check "[$name] RBAC is minimal" "$PY" "$HERE/check_chart.py" rbac "$rendered"
   check "[$name] chart <-> config contract: every AOETL_* setting is declared by its service's schema, every required one rendered" \
     contract "$rendered"
+  check "[$name] least privilege: Secrets, mounts, Vault, API token/RBAC and egress flows only where the service's config reads them" \
+    "$PY" "$HERE/check_chart.py" least-privilege "$rendered" "$WORK/facts.json"
 done
 if [ "${#scenarios[@]}" -ge 6 ]; then ok "${#scenarios[@]} scenarios checked (ci/*-values.yaml and k8s/example)"
 else not_ok "at least 5 ci scenarios and the k8s example (found ${#scenarios[@]})"; fi
@@ -250,6 +256,24 @@ refuse "mutation: a required setting dropped from _config.tpl breaks the contrac
 refuse "mutation: a rendered value the schema refuses breaks the contract" \
   "refuses the rendered config: AOETL_METRICS_PORT" \
   contract_mutated 's|"AOETL_METRICS_PORT" (toString $c.containerPorts.metrics)|"AOETL_METRICS_PORT" "not-a-port"|'
+
+# --- the least-privilege check bites (mutated copies of the helpers) -------------------------
+privileges_mutated() { # privileges_mutated FILE SED_EXPR
+  rm -rf "$MUT_CHART" && cp -r "$CHART" "$MUT_CHART" &&
+    sed -i -e "$2" "$MUT_CHART/templates/$1" &&
+    ! cmp -s "$CHART/templates/$1" "$MUT_CHART/templates/$1" &&
+    "$HELM" template "$RELEASE" "$MUT_CHART" --namespace "$NAMESPACE" -f "$DEF" >"$WORK/mut-privileges.yaml" &&
+    "$PY" "$HERE/check_chart.py" least-privilege "$WORK/mut-privileges.yaml" "$WORK/facts.json"
+}
+refuse "mutation: a Vault token for the orchestrator (whose config has no Vault) is an extra" \
+  "volume vault-token at /var/run/secrets/aoetl/vault is read by no setting of OrchestratorConfig" \
+  privileges_mutated _helpers.tpl 's|{{- if eq .key "etlAgent" -}}true{{- end -}}|{{- if has .key (list "orchestrator" "etlAgent") -}}true{{- end -}}|'
+refuse "mutation: egress to Vault for the orchestrator is an extra" \
+  "NetworkPolicy/aoetl-to-vault: orchestrator may reach vault, but its config does not read it" \
+  privileges_mutated networkpolicy.yaml 's|"name" "to-vault" "names" (list "etl-agent")|"name" "to-vault" "names" (list "orchestrator" "etl-agent")|'
+refuse "mutation: a Secret file no setting reads is an extra" \
+  "secret file extra-secret \(key extra\) is read by no secret of" \
+  privileges_mutated _pod.tpl 's|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") -}}|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") (dict "key" "extra" "path" "extra-secret") -}}|'
 
 # --- NetworkPolicies proven by analysis ---------------------------------------------------
 # The connectivity list of the release's workloads (and of the sandbox namespace), from np-guard's
