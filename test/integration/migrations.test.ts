@@ -8,7 +8,8 @@ import { readdirSync, readFileSync, mkdtempSync, writeFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { assertSchemaReady, createPool, missingRelations, REQUIRED_RELATIONS } from '@aoetl/store';
+import { createPool } from '../../packages/store/src/db';
+import { assertSchemaReady, missingRelations, REQUIRED_RELATIONS } from '../../packages/store/src/schema-version';
 import { REPO, STATE } from '../support/stack';
 
 jest.setTimeout(120_000);
