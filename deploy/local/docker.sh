@@ -107,7 +107,8 @@ runtime_works() {
 
 start() {
   mkdir -p "$STATE_DIR/logs" "$STATE_DIR/run"
-  "$ROOT/deploy/local/certs.sh"   # docker server and docker-client certificates (no-op when current)
+  # docker server and docker-client certificates (certs.sh is a no-op when they are current; stack.sh ran it already)
+  [ "${AOETL_CERTS_CHECKED:-}" = "$STATE_DIR" ] || "$ROOT/deploy/local/certs.sh"
   ensure_packages
   register_runsc
   if answering; then

@@ -38,6 +38,8 @@ async function serviceSchema(component) {
 }
 
 const COMPONENTS = ['agent-gateway', 'orchestrator', 'etl-agent', 'monitor'];
+/** Functions of a service's config module that check settings together (they throw on a bad combination). */
+const CROSS_FIELD_RULES = { 'etl-agent': ['dockerEngineFrom'] };
 const [, , envFile] = process.argv;
 if (envFile === '--facts') {
   const { secretKeys: secretsOf } = await load('packages/config/dist/index.js');
@@ -83,9 +85,15 @@ try {
       loaderEnv[key] = value ?? `placeholder-from-${source}`;
     }
     try {
-      loadConfig(schema, loaderEnv);
+      const config = loadConfig(schema, loaderEnv);
+      // Rules across settings that the service checks at start, beyond its schema.
+      const mod = await load(`services/${component}/dist/config.js`);
+      for (const rule of CROSS_FIELD_RULES[component] ?? []) {
+        if (typeof mod[rule] !== 'function') throw new Error(`services/${component}/dist/config.js no longer exports ${rule}`);
+        mod[rule](config);
+      }
     } catch (err) {
-      const details = err?.details?.map((d) => d.message) ?? [String(err?.message ?? err)];
+      const details = err?.details?.length ? err.details.map((d) => d.message) : [String(err?.message ?? err)];
       for (const d of details) problems.push(`${schemaName} refuses the rendered config: ${d}`);
     }
     const where = `${component} (Deployment/${workload}, container ${container})`;

@@ -253,6 +253,9 @@ refuse "mutation: a setting added to _config.tpl that no code reads breaks the c
 refuse "mutation: a required setting dropped from _config.tpl breaks the contract" \
   "refuses the rendered config: AOETL_REDIS_URL: is required" \
   contract_mutated '/"AOETL_REDIS_URL"/d'
+refuse "mutation: a Docker host without its client key breaks the contract (the etl-agent's start-up rule)" \
+  "refuses the rendered config: invalid configuration: AOETL_DOCKER_HOST=tcp://sandbox-docker.example.com:2376 needs AOETL_DOCKER_KEY_FILE" \
+  contract_mutated '/"AOETL_DOCKER_KEY_FILE"/d'
 refuse "mutation: a rendered value the schema refuses breaks the contract" \
   "refuses the rendered config: AOETL_METRICS_PORT" \
   contract_mutated 's|"AOETL_METRICS_PORT" (toString $c.containerPorts.metrics)|"AOETL_METRICS_PORT" "not-a-port"|'
