@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Transform, Writable, type Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
+import { dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
 import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
 import { SandboxClosedError, SandboxError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
 import { resolveLimits } from './limits.js';
@@ -43,8 +44,10 @@ export interface DockerSandboxDriverOptions {
   image: string;
   /** Container runtime (AOETL_SANDBOX_RUNTIME); default runsc. */
   runtime?: SandboxRuntime;
-  /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. */
+  /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. Local development only. */
   socketPath?: string;
+  /** A remote engine over TLS with a client certificate (AOETL_DOCKER_HOST and its files); wins over socketPath. */
+  remote?: DockerRemoteTls;
   /** A ready client instead of socketPath. */
   docker?: Docker;
   /** Default limits of every run (requests may override them). */
@@ -110,7 +113,8 @@ export class DockerSandboxDriver implements SandboxDriver {
   constructor(options: DockerSandboxDriverOptions) {
     this.image = options.image;
     this.runtime = options.runtime ?? 'runsc';
-    this.docker = options.docker ?? new Docker({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET });
+    this.docker =
+      options.docker ?? new Docker(dockerConnectionOptions({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET, remote: options.remote }));
     this.defaults = resolveLimits(options.limits);
     this.poolKey = containerLimitsKey(this.defaults);
     this.log = options.logger ?? SILENT_LOGGER;

@@ -38,6 +38,7 @@ export {
   type DockerSandboxDriverOptions,
   type WarmPoolSettings,
 } from './docker-driver.js';
+export { DOCKER_TLS_PORT, dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
 export { reapOrphans, reapReason, type ReapCandidate, type ReapContext, type ReapOptions } from './reaper.js';
 export {
   classifyResult,

@@ -7,7 +7,7 @@ import { commitRun, loadChunk } from '@aoetl/etl';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { DockerSandboxDriver, KubernetesSandboxDriver, kubernetesSandboxOptionsFromEnv, type SandboxDriver } from '@aoetl/sandbox';
 import { VaultSecretStore } from '@aoetl/secrets';
-import { EtlAgentConfig } from './config.js';
+import { EtlAgentConfig, dockerEngineFrom } from './config.js';
 import { SandboxTransformRunner } from './sandbox-runner.js';
 import { deadLetterHandler, taskHandler } from './task-handler.js';
 import { secretStoreFrom } from './vault-auth.js';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     sandbox = await DockerSandboxDriver.create({
       image: config.AOETL_SANDBOX_IMAGE,
       runtime: config.AOETL_SANDBOX_RUNTIME,
-      socketPath: config.AOETL_DOCKER_SOCKET,
+      ...dockerEngineFrom(config),
       limits: sandboxLimits,
       pool: { size: config.AOETL_SANDBOX_POOL_SIZE },
       logger: sandboxLog,
