@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonConfig, Path, Secret } from '@aoetl/config';
+import { ConfigError } from '@aoetl/contracts';
 
 export const EtlAgentConfig = Type.Object({
   ...CommonConfig,
@@ -39,3 +40,35 @@ export const EtlAgentConfig = Type.Object({
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),
 });
 export type EtlAgentConfig = Static<typeof EtlAgentConfig>;
+
+const MiB = 1024 * 1024;
+
+/** The sandbox driver the configuration asks for, with its options (read from the validated config only). */
+export type SandboxSettings =
+  | { driver: 'docker'; image: string; runtime: 'runc' | 'runsc'; socketPath: string; poolSize: number; memoryBytes: number }
+  | { driver: 'kubernetes'; image: string; namespace: string; runtimeClassName?: string; memoryBytes: number };
+
+/** The sandbox settings; names the missing variable when the chosen driver needs one that is absent. */
+export function sandboxSettings(config: EtlAgentConfig): SandboxSettings {
+  const memoryBytes = config.AOETL_SANDBOX_MEMORY_MB * MiB;
+  if (config.AOETL_SANDBOX_DRIVER === 'kubernetes') {
+    if (!config.AOETL_SANDBOX_NAMESPACE) {
+      throw new ConfigError('invalid configuration: AOETL_SANDBOX_DRIVER=kubernetes needs AOETL_SANDBOX_NAMESPACE');
+    }
+    return {
+      driver: 'kubernetes',
+      image: config.AOETL_SANDBOX_IMAGE,
+      namespace: config.AOETL_SANDBOX_NAMESPACE,
+      ...(config.AOETL_SANDBOX_RUNTIME_CLASS ? { runtimeClassName: config.AOETL_SANDBOX_RUNTIME_CLASS } : {}),
+      memoryBytes,
+    };
+  }
+  return {
+    driver: 'docker',
+    image: config.AOETL_SANDBOX_IMAGE,
+    runtime: config.AOETL_SANDBOX_RUNTIME,
+    socketPath: config.AOETL_DOCKER_SOCKET,
+    poolSize: config.AOETL_SANDBOX_POOL_SIZE,
+    memoryBytes,
+  };
+}

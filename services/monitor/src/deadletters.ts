@@ -1,23 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import type Redis from 'ioredis';
-import { aoetlAuth, requireRole, type AuthPluginOptions } from '@aoetl/auth';
-import { STREAMS } from '@aoetl/contracts';
-
-const ID = /^\d{1,20}-\d{1,20}$/;
-const REPLAYABLE = new Set<string>([STREAMS.requests, STREAMS.tasks, STREAMS.events]);
-
-function fields(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-  return out;
-}
+import { requireRole } from '@aoetl/auth';
+import { STREAM_ID_PATTERN, type DeadLetterStore } from '@aoetl/bus';
 
 /**
  * Admin routes over the dead-letter stream: list entries with their reasons, and replay one onto the stream it
- * came from (then remove it from the dead letters). Only callers with the admin role; every replay is logged.
+ * came from (then remove it from the dead letters). Only callers with the admin role (the caller registers the
+ * authentication in the same context, before these routes); every replay is logged.
  */
-export async function deadLetterRoutes(app: FastifyInstance, opts: { redis: Redis; auth: AuthPluginOptions }): Promise<void> {
-  await app.register(aoetlAuth, opts.auth);
+export async function deadLetterRoutes(app: FastifyInstance, opts: { deadLetters: DeadLetterStore }): Promise<void> {
   app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err }, 'admin request failed');
@@ -31,32 +21,21 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: { redis: Redi
   app.get<{ Querystring: { limit?: number } }>(
     '/v1/admin/deadletters',
     { ...admin, schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 } }, additionalProperties: false } } },
-    async (request) => {
-      const entries = (await opts.redis.xrevrange(STREAMS.deadletter, '+', '-', 'COUNT', request.query.limit ?? 50)) as [string, string[]][];
-      return {
-        items: entries.map(([id, f]) => {
-          const e = fields(f);
-          return { id, stream: e.stream, group: e.group, entry: e.entry, reason: e.reason, message: e.m };
-        }),
-      };
-    },
+    async (request) => ({ items: await opts.deadLetters.list(request.query.limit ?? 50) }),
   );
 
   app.post<{ Params: { id: string } }>(
     '/v1/admin/deadletters/:id/replay',
-    { ...admin, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: ID.source } }, required: ['id'] } } },
+    { ...admin, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: STREAM_ID_PATTERN.source } }, required: ['id'] } } },
     async (request, reply) => {
-      const found = (await opts.redis.xrange(STREAMS.deadletter, request.params.id, request.params.id)) as [string, string[]][];
-      const entry = found[0];
-      if (!entry) return reply.code(404).type('application/problem+json').send({ type: 'about:blank', title: 'not found', status: 404 });
-      const e = fields(entry[1]);
-      if (!e.stream || !REPLAYABLE.has(e.stream) || e.m === undefined) {
-        return reply.code(409).type('application/problem+json').send({ type: 'about:blank', title: 'not replayable', status: 409, detail: `stream ${e.stream ?? '?'} cannot be replayed` });
+      const outcome = await opts.deadLetters.replay(request.params.id);
+      if (outcome.kind === 'not_found') return reply.code(404).type('application/problem+json').send({ type: 'about:blank', title: 'not found', status: 404 });
+      if (outcome.kind === 'not_replayable') {
+        return reply.code(409).type('application/problem+json').send({ type: 'about:blank', title: 'not replayable', status: 409, detail: `stream ${outcome.stream || '?'} cannot be replayed` });
       }
-      const replayedAs = await opts.redis.xadd(e.stream, '*', 'm', e.m);
-      await opts.redis.xdel(STREAMS.deadletter, entry[0]);
-      request.log.warn({ audit: 'deadletter.replayed', by: request.principal?.id, deadLetter: entry[0], stream: e.stream, replayedAs }, 'dead letter replayed');
-      return { replayedAs, stream: e.stream };
+      const { replayedAs, stream } = outcome;
+      request.log.warn({ audit: 'deadletter.replayed', by: request.principal?.id, deadLetter: request.params.id, stream, replayedAs }, 'dead letter replayed');
+      return { replayedAs, stream };
     },
   );
 }
