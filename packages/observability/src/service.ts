@@ -45,6 +45,8 @@ export interface ServiceDefinition<T extends TObject> {
 
 /** A booted service. */
 export interface BootedService<C> extends ServiceContext<C> {
+  /** The ops server (/livez, /readyz, /metrics). */
+  ops: { server: { address(): unknown } };
   /** Runs the shutdown sequence (as a signal would) and removes the signal handlers. */
   close(): Promise<void>;
 }
@@ -63,16 +65,24 @@ export async function bootService<T extends TObject>(def: ServiceDefinition<T>, 
   logger.info({ config: redactConfig(def.config, config) }, 'starting');
   const registry = createRegistry(def.name);
   const service = await def.start({ config, logger, registry });
-  const ops = await startOpsServer({ host: base.AOETL_HTTP_HOST, port: base.AOETL_METRICS_PORT, registry, logger, checks: service.checks });
-  if (service.api) {
-    if (base.AOETL_HTTP_PORT === undefined) throw new ConfigError(`invalid configuration: ${def.name} has an API but no AOETL_HTTP_PORT`);
-    await service.api.listen({ host: base.AOETL_HTTP_HOST, port: base.AOETL_HTTP_PORT });
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+  try {
+    if (service.api && base.AOETL_HTTP_PORT === undefined) {
+      throw new ConfigError(`invalid configuration: ${def.name} has an API but its schema has no AOETL_HTTP_PORT`);
+    }
+    ops = await startOpsServer({ host: base.AOETL_HTTP_HOST, port: base.AOETL_METRICS_PORT, registry, logger, checks: service.checks });
+    if (service.api) await service.api.listen({ host: base.AOETL_HTTP_HOST, port: base.AOETL_HTTP_PORT! });
+  } catch (err) {
+    // Started but not serving: release what runs (in tests; a service process exits anyway).
+    await Promise.allSettled([service.stop(), ops?.close()]);
+    throw err;
   }
+  const opsServer = ops;
 
   const shutdown = async (): Promise<void> => {
     await service.api?.close();
     await service.stop();
-    await ops.close();
+    await opsServer.close();
   };
   const handlers = closeWithGrace({ delay: def.graceMs ?? 10_000 }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after error');
@@ -84,6 +94,7 @@ export async function bootService<T extends TObject>(def: ServiceDefinition<T>, 
     config,
     logger,
     registry,
+    ops: opsServer,
     close: () => {
       closing ??= (async () => {
         handlers.uninstall();
