@@ -5,10 +5,9 @@ import Docker from 'dockerode';
 import { sleep } from '@aoetl/timing';
 import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
 import { SandboxClosedError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
-import { HarnessSession } from './harness-io.js';
+import { HarnessSession, prepareRun, RunSet, type PreparedRun } from './harness-io.js';
 import { resolveLimits } from './limits.js';
 import { WarmPool, type PoolSlot } from './pool.js';
-import { encodeInputHeader } from './protocol.js';
 import { currentOwner, reapOrphans, type ReapOptions } from './reaper.js';
 import { DRIVER_CLOSED_REASON, sandboxEvent, type SandboxEvent } from './results.js';
 import type { SandboxDriver, SandboxLimits, SandboxLogger, SandboxResult, SandboxRunRequest, SandboxRuntime } from './types.js';
@@ -90,7 +89,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   private closed = false;
   /** Containers of this driver (running a run, starting or waiting in the pool). */
   private readonly active = new Map<string, Docker.Container>();
-  private readonly runs = new Set<Promise<unknown>>();
+  private readonly runs = new RunSet();
 
   constructor(options: DockerSandboxDriverOptions) {
     this.image = options.image;
@@ -177,20 +176,14 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async run(req: SandboxRunRequest): Promise<SandboxResult> {
     if (this.closed) throw new SandboxClosedError();
-    const limits = resolveLimits(req.limits, this.defaults);
-    const header = encodeInputHeader({ code: req.code, columns: req.columns, types: req.types, outputColumns: req.outputColumns });
+    const prepared = prepareRun(req, this.defaults);
     await this.init();
-    const promise = this.runContainer(req, header, limits);
-    this.runs.add(promise);
-    try {
-      return await promise;
-    } finally {
-      this.runs.delete(promise);
-    }
+    return this.runs.track(this.runContainer(req, prepared));
   }
 
-  private async runContainer(req: SandboxRunRequest, header: string, limits: SandboxLimits): Promise<SandboxResult> {
+  private async runContainer(req: SandboxRunRequest, prepared: PreparedRun): Promise<SandboxResult> {
     const started = performance.now();
+    const { limits } = prepared;
     const warm = this.pool && containerLimitsKey(limits) === this.poolKey ? this.pool.take() : undefined;
     const slot = warm ?? (await this.startSlot(req.runId, limits, false));
     const startMs = slot.warm ? Math.round((performance.now() - started) * 10) / 10 : slot.startMs;
@@ -198,7 +191,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.log.debug(log, 'sandbox container ready');
     try {
       if (this.closed) throw new SandboxClosedError();
-      const result = await this.execute(slot, req, header, limits, started, startMs);
+      const result = await this.execute(slot, req, prepared, started, startMs);
       this.log.info({ ...log, kind: result.kind, durationMs: result.durationMs, bytesOut: result.bytesOut }, 'sandbox run finished');
       this.emit(req.runId, result);
       return result;
@@ -261,20 +254,12 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
   }
 
-  private async execute(
-    slot: Slot,
-    req: SandboxRunRequest,
-    header: string,
-    limits: SandboxLimits,
-    started: number,
-    startMs: number,
-  ): Promise<SandboxResult> {
+  private async execute(slot: Slot, req: SandboxRunRequest, prepared: PreparedRun, started: number, startMs: number): Promise<SandboxResult> {
     const { container, socket: attached } = slot;
     const containerId = container.id;
     const io = new HarnessSession({
+      ...prepared,
       req,
-      header,
-      limits,
       stderrTailBytes: this.stderrTailBytes,
       kill: (why) => {
         this.log.debug({ containerId, why }, 'killing sandbox container');
@@ -332,7 +317,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = undefined;
     await Promise.all([...this.active.values()].map((c) => c.kill({ signal: 'SIGKILL' }).catch(noop)));
-    await Promise.allSettled([...this.runs]);
+    await this.runs.settled();
     await this.pool?.close();
     await Promise.allSettled([this.ready]);
   }

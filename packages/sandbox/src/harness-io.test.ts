@@ -1,7 +1,6 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { HarnessSession } from './harness-io.js';
+import { HarnessSession, prepareRun } from './harness-io.js';
 import { resolveLimits } from './limits.js';
-import { encodeInputHeader } from './protocol.js';
 import type { SandboxRunRequest } from './types.js';
 
 class Sink extends Writable {
@@ -26,10 +25,9 @@ function session(input: string, overrides: { maxOutputBytes?: number; timeoutMs?
     input: Readable.from([Buffer.from(input)]),
     output,
   };
-  const header = encodeInputHeader({ code: req.code, columns: req.columns, types: req.types });
-  const limits = resolveLimits({ maxOutputBytes: overrides.maxOutputBytes ?? 1024, timeoutMs: overrides.timeoutMs ?? 5_000 });
+  const defaults = resolveLimits({ maxOutputBytes: overrides.maxOutputBytes ?? 1024, timeoutMs: overrides.timeoutMs ?? 5_000 });
   const kills: string[] = [];
-  const io = new HarnessSession({ req, header, limits, stderrTailBytes: 1024, kill: (why) => kills.push(why) });
+  const io = new HarnessSession({ ...prepareRun(req, defaults), req, stderrTailBytes: 1024, kill: (why) => kills.push(why) });
   return { io, output, kills };
 }
 

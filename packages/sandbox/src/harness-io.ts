@@ -11,17 +11,47 @@
 import { Transform, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { SandboxError } from './errors.js';
-import { HeaderSplitter, parseOutputHeader, RowCounter, TailBuffer } from './protocol.js';
+import { resolveLimits } from './limits.js';
+import { encodeInputHeader, HeaderSplitter, parseOutputHeader, RowCounter, TailBuffer } from './protocol.js';
 import { runResult, type HarnessObservation, type SandboxExit } from './results.js';
 import type { SandboxLimits, SandboxResult, SandboxResultBase, SandboxRunRequest } from './types.js';
 
 const MiB = 1024 * 1024;
 
-export interface HarnessSessionOptions {
-  req: SandboxRunRequest;
-  /** The encoded input header line (encodeInputHeader). */
-  header: string;
+/** A run request checked before any sandbox starts: its limits over the driver's defaults, and its input header. */
+export interface PreparedRun {
   limits: SandboxLimits;
+  header: string;
+}
+
+/** Resolves the limits and encodes the header (throws on bad limits or mismatched columns and types). */
+export function prepareRun(req: SandboxRunRequest, defaults: SandboxLimits): PreparedRun {
+  const limits = resolveLimits(req.limits, defaults);
+  const header = encodeInputHeader({ code: req.code, columns: req.columns, types: req.types, outputColumns: req.outputColumns });
+  return { limits, header };
+}
+
+/** The runs a driver has in flight, so that close() can wait for them. */
+export class RunSet {
+  private readonly runs = new Set<Promise<unknown>>();
+
+  async track<T>(run: Promise<T>): Promise<T> {
+    this.runs.add(run);
+    try {
+      return await run;
+    } finally {
+      this.runs.delete(run);
+    }
+  }
+
+  /** Resolves when every run in flight has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.runs]);
+  }
+}
+
+export interface HarnessSessionOptions extends PreparedRun {
+  req: SandboxRunRequest;
   /** How much of stderr to keep. */
   stderrTailBytes: number;
   /** Kills the sandbox process (called at most once, with the reason). Must not throw. */

@@ -22,10 +22,9 @@ import type { Attach, CoreV1Api, KubeConfig, V1ContainerStateTerminated, V1Pod }
 import { sleep } from '@aoetl/timing';
 import { SANDBOX_LABEL } from './container-spec.js';
 import { SandboxClosedError, SandboxConfigError, SandboxError } from './errors.js';
-import { HarnessSession } from './harness-io.js';
+import { HarnessSession, prepareRun, RunSet, type PreparedRun } from './harness-io.js';
 import { buildPodSpec, SANDBOX_CONTAINER, type ImagePullPolicy } from './kubernetes-pod-spec.js';
 import { resolveLimits } from './limits.js';
-import { encodeInputHeader } from './protocol.js';
 import { DRIVER_CLOSED_REASON } from './results.js';
 import type { SandboxDriver, SandboxLimits, SandboxLogger, SandboxResult, SandboxRunRequest } from './types.js';
 
@@ -120,7 +119,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
   private closed = false;
   /** Pods of running runs (name -> kill) and the run promises. */
   private readonly active = new Map<string, (why: string) => void>();
-  private readonly runs = new Set<Promise<unknown>>();
+  private readonly runs = new RunSet();
 
   constructor(options: KubernetesSandboxDriverOptions) {
     if (!options.image) throw new SandboxConfigError('image is required');
@@ -147,19 +146,12 @@ export class KubernetesSandboxDriver implements SandboxDriver {
 
   async run(req: SandboxRunRequest): Promise<SandboxResult> {
     if (this.closed) throw new SandboxClosedError();
-    const limits = resolveLimits(req.limits, this.defaults);
-    const header = encodeInputHeader({ code: req.code, columns: req.columns, types: req.types, outputColumns: req.outputColumns });
-    const promise = this.runPod(req, header, limits);
-    this.runs.add(promise);
-    try {
-      return await promise;
-    } finally {
-      this.runs.delete(promise);
-    }
+    return this.runs.track(this.runPod(req, prepareRun(req, this.defaults)));
   }
 
-  private async runPod(req: SandboxRunRequest, header: string, limits: SandboxLimits): Promise<SandboxResult> {
+  private async runPod(req: SandboxRunRequest, prepared: PreparedRun): Promise<SandboxResult> {
     const started = performance.now();
+    const { limits } = prepared;
     const name = `aoetl-sandbox-${randomBytes(8).toString('hex')}`;
     const log = { pod: name, namespace: this.namespace, runId: req.runId };
     // Until the run has its own kill (once attached), killing means deleting the pod.
@@ -186,7 +178,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
       const terminated = containerState(pod)?.terminated;
       const result = terminated
         ? exitedEarly(name, started, terminated)
-        : await this.execute(name, req, header, limits, started);
+        : await this.execute(name, req, prepared, started);
       this.log.info({ ...log, kind: result.kind, durationMs: result.durationMs, bytesOut: result.bytesOut }, 'sandbox run finished');
       return result;
     } finally {
@@ -221,18 +213,11 @@ export class KubernetesSandboxDriver implements SandboxDriver {
     }
   }
 
-  private async execute(
-    name: string,
-    req: SandboxRunRequest,
-    header: string,
-    limits: SandboxLimits,
-    started: number,
-  ): Promise<SandboxResult> {
+  private async execute(name: string, req: SandboxRunRequest, prepared: PreparedRun, started: number): Promise<SandboxResult> {
     let socket: AttachSocket | undefined;
     const io = new HarnessSession({
+      ...prepared,
       req,
-      header,
-      limits,
       stderrTailBytes: this.stderrTailBytes,
       kill: (why) => {
         this.log.debug({ pod: name, why }, 'killing sandbox pod');
@@ -372,7 +357,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
   async close(): Promise<void> {
     this.closed = true;
     for (const kill of this.active.values()) kill('sandbox driver closed');
-    await Promise.allSettled([...this.runs]);
+    await this.runs.settled();
   }
 }
 
