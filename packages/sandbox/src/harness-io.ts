@@ -163,11 +163,6 @@ export class HarnessSession {
     this.req.output.off('error', this.onOutputError);
   }
 
-  /** The kept tail of stderr. */
-  get stderrText(): string {
-    return this.stderrTail.toString();
-  }
-
   /** What the session saw; throws the caller-side stream failure if there was one. */
   observation(): HarnessObservation {
     if (this.failure) throw this.failure;
