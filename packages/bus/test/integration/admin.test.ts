@@ -9,7 +9,7 @@ import pino from 'pino';
 import { Type } from '@sinclair/typebox';
 import { STREAMS } from '@aoetl/contracts';
 import { Bus } from '../../src/bus';
-import { deadLetterFields } from '../../src/dead-letters';
+import { deadLetterFields, type DeadLetter } from '../../src/dead-letters';
 import { StreamAdmin } from '../../src/admin';
 
 const state = process.env.AOETL_STATE_DIR ?? join(__dirname, '../../../../.state');
@@ -48,13 +48,13 @@ test('a message the bus dead-letters is listed with its stream, group, entry, re
   const bus = new Bus(redis, 'admin-test', pino({ level: 'silent' }));
   bus.consume({ stream, group: 'g', schema: Type.Object({ type: Type.String() }), handler: async () => undefined, blockMs: 100 });
   const admin = new StreamAdmin(redis);
-  let found;
+  let found: DeadLetter | undefined;
   for (let i = 0; i < 50 && !found; i++) {
     found = (await admin.list(50)).find((l) => l.stream === stream);
     if (!found) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await bus.close();
-  expect(found).toBeDefined();
+  if (!found) throw new Error(`no dead letter from ${stream}`);
   realDeadLetters.push(found.id);
   expect(found).toEqual({ id: found.id, stream, group: 'g', entry, reason: 'message is not JSON', message: 'not json {' });
   // Its stream is not one the bus carries: it is not replayed, and stays.
