@@ -1,4 +1,4 @@
-import type { DeadLetterStore, StreamStats } from '@aoetl/bus';
+import type { DeadLetterStore, GroupStats, StreamStats } from '@aoetl/bus';
 import { STREAMS } from '@aoetl/contracts';
 import { Gauge, type Registry } from '@aoetl/observability';
 
@@ -27,7 +27,7 @@ export function registerStreamMetrics(registry: Registry, stats: StreamStats, de
   });
   // Lag and pending come from one XINFO GROUPS per stream, shared by both gauges within a scrape (they are
   // collected concurrently, so each must await the read rather than rely on the other having run).
-  let reading: Promise<{ stream: string; group: string; lag: number; pending: number }[]> | undefined;
+  let reading: Promise<(GroupStats & { stream: string })[]> | undefined;
   const readGroups = () =>
     (reading ??= (async () => {
       const rows = [];
@@ -36,22 +36,19 @@ export function registerStreamMetrics(registry: Registry, stats: StreamStats, de
     })().finally(() => {
       reading = undefined;
     }));
-  new Gauge({
-    name: 'aoetl_stream_group_pending',
-    help: 'Delivered but unacknowledged entries',
-    labelNames: ['stream', 'group'],
-    registers,
-    async collect() {
-      for (const g of await readGroups()) this.set({ stream: g.stream, group: g.group }, g.pending);
-    },
-  });
-  new Gauge({
-    name: 'aoetl_stream_group_lag',
-    help: 'Entries not yet delivered to each consumer group',
-    labelNames: ['stream', 'group'],
-    registers,
-    async collect() {
-      for (const g of await readGroups()) this.set({ stream: g.stream, group: g.group }, g.lag);
-    },
-  });
+  const groupGauges = [
+    { name: 'aoetl_stream_group_pending', help: 'Delivered but unacknowledged entries', value: (g: GroupStats) => g.pending },
+    { name: 'aoetl_stream_group_lag', help: 'Entries not yet delivered to each consumer group', value: (g: GroupStats) => g.lag },
+  ];
+  for (const { name, help, value } of groupGauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['stream', 'group'],
+      registers,
+      async collect() {
+        for (const g of await readGroups()) this.set({ stream: g.stream, group: g.group }, value(g));
+      },
+    });
+  }
 }

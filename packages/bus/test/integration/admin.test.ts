@@ -2,35 +2,15 @@
  * The bus's admin side against the real Redis: a message the bus dead-letters reads back through StreamAdmin with the
  * fields it was written with; replay puts it back onto its stream; stream and group statistics match Redis.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Redis from 'ioredis';
 import pino from 'pino';
 import { Type } from '@sinclair/typebox';
 import { STREAMS } from '@aoetl/contracts';
 import { Bus } from '../../src/bus';
 import { deadLetterFields, type DeadLetter } from '../../src/dead-letters';
 import { StreamAdmin } from '../../src/admin';
+import { adminRedis } from '../support/admin-redis';
 
-const state = process.env.AOETL_STATE_DIR ?? join(__dirname, '../../../../.state');
-const env = Object.fromEntries(
-  readFileSync(join(state, 'env', 'test.env'), 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('='))
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-);
-const redis = new Redis({
-  host: '127.0.0.1',
-  port: 6390,
-  username: 'admin',
-  password: env.AOETL_REDIS_ADMIN_PASSWORD,
-  enableReadyCheck: false,
-  tls: {
-    ca: readFileSync(join(state, 'certs/ca.crt')),
-    cert: readFileSync(join(state, 'certs/admin.crt')),
-    key: readFileSync(join(state, 'certs/admin.key')),
-  },
-});
+const redis = adminRedis();
 const tag = `${process.pid}-${Date.now()}`;
 const stream = `aoetl:test:admin-${tag}`;
 const deadLetterStream = `aoetl:test:deadletter-${tag}`;
