@@ -64,3 +64,35 @@ export function dockerEngineFrom(
   }
   return { socketPath: config.AOETL_DOCKER_SOCKET, remote: { host, caFile, certFile, keyFile } };
 }
+
+const MiB = 1024 * 1024;
+
+/** The sandbox driver the configuration asks for, with its options (read from the validated config only). */
+export type SandboxSettings =
+  | { driver: 'docker'; image: string; runtime: 'runc' | 'runsc'; socketPath: string; remote?: DockerRemoteTls; poolSize: number; memoryBytes: number }
+  | { driver: 'kubernetes'; image: string; namespace: string; runtimeClassName?: string; memoryBytes: number };
+
+/** The sandbox settings; names the missing variable when the chosen driver needs one that is absent. */
+export function sandboxSettings(config: EtlAgentConfig): SandboxSettings {
+  const memoryBytes = config.AOETL_SANDBOX_MEMORY_MB * MiB;
+  if (config.AOETL_SANDBOX_DRIVER === 'kubernetes') {
+    if (!config.AOETL_SANDBOX_NAMESPACE) {
+      throw new ConfigError('invalid configuration: AOETL_SANDBOX_DRIVER=kubernetes needs AOETL_SANDBOX_NAMESPACE');
+    }
+    return {
+      driver: 'kubernetes',
+      image: config.AOETL_SANDBOX_IMAGE,
+      namespace: config.AOETL_SANDBOX_NAMESPACE,
+      ...(config.AOETL_SANDBOX_RUNTIME_CLASS ? { runtimeClassName: config.AOETL_SANDBOX_RUNTIME_CLASS } : {}),
+      memoryBytes,
+    };
+  }
+  return {
+    driver: 'docker',
+    image: config.AOETL_SANDBOX_IMAGE,
+    runtime: config.AOETL_SANDBOX_RUNTIME,
+    ...dockerEngineFrom(config),
+    poolSize: config.AOETL_SANDBOX_POOL_SIZE,
+    memoryBytes,
+  };
+}
