@@ -1,10 +1,12 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { FakeStreamAdmin } from '@aoetl/bus/testing';
+import { problems } from '@aoetl/http';
 import { deadLetterRoutes } from './deadletters';
 
 /** The routes with a stand-in for token verification: the test names the caller's roles in a header. */
 async function build(bus: FakeStreamAdmin): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
+  await app.register(problems, { serviceName: 'monitor' });
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const roles = request.headers['x-test-roles'];
@@ -63,7 +65,7 @@ describe('dead-letter admin routes', () => {
     const id = bus.addDeadLetter({ stream: 'aoetl:deadletter', group: 'g', entry: '1-1', reason: 'r', message: '{}' });
     const res = await app.inject({ method: 'POST', url: `/v1/admin/deadletters/${id}/replay`, headers: admin });
     expect(res.statusCode).toBe(409);
-    expect(res.json()).toMatchObject({ title: 'not replayable', detail: 'stream aoetl:deadletter cannot be replayed' });
+    expect(res.json()).toMatchObject({ status: 409, type: 'urn:aoetl:problem:conflict', detail: 'stream aoetl:deadletter cannot be replayed' });
     expect(bus.replayed).toEqual([]);
     expect((await app.inject({ method: 'POST', url: '/v1/admin/deadletters/abc/replay', headers: admin })).statusCode).toBe(400);
   });
