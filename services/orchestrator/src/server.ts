@@ -5,7 +5,7 @@ import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { Store, createPool, runOutboxRelay } from '@aoetl/store';
 import { OrchestratorConfig } from './config.js';
-import { RunMachine } from './run-machine.js';
+import { RunMachine } from '@aoetl/runs';
 
 async function main(): Promise<void> {
   const config = loadConfig(OrchestratorConfig);
