@@ -132,6 +132,24 @@ export const ROUTES: RouteCase[] = [
     url: (f) => `/v1/pipelines/${f.pipelineId}/artifacts/2/diff`,
   },
   { method: 'GET', path: '/v1/audit', permission: 'admin', ok: 200, url: (f) => `/v1/audit?pipelineId=${f.pipelineId}` },
+  { method: 'GET', path: '/v1/pipelines/{id}/versions', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}/versions` },
+  { method: 'GET', path: '/v1/pipelines/{id}/versions/{version}', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}/versions/1` },
+  {
+    method: 'GET',
+    path: '/v1/pipelines/{id}/versions/{from}/diff/{to}',
+    permission: 'read',
+    ok: 200,
+    url: (f) => `/v1/pipelines/${f.pipelineId}/versions/1/diff/1`,
+  },
+  {
+    method: 'POST',
+    path: '/v1/pipelines/{id}/rollback',
+    permission: 'submit',
+    ok: 200,
+    url: (f) => `/v1/pipelines/${f.pipelineId}/rollback`,
+    body: () => ({ version: 1 }),
+    consumes: true,
+  },
 ];
 
 /** The identities of the local OIDC issuer (deploy/local/oidc-issuer/server.mjs) and their permissions. */
