@@ -18,6 +18,7 @@ const call = liveClient();
 const as = (identity: string) => ({ authorization: bearer(realToken(identity)) });
 const suffix = randomBytes(4).toString('hex');
 const SOURCE = `crm.snap_e2e_${suffix}`;
+/** One row per normalised email, so that append never meets a duplicate key. */
 const SOURCE_ROWS = 30;
 const sha256 = (code: string) => createHash('sha256').update(code, 'utf8').digest('hex');
 
@@ -43,7 +44,9 @@ beforeAll(() => {
   psqlAdmin(
     'source',
     `CREATE TABLE ${SOURCE} (LIKE crm.customers INCLUDING ALL);
-     INSERT INTO ${SOURCE} SELECT * FROM crm.customers WHERE email LIKE '%@%.%' ORDER BY customer_id LIMIT ${SOURCE_ROWS};
+     INSERT INTO ${SOURCE} SELECT * FROM (
+       SELECT DISTINCT ON (lower(btrim(email))) * FROM crm.customers WHERE email LIKE '%@%.%' ORDER BY lower(btrim(email)), customer_id
+     ) one_per_email ORDER BY customer_id LIMIT ${SOURCE_ROWS};
      GRANT SELECT ON ${SOURCE} TO source_read;`,
   );
 });
@@ -169,10 +172,10 @@ describe('a run executes its snapshot on the running services', () => {
         'warehouse',
         `INSERT INTO ${target} (email, customer_id, first_name) VALUES ('kept-${suffix}@example.org', -1, 'kept-before-the-run')`,
       );
-      const p = await createPipeline(spec({ target, code: CODE_V1, mode: 'append', approval }));
+      const p = await createPipeline(spec({ target, code: CODE_V1, mode: 'append', approval, chunks: 1 }));
       const { runId, status } = await submit(p.id);
       expect(status).toBe(approval ? 'awaiting_approval' : 'queued');
-      const replaced = await putPipeline(p.id, { ...spec({ target, code: CODE_V1, mode: 'replace', approval }), name: p.name });
+      const replaced = await putPipeline(p.id, { ...spec({ target, code: CODE_V1, mode: 'replace', approval, chunks: 1 }), name: p.name });
       expect(replaced.spec.target.mode).toBe('replace');
       if (approval) await approve(runId);
 
