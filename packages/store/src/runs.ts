@@ -147,10 +147,11 @@ export class Runs {
   /**
    * Creates a run of the tenant's live pipeline (NotFoundError otherwise) as a snapshot of its version
    * `pipelineVersion`, the one the caller decided on (ConflictError, field `version`, when the pipeline has changed
-   * since): the run records that version, its spec and its artifact, and executes them whatever happens to the
-   * pipeline later. With `approvalRequired` it waits in `awaiting_approval` and no message is sent; otherwise it is
-   * `queued` and its `run.requested` message goes to the outbox in the same transaction. The same idempotency key
-   * for the same pipeline returns the first run (`created: false`).
+   * since): the run records that version, its spec, its artifact and its chunk count (the orchestrator's default
+   * when the spec names none is set at planning), and executes them whatever happens to the pipeline later. With
+   * `approvalRequired` it waits in `awaiting_approval` and no message is sent; otherwise it is `queued` and its
+   * `run.requested` message goes to the outbox in the same transaction. The same idempotency key for the same
+   * pipeline returns the first run (`created: false`).
    */
   async create(input: {
     tenant: string;
@@ -167,8 +168,9 @@ export class Runs {
       return await inTransaction(this.pool, async (c) => {
         const { rows } = await c.query(
           `INSERT INTO runs (id, pipeline_id, tenant, status, submitted_by, idempotency_key, request_id, approval_required,
-                             pipeline_version, snapshot, artifact_sha256)
-           SELECT $1::uuid, p.id, p.tenant, $4::text, $5::text, $6::text, $7::text, $8::boolean, v.version, v.spec, v.artifact_sha256
+                             pipeline_version, snapshot, artifact_sha256, chunks)
+           SELECT $1::uuid, p.id, p.tenant, $4::text, $5::text, $6::text, $7::text, $8::boolean, v.version, v.spec, v.artifact_sha256,
+                  COALESCE((v.spec->>'chunks')::integer, 1)
            FROM pipelines p JOIN pipeline_versions v ON v.pipeline_id = p.id AND v.version = p.version
            WHERE p.tenant = $3 AND p.id = $2 AND p.deleted_at IS NULL AND p.version = $9
            RETURNING *`,
