@@ -23,11 +23,18 @@ export function Envelope<T extends string, P extends TSchema>(type: T, payload: 
 export const RunRequested = Envelope('run.requested', Type.Object({ runId: Uuid, tenant: Type.String() }));
 export type RunRequested = Static<typeof RunRequested>;
 
+/**
+ * The chunk numbers of a run's two final tasks, in results and in both ledgers (control `run_chunks`, target
+ * `load_ledger`): loads are 0…n-1, the commit is COMMIT_CHUNK and the abort ABORT_CHUNK.
+ */
+export const COMMIT_CHUNK = -1;
+export const ABORT_CHUNK = -2;
+
 /** Which task a result is about: a chunk's load (index ≥ 0), the commit or the abort. */
 export const TaskStep = Type.Object({
   step: Type.Union([Type.Literal('load'), Type.Literal('commit'), Type.Literal('abort')]),
-  /** The chunk index; -1 for the commit, -2 for the abort. */
-  chunk: Type.Integer({ minimum: -2 }),
+  /** The chunk index; COMMIT_CHUNK (-1) for the commit, ABORT_CHUNK (-2) for the abort. */
+  chunk: Type.Integer({ minimum: ABORT_CHUNK }),
 });
 
 export const TaskLimits = Type.Object({
