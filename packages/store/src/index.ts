@@ -15,3 +15,6 @@ export { Connections, descriptorOf, type ConnectionRecord } from './connections.
 export { Artifacts, type ArtifactRecord } from './artifacts.js';
 export { AuditTrail, type AuditEvent, type AuditFilter } from './audit.js';
 export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';
+export { Ledger, type LedgerAppend, type LedgerFilter } from './ledger.js';
+export { Lineage, type LineageTarget } from './lineage.js';
+export { Retention, type PurgeCounts } from './retention.js';
