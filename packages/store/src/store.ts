@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { Approvals } from './approvals.js';
 import { Artifacts } from './artifacts.js';
-import { AuditTrail } from './audit.js';
 import { Connections } from './connections.js';
 import { Ledger } from './ledger.js';
 import { Lineage } from './lineage.js';
@@ -22,7 +21,6 @@ export class Store {
   readonly approvals: Approvals;
   readonly connections: Connections;
   readonly artifacts: Artifacts;
-  readonly audit: AuditTrail;
   readonly ledger: Ledger;
   readonly lineage: Lineage;
   readonly retention: Retention;
@@ -38,7 +36,6 @@ export class Store {
     this.approvals = new Approvals(pool, this.outbox);
     this.connections = new Connections(pool);
     this.artifacts = new Artifacts(pool, this.pipelines);
-    this.audit = new AuditTrail(pool);
     this.ledger = new Ledger(pool);
     this.lineage = new Lineage(pool);
     this.retention = new Retention(pool);

@@ -6,6 +6,7 @@ import { Store, createPool, runOutboxRelay } from '@aoetl/store';
 import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
+import { governanceFrom } from './governance.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(GatewayConfig);
@@ -22,8 +23,10 @@ async function main(): Promise<void> {
   const registry = createRegistry('agent-gateway');
   const relayed = new Counter({ name: 'aoetl_outbox_relayed_total', help: 'Outbox messages published', registers: [registry] });
 
+  const governance = governanceFrom(config, logger);
   const app = await buildApp({
     store,
+    governance,
     logger,
     bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
     rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     await ops.close();
     await bus.close();
     redis.disconnect();
+    governance?.close();
     await store.close();
   });
 }

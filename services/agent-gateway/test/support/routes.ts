@@ -131,7 +131,8 @@ export const ROUTES: RouteCase[] = [
     ok: 200,
     url: (f) => `/v1/pipelines/${f.pipelineId}/artifacts/2/diff`,
   },
-  { method: 'GET', path: '/v1/audit', permission: 'admin', ok: 200, url: (f) => `/v1/audit?pipelineId=${f.pipelineId}` },
+  { method: 'GET', path: '/v1/audit', permission: 'admin', ok: 200, url: (f) => `/v1/audit?object=pipeline:${f.pipelineId}` },
+  { method: 'GET', path: '/v1/audit/verify', permission: 'admin', ok: 200, url: () => '/v1/audit/verify' },
 ];
 
 /** The identities of the local OIDC issuer (deploy/local/oidc-issuer/server.mjs) and their permissions. */

@@ -5,11 +5,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createPool } from '../../src/index.js';
-import type pg from 'pg';
+import pg from 'pg';
 
-const STORE = resolve(__dirname, '..', '..');
-export const STATE = process.env.AOETL_STATE_DIR ?? join(STORE, '..', '..', '.state');
+const STORE = resolve(__dirname, '..', '..', 'packages', 'store');
+export const STATE = process.env.AOETL_STATE_DIR ?? join(__dirname, '..', '..', '.state');
 
 export function stackEnv(name: string): Record<string, string> {
   const file = join(STATE, 'env', `${name}.env`);
@@ -46,9 +45,9 @@ export function freshControlDb(name: string): FreshDb {
   psqlAdmin('postgres', `CREATE DATABASE ${name} OWNER aoetl_owner`);
   psqlAdmin('postgres', `REVOKE ALL ON DATABASE ${name} FROM PUBLIC; GRANT CONNECT ON DATABASE ${name} TO aoetl_gateway, aoetl_orchestrator`);
   psqlAdmin(name, 'REVOKE CREATE ON SCHEMA public FROM PUBLIC');
-  const host = `127.0.0.1:${test.AOETL_PG_PORT ?? '5433'}`;
+  const port = Number(test.AOETL_PG_PORT ?? '5433');
   const ca = join(STATE, 'certs', 'ca.crt');
-  const url = (role: string) => `postgres://${role}@${host}/${name}?sslmode=verify-full&sslrootcert=${ca}`;
+  const url = (role: string) => `postgres://${role}@127.0.0.1:${port}/${name}?sslmode=verify-full&sslrootcert=${ca}`;
   const password = (role: string) => test[`AOETL_PG_${role.replace(/^aoetl_/, '').toUpperCase()}_PASSWORD`]!;
   execFileSync('pnpm', ['--silent', 'exec', 'node-pg-migrate', 'up', '-m', 'migrations', '--migration-file-language', 'sql',
     '--migrations-table', 'pgmigrations'], {
@@ -60,7 +59,10 @@ export function freshControlDb(name: string): FreshDb {
   return {
     name,
     pool(role) {
-      const p = createPool({ url: url(role), password: password(role), max: 3, applicationName: `fresh-db-${role}` });
+      const p = new pg.Pool({
+        host: '127.0.0.1', port, database: name, user: role, password: password(role), max: 3,
+        application_name: `fresh-db-${role}`, ssl: { ca: readFileSync(ca, 'utf8') },
+      });
       pools.push(p);
       return p;
     },
