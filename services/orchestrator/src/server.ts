@@ -5,6 +5,7 @@ import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { Store, createPool, runOutboxRelay } from '@aoetl/store';
 import { OrchestratorConfig } from './config.js';
+import { startGovernance } from './governance.js';
 import { RunMachine } from './run-machine.js';
 
 async function main(): Promise<void> {
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
     }
   })();
 
+  const governanceLoops = startGovernance(config, store, logger, relay.signal);
+
   const ops = await startOpsServer({
     host: config.AOETL_HTTP_HOST,
     port: config.AOETL_METRICS_PORT,
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     if (err) logger.error({ err }, 'shutting down after error');
     else logger.info({ signal }, 'shutting down');
     relay.abort();
-    await Promise.all([relayLoop, reconcileLoop]);
+    await Promise.all([relayLoop, reconcileLoop, governanceLoops]);
     await bus.close();
     await ops.close();
     redis.disconnect();
