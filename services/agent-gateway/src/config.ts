@@ -29,6 +29,6 @@ export const GatewayConfig = Type.Object({
   AOETL_AUDIT_CHECKPOINT_FILE: Type.String({ minLength: 1, default: '/var/lib/aoetl/audit/checkpoints.jsonl' }),
   AOETL_AUDIT_SIGNING_KEY: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'aoetl-signing' }),
   /** KV v2 path (mount `secret`) of the erasure HMAC key (field `key`). */
-  AOETL_ERASURE_HMAC_KV_PATH: Type.String({ minLength: 1, default: 'aoetl/erasure-hmac' }),
+  AOETL_ERASURE_HMAC_KV_PATH: Type.String({ minLength: 1, default: 'aoetl-governance/erasure-hmac' }),
 });
 export type GatewayConfig = Static<typeof GatewayConfig>;

@@ -54,7 +54,7 @@ async function writtenBy(table: string): Promise<void> {
 
 beforeAll(async () => {
   // The erasure HMAC key, as deploy/local/openbao.sh provisions it (written here only when absent: cas=0).
-  await fetch(`${env.AOETL_VAULT_ADDR}/v1/secret/data/aoetl/erasure-hmac`, {
+  await fetch(`${env.AOETL_VAULT_ADDR}/v1/secret/data/aoetl-governance/erasure-hmac`, {
     method: 'POST',
     headers: { 'x-vault-token': env.AOETL_VAULT_TOKEN!, 'content-type': 'application/json' },
     body: JSON.stringify({ options: { cas: 0 }, data: { key: randomUUID() + randomUUID() } }),
@@ -70,7 +70,7 @@ beforeAll(async () => {
   const governance = vaultGovernance(vault, {
     checkpointFile: checkpointFile.path,
     signingKey: 'aoetl-signing',
-    hmacKvPath: 'aoetl/erasure-hmac',
+    hmacKvPath: 'aoetl-governance/erasure-hmac',
     dbCaFile: join(STATE, 'certs', 'ca.crt'),
     logger,
   });
