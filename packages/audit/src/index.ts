@@ -18,3 +18,4 @@ export {
   type CheckpointSigner,
   type CheckpointVerifier,
 } from './checkpoint.js';
+export { credentialAuditMessage, credentialLedgerEntry } from './credentials.js';

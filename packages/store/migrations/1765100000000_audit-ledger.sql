@@ -19,6 +19,7 @@ CREATE TABLE audit_ledger (
   PRIMARY KEY (tenant, seq)
 );
 CREATE INDEX audit_ledger_tenant_at ON audit_ledger (tenant, at);
+CREATE INDEX audit_ledger_tenant_object ON audit_ledger (tenant, object, seq);
 
 -- Each chain's head, locked FOR UPDATE by every append: inserts into one tenant's chain are serialised (no forks).
 -- Only a cache of the last entry; verify never trusts it.

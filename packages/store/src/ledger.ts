@@ -51,6 +51,19 @@ export class Ledger {
     return Number((rows[0] as Row).seq);
   }
 
+  /**
+   * Appends an entry caused by a stream message (`payload.eventId`: the message id) unless that message already has
+   * one in the same object's history: a redelivered message is recorded once. Answers the seq, or null when known.
+   */
+  async appendOnce(entry: LedgerAppend & { payload: { eventId: string } }): Promise<number | null> {
+    const { rows } = await this.pool.query(
+      `SELECT audit_append($1, $2, $3, $4, $5::jsonb) AS seq
+       WHERE NOT EXISTS (SELECT 1 FROM audit_ledger WHERE tenant = $1 AND object = $4 AND payload->>'eventId' = $6)`,
+      [entry.tenant, entry.actor, entry.action, entry.object, JSON.stringify(entry.payload), entry.payload.eventId],
+    );
+    return rows.length === 0 ? null : Number((rows[0] as Row).seq);
+  }
+
   /** The tenant's entries, newest first, filtered, one page at a time (cursor: the last seq returned). */
   async query(tenant: string, filter: LedgerFilter, page: PageRequest): Promise<Page<LedgerEntry>> {
     const limit = pageSize(page.limit);

@@ -10,6 +10,7 @@ import { VaultSecretStore } from '@aoetl/secrets';
 import { EtlAgentConfig } from './config.js';
 import { SandboxTransformRunner } from './sandbox-runner.js';
 import { taskHandler } from './task-handler.js';
+import { CredentialEvents } from './credential-events.js';
 import { secretStoreFrom } from './vault-auth.js';
 
 async function main(): Promise<void> {
@@ -19,10 +20,12 @@ async function main(): Promise<void> {
   logger.info({ config: redactConfig(EtlAgentConfig, config) }, 'starting');
   const agentId = `${hostname()}/${config.AOETL_CONSUMER_NAME}`;
 
+  const credentialEvents = new CredentialEvents(logger);
   const secrets = secretStoreFrom(config, {
     logger: logger.child({ component: 'vault' }),
     actor: agentId,
     onSecret: registerSecret,
+    onAudit: credentialEvents.sink,
   });
   // Docker: refuses to start when the configured runtime (gVisor by default) is not registered with the engine.
   // Kubernetes: one hardened pod per run in the sandbox namespace (no pool); pods of dead agents are reaped.
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
   const publish = (stream: string, message: { type: string }) => bus.publish(stream, message);
+  credentialEvents.attach(publish);
 
   bus.consume({
     stream: STREAMS.tasks,

@@ -5,6 +5,7 @@ import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { Store, createPool, runOutboxRelay } from '@aoetl/store';
 import { OrchestratorConfig } from './config.js';
+import { credentialAuditHandler } from './credential-audit.js';
 import { startGovernance } from './governance.js';
 import { RunMachine } from './run-machine.js';
 
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
 
   const onDeadLetter = (raw: string, reason: string) => machine.onDeadLetter(raw, reason);
   bus.consume({ stream: STREAMS.requests, group: GROUPS.orchestrator, schema: RunRequested, handler: (m) => machine.onRunRequested(m), onDeadLetter });
-  bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m), onDeadLetter });
+  const onCredentialAudit = credentialAuditHandler(store, logger);
+  bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => (m.type === 'credential.audit' ? onCredentialAudit(m) : machine.onEvent(m)), onDeadLetter });
 
   const relay = new AbortController();
   const relayLoop = runOutboxRelay(store.outbox, (stream, message) => bus.publish(stream, message), {

@@ -106,6 +106,13 @@ describe('audit ledger', () => {
     expect(result).toMatchObject({ ok: true });
   });
 
+  it('records a redelivered event (same eventId) once', async () => {
+    const entry = { tenant, actor: 'service:etl-agent/x', action: 'credential.issued', object: `run:${randomUUID()}`, payload: { eventId: randomUUID(), path: 'database/creds/warehouse-writer' } };
+    await expect(orchestrator.ledger.appendOnce(entry)).resolves.toEqual(expect.any(Number));
+    await expect(orchestrator.ledger.appendOnce(entry)).resolves.toBeNull();
+    await expect(orchestrator.ledger.appendOnce({ ...entry, payload: { ...entry.payload, eventId: randomUUID() } })).resolves.toEqual(expect.any(Number));
+  });
+
   it('catches 1,000 randomised tamperings of a copy of the real ledger, signed with transit; none on the original', async () => {
     const checkpoints: Checkpoint[] = [];
     for (let i = 0; i < 5; i += 1) {
