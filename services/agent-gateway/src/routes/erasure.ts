@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
-import { UpstreamError } from '@aoetl/contracts';
+import { NotFoundError, UpstreamError } from '@aoetl/contracts';
 import { descriptorOf } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
 import { withRequestFields } from '../request-context.js';
@@ -26,12 +26,22 @@ export const erasureRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
       if (!governance) throw new UpstreamError('erasure is not configured on this gateway (no Vault)', { retryable: false });
       const { tenant, id: actor } = request.principal!;
       const { subject } = request.body;
+      // Every table the tenant's runs wrote; one whose connection has since been removed cannot be reached (null).
       const lineage = await store.lineage.targets(tenant);
-      const targets = await Promise.all(
-        lineage.map(async (l) => ({ connection: descriptorOf(await store.connections.get(tenant, l.connection)), table: l.table })),
+      const resolved = await Promise.all(
+        lineage.map(async (l) => {
+          const connection = await store.connections.get(tenant, l.connection).catch((err: unknown) => {
+            if (err instanceof NotFoundError) return null;
+            throw err;
+          });
+          return { lineage: l, target: connection ? { connection: descriptorOf(connection), table: l.table } : null };
+        }),
       );
+      const targets = resolved.flatMap((r) => (r.target ? [r.target] : []));
+      const unreachable = resolved.filter((r) => !r.target).map((r) => ({ connection: r.lineage.connection, table: r.lineage.table, deleted: null }));
       const subjectHash = await governance.subjectHash(subject);
-      const tables = await withRequestFields(ERASURE_FIELDS, () => governance.erase(targets, subject, { runId: `erasure-${request.id}` }));
+      const erased = await withRequestFields(ERASURE_FIELDS, () => governance.erase(targets, subject, { runId: `erasure-${request.id}` }));
+      const tables = [...erased, ...unreachable];
       const ledgerSeq = await store.ledger.append({
         tenant,
         actor,
