@@ -3,7 +3,9 @@ import { envelope, type CredentialAudit, type MessageContext } from '@aoetl/cont
 import type { AuditRecord } from '@aoetl/secrets';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CREDENTIAL_EVENTS = new Set<string>(['credential.issued', 'credential.renewed', 'credential.revoked', 'credential.denied']);
+type CredentialEvent = CredentialAudit['payload']['event'];
+const CREDENTIAL_EVENTS: readonly string[] = ['credential.issued', 'credential.renewed', 'credential.revoked', 'credential.denied'] satisfies CredentialEvent[];
+const isCredentialEvent = (e: string): e is CredentialEvent => CREDENTIAL_EVENTS.includes(e);
 const sha256 = (v: string) => createHash('sha256').update(v, 'utf8').digest('hex');
 
 /**
@@ -12,9 +14,10 @@ const sha256 = (v: string) => createHash('sha256').update(v, 'utf8').digest('hex
  * the generated user name travel only as SHA-256.
  */
 export function credentialAuditMessage(record: AuditRecord, ctx: MessageContext): CredentialAudit | null {
-  if (!CREDENTIAL_EVENTS.has(record.event) || !record.runId || !UUID.test(record.runId)) return null;
+  const event = record.event;
+  if (!isCredentialEvent(event) || !record.runId || !UUID.test(record.runId)) return null;
   return envelope('credential.audit', {
-    event: record.event as CredentialAudit['payload']['event'],
+    event,
     actor: record.actor.slice(0, 300),
     path: record.path.slice(0, 500),
     runId: record.runId,

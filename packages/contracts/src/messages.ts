@@ -142,7 +142,9 @@ export type Heartbeat = Static<typeof Heartbeat>;
 export const CredentialAudit = Envelope(
   'credential.audit',
   Type.Object({
-    event: Type.Union(['credential.issued', 'credential.renewed', 'credential.revoked', 'credential.denied'].map((e) => Type.Literal(e))),
+    event: Type.Union([
+      Type.Literal('credential.issued'), Type.Literal('credential.renewed'), Type.Literal('credential.revoked'), Type.Literal('credential.denied'),
+    ]),
     actor: Type.String({ minLength: 1, maxLength: 300 }),
     path: Type.String({ minLength: 1, maxLength: 500 }),
     runId: Uuid,
