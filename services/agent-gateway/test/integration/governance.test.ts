@@ -134,6 +134,19 @@ describe('erasure', () => {
   });
 });
 
+describe('audit query', () => {
+  it('answers 400 problem+json naming the field for a forged cursor or a bad filter', async () => {
+    const cursor = await gw.call('GET', '/v1/audit?cursor=bm90LWEtY3Vyc29y', as('admin'));
+    expect(cursor.status).toBe(400);
+    expect(cursor.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(cursor.json().errors).toEqual([expect.objectContaining({ field: 'querystring/cursor' })]);
+    const since = await gw.call('GET', '/v1/audit?since=yesterday', as('admin'));
+    expect(since.status).toBe(400);
+    expect(JSON.stringify(since.json().errors)).toContain('querystring/since');
+    expect((await gw.call('GET', '/v1/audit?tenant=globex', as('admin'))).status).toBe(400);
+  });
+});
+
 describe('audit verify', () => {
   it('is ok against checkpoints signed by transit, and names the first bad entry after a tampering', async () => {
     const signer = transitSigner(vault.transit(), 'aoetl-signing');
