@@ -109,6 +109,17 @@ EOF
   fi
 }
 
+# DEV ONLY: storage is in memory, so a new server has a new Ed25519 key aoetl-signing and the audit-ledger
+# checkpoints signed with the old one can no longer be verified. Move them aside (kept, named) rather than have
+# /v1/audit/verify report them as forged. A production Vault keeps its keys.
+retire_checkpoints() {
+  local file="$STATE/audit/checkpoints.jsonl"
+  if [ -s "$file" ]; then
+    mv "$file" "$file.$(date -u +%Y%m%dT%H%M%SZ).old-key"
+    log "new signing key: moved the old ledger checkpoints aside ($file.*.old-key)"
+  fi
+}
+
 # Idempotent: runs after every start, also on a server that is already configured.
 configure() {
   local db
@@ -244,6 +255,7 @@ start() {
     reachable
     step "initialising and unsealing"
     (initialize) >>"$LOG" 2>&1
+    retire_checkpoints
     step "configuring secrets engines and auth"
     (configure) >>"$LOG" 2>&1
   else
