@@ -251,6 +251,7 @@ END $$;
 REVOKE ALL ON FUNCTION retention_purge(text, timestamptz, text) FROM PUBLIC;
 
 GRANT SELECT ON audit_ledger TO aoetl_gateway, aoetl_orchestrator;
+GRANT SELECT ON audit_heads TO aoetl_orchestrator;
 GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text, jsonb) TO aoetl_gateway, aoetl_orchestrator;
 GRANT EXECUTE ON FUNCTION retention_purge(text, timestamptz, text) TO aoetl_orchestrator;
 GRANT SELECT, INSERT ON run_lineage TO aoetl_orchestrator;

@@ -96,7 +96,12 @@ export class Ledger {
 
   /** Every chain's last entry (what a checkpoint signs). */
   async heads(): Promise<{ tenant: string; seq: number; hash: string; at: string }[]> {
-    const { rows } = await this.pool.query(`SELECT DISTINCT ON (tenant) ${COLUMNS} FROM audit_ledger ORDER BY tenant, seq DESC`);
+    // audit_heads only lists the chains (one index probe each); what is signed is the ledger's own last row.
+    const { rows } = await this.pool.query(
+      `SELECT l.* FROM audit_heads h
+       CROSS JOIN LATERAL (SELECT ${COLUMNS} FROM audit_ledger WHERE tenant = h.tenant ORDER BY seq DESC LIMIT 1) l
+       ORDER BY h.tenant`,
+    );
     return (rows as Row[]).map((r) => ({ tenant: r.tenant as string, seq: Number(r.seq), hash: r.hash as string, at: r.at as string }));
   }
 }
