@@ -170,6 +170,28 @@ export const Heartbeat = Envelope(
 );
 export type Heartbeat = Static<typeof Heartbeat>;
 
+/**
+ * A credential access of an agent (issue, renew, revoke, denial), for the audit ledger: identifiers and hashes only
+ * (the lease id and the generated user name as SHA-256), never a credential.
+ */
+export const CredentialAudit = Envelope(
+  'credential.audit',
+  Type.Object({
+    event: Type.Union([
+      Type.Literal('credential.issued'), Type.Literal('credential.renewed'), Type.Literal('credential.revoked'), Type.Literal('credential.denied'),
+    ]),
+    actor: Type.String({ minLength: 1, maxLength: 300 }),
+    path: Type.String({ minLength: 1, maxLength: 500 }),
+    runId: Uuid,
+    taskId: Type.Optional(Uuid),
+    leaseSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    usernameSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    outcome: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
+    error: Type.Optional(Type.String({ maxLength: 100 })),
+  }, { additionalProperties: false }),
+);
+export type CredentialAudit = Static<typeof CredentialAudit>;
+
 /** Everything that may appear on the events stream. */
-export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat]);
+export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat, CredentialAudit]);
 export type EventMessage = Static<typeof EventMessage>;
