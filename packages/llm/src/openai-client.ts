@@ -39,7 +39,12 @@ class BodyTooLarge extends Error {}
 /** A fetch that reads the whole body, and stops reading (and fails) past `maxBytes`. */
 function cappedFetch(maxBytes: number): typeof fetch {
   return async (input, init) => {
-    const response = await fetch(input, init);
+    const response = await fetch(input, init).catch((err: unknown) => {
+      // Keep an abort recognisable as one (the SDK's timeout) even when fetch lives in another realm (jest's vm).
+      const name = (err as { name?: unknown } | null)?.name;
+      if (name === 'AbortError') throw Object.assign(new Error('the request was aborted', { cause: err }), { name });
+      throw err;
+    });
     if (!response.body) return response;
     const chunks: Uint8Array[] = [];
     let size = 0;

@@ -77,7 +77,7 @@ const DETECTORS: readonly Detector[] = [
   { kind: 'national_id', pattern: /(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-]*\d)/g, accept: () => true },
   {
     kind: 'phone',
-    pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,6}){1,4}(?![\w.]*\d)/g,
+    pattern: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,8}){1,4}(?![\w.]*\d)/g,
     accept: (t) => {
       const n = digitsOf(t).length;
       return n >= 7 && n <= 15 && !DATE_LIKE.test(t) && (/^[+(]/.test(t) || /[ .-]/.test(t));
