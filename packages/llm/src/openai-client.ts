@@ -50,8 +50,8 @@ function cappedFetch(maxBytes: number): typeof fetch {
     let size = 0;
     const reader = response.body.getReader();
     for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
+      const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
+      if (done || !value) break;
       size += value.byteLength;
       if (size > maxBytes) {
         await reader.cancel();
@@ -72,7 +72,8 @@ function requestError(err: unknown): Error {
   }
   if (err instanceof APIError && typeof err.status === 'number') {
     const status = err.status;
-    const after = err.headers ? retryAfterMs((name) => err.headers?.get(name)) : undefined;
+    const headers = err.headers as { get(name: string): string | null } | undefined;
+    const after = headers ? retryAfterMs((name) => headers.get(name)) : undefined;
     const reason = status === 429 ? 'rate_limited' : status >= 500 || status === 408 ? 'server_error' : 'rejected';
     return new LlmRequestError(`the model endpoint answered HTTP ${status}`, { reason, status, retryAfterMs: after, cause: err });
   }

@@ -39,11 +39,11 @@ export const DEFAULT_ALLOWED_IMPORTS = [
 ] as const;
 
 /**
- * Makes untrusted text unable to close or open a fence: every tag-like `<` (before a letter, `/`, `!` or `?`)
- * becomes `‹`, and runs of three or more backticks or tildes become `ˋˋˋ`. Comparisons such as `a < 5` stay.
+ * Makes untrusted text unable to close or open a fence: every tag-like `<` (before a letter, before `/`, `!` or
+ * `?` even after spaces, before `untrusted` even after spaces) becomes `‹`, and runs of three or more backticks or tildes become `ˋˋˋ`. Comparisons such as `a < 5` stay.
  */
 export function neutralise(text: string): string {
-  return text.replace(/<(?=\s*[/!?A-Za-z])/g, '‹').replace(/`{3,}|~{3,}/g, 'ˋˋˋ');
+  return text.replace(/<(?=\s*[/!?]|[A-Za-z]|\s*untrusted)/gi, '‹').replace(/`{3,}|~{3,}/g, 'ˋˋˋ');
 }
 
 function systemPrompt(allowedImports: readonly string[]): string {
