@@ -124,6 +124,12 @@ describe('maskSample', () => {
     expect(byColumn.zip!.maskedValues).toBe(3);
   });
 
+  it('masks by shape a value of a named column that is not of the named kind', () => {
+    const { rows: [row] } = maskSample([{ name: 'email' }, { name: 'ip' }], [{ email: 'n/a', ip: 'Unknown' }]);
+    expect(row!.email).toMatch(/^[a-z]\/[a-z]$/);
+    expect(row!.ip).toMatch(/^[A-Z][a-z]{6}$/);
+  });
+
   it('is deterministic (the prompt hash of a sample is stable)', () => {
     expect(JSON.stringify(maskSample(columns, rows))).toBe(out);
   });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { findPii, ibanRemainder, kindOfColumn, luhnValid, type PiiKind } from './detect.js';
 
 export interface SampleColumn {
@@ -125,7 +126,7 @@ export class Masker {
 
   /** The placeholder of the first spelling seen; `reshape` gives it this spelling's case and spacing. */
   private generate(kind: PiiKind, value: string, n: number): string {
-    switch (kind) {
+    switch (structured(kind, value) ? kind : 'shape') {
       case 'email':
         return `user${n}@example.invalid`;
       case 'ipv4': {
@@ -146,7 +147,7 @@ export class Masker {
   }
 
   private reshape(kind: PiiKind, value: string, masked: string): string {
-    if (kind === 'email' || kind === 'ipv4' || kind === 'ipv6') {
+    if (structured(kind, value)) {
       const lead = /^\s*/.exec(value)?.[0] ?? '';
       const trail = /\s*$/.exec(value)?.[0] ?? '';
       return lead + caseLike(value, masked) + trail;
@@ -178,6 +179,13 @@ export class Masker {
     }
     return out + text.slice(at);
   }
+}
+
+/** Emails and IP addresses get a placeholder of their own kind; anything else (`n/a` in an email column) its shape. */
+function structured(kind: PiiKind, value: string): boolean {
+  if (kind === 'email') return value.includes('@');
+  if (kind === 'ipv4' || kind === 'ipv6') return isIP(value.trim()) !== 0;
+  return false;
 }
 
 function caseOfChar(original: string, replacement: string): string {
