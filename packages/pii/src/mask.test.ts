@@ -163,3 +163,41 @@ describe('scrubText', () => {
     expect(scrubbed).toMatch(/^duplicate key \(email\)=\(user1@example\.invalid\) from 192\.0\.2\.1; card \d{4} \d{4} \d{4} \d{4}, phone \+\d\d \d\d \d{6}$/);
   });
 });
+
+describe('maskSample on generated data', () => {
+  // A seeded generator: the same 300 rows every run.
+  let state = 12345;
+  const rand = (n: number) => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const digits = (n: number) => Array.from({ length: n }, () => String(rand(10))).join('');
+  const word = (n: number) => Array.from({ length: n }, () => String.fromCharCode(97 + rand(26))).join('');
+  const card = () => {
+    const body = `4${digits(14)}`;
+    const check = [...Array(10).keys()].find((d) => luhnValid(body + String(d)))!;
+    return `${body}${check}`.replace(/(\d{4})(?=\d)/g, '$1 ');
+  };
+  const iban = () => {
+    const bban = digits(18);
+    const check = String(98 - ibanRemainder(`DE00${bban}`)).padStart(2, '0');
+    return `DE${check}${bban}`;
+  };
+  const generated = Array.from({ length: 300 }, (_, i) => ({
+    id: i,
+    customer_name: `${word(6)} ${word(8)}`,
+    email: `${word(5)}.${word(7)}@${word(6)}.com`,
+    phone: `+${1 + rand(98)} ${digits(3)} ${digits(3)} ${digits(4)}`,
+    card: card(),
+    iban: iban(),
+    ip: `${1 + rand(223)}.${rand(256)}.${rand(256)}.${1 + rand(254)}`,
+    remark: `ssn ${digits(3)}-${digits(2)}-${digits(4)} noted`,
+  }));
+  const cols = Object.keys(generated[0]!).map((name) => ({ name }));
+
+  it('lets no generated personal value through', () => {
+    const text = JSON.stringify(maskSample(cols, generated)).toLowerCase();
+    const raw = generated.flatMap((r) => [r.customer_name, r.email, r.phone, r.card, r.card.replace(/ /g, ''), r.iban, r.ip, r.remark.slice(4, 15)]);
+    expect(raw.filter((v) => text.includes(v.toLowerCase()))).toEqual([]);
+  });
+});

@@ -161,7 +161,7 @@ describe('OpenAiLlmClient against the local model server', () => {
     expect(err).toBeInstanceOf(LlmRequestError);
     expect(err).toMatchObject({ code: 'upstream', reason: 'timeout', attempts: 3, retryable: true });
     expect(elapsed).toBeGreaterThanOrEqual(900);
-    expect(elapsed).toBeLessThan(3_000);
+    expect(elapsed).toBeLessThan(6_000); // one request that did not time out would take 3 s on its own
     expect(await recorded()).toHaveLength(3);
     expect(await admin('GET', '/__script')).toEqual({ pending: 1 });
   });
