@@ -1,10 +1,10 @@
-import { backoffMs, sleep } from '@aoetl/bus';
+import { backoffMs, sleep } from '@aoetl/timing';
 import { LlmRequestError } from './errors.js';
 
 export interface RetryOptions {
   /** Requests at most (first one included). */
   maxAttempts: number;
-  /** Base of the exponential backoff (full jitter) when the endpoint gives no Retry-After. */
+  /** Base of the exponential backoff (`@aoetl/timing`, equal jitter) when the endpoint gives no Retry-After. */
   baseDelayMs: number;
   /** Longest wait between attempts; a Retry-After above it ends the retries at once. */
   maxDelayMs: number;

@@ -21,14 +21,11 @@ import {
   type SandboxResult,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, emptyInput, generatedInput, readAgentEnv } from '../support/env.js';
+import { Collector, emptyInput, generatedInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const env = readAgentEnv();
-const image = env.AOETL_SANDBOX_IMAGE!;
-const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
-const docker = new Docker({ socketPath });
+const { image, socketPath, docker } = dockerSandbox();
 
 // A secret planted in the agent's own environment (this process is the agent) before any sandbox starts.
 const CANARY_SECRET = `canary-${randomBytes(16).toString('hex')}`;
