@@ -52,8 +52,8 @@ async function succeeded(name: string): Promise<{ runId: string; pipelineId: str
     source: { connection: 'crm-source', table: 'crm.customers' },
     target: { connection: 'warehouse', table: 'silver.customers', mode: 'merge', keys: ['email'] },
     transform: { kind: 'python', code: `def transform(rows):\n    return rows  # ${name}\n` },
-  } as never, 'https://issuer.test|alice');
-  const { run } = await gateway.runs.create({ tenant, pipelineId: p.id, submittedBy: 'https://issuer.test|alice', approvalRequired: false, ctx });
+  } as never, 'https://issuer.test|alice', { approvalRequired: false });
+  const { run } = await gateway.runs.create({ tenant, pipelineId: p.id, pipelineVersion: p.version, submittedBy: 'https://issuer.test|alice', approvalRequired: false, ctx });
   await orchestrator.runs.transition(run.id, ['queued'], 'planning');
   await orchestrator.runs.transition(run.id, ['planning'], 'running');
   await orchestrator.runs.transition(run.id, ['running'], 'succeeded', { rowsIn: 5, rowsOut: 5 });
@@ -149,7 +149,7 @@ describe('audit ledger', () => {
 
   it('purges expired runs, keeps the ledger (and it still verifies) and the artifacts a live pipeline uses', async () => {
     const { runId, pipelineId } = await succeeded('retained');
-    const live = await orchestrator.artifacts.store(pipelineId, 'python', 'def transform(rows):\n    return rows\n');
+    const live = { sha256: (await gateway.pipelines.get(tenant, pipelineId)).artifactSha256 };
     const before = (await all(tenant)).length;
     const counts = await orchestrator.retention.purge(tenant, new Date(Date.now() + 1000), 'service:retention');
     expect(counts.runs).toBeGreaterThanOrEqual(7);

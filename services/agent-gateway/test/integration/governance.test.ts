@@ -45,8 +45,8 @@ async function writtenBy(table: string): Promise<void> {
     source: { connection: 'crm-source', table: 'crm.customers' },
     target: { connection: 'warehouse', table, mode: 'append' },
     transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n' },
-  } as never, 'https://issuer.test|alice');
-  const { run } = await gatewayStore.runs.create({ tenant: 'acme', pipelineId: p.id, submittedBy: 'https://issuer.test|alice', approvalRequired: false, ctx: { requestId: 'governance-it' } });
+  } as never, 'https://issuer.test|alice', { approvalRequired: false });
+  const { run } = await gatewayStore.runs.create({ tenant: 'acme', pipelineId: p.id, pipelineVersion: p.version, submittedBy: 'https://issuer.test|alice', approvalRequired: false, ctx: { requestId: 'governance-it' } });
   for (const [from, to] of [['queued', 'planning'], ['planning', 'running'], ['running', 'succeeded']] as const) {
     await orchestrator.runs.transition(run.id, [from], to);
   }

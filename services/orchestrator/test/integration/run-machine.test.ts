@@ -70,7 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     for (const id of runs) {
-      await orchestrator.runs.transition(id, ['queued', 'planning', 'running'], 'failed', { error: { code: 'test', message: 'test cleanup' } });
+      await orchestrator.runs.transition(id, ['queued', 'planning', 'running'], 'failed', { error: { code: 'aborted', message: 'test cleanup' } });
     }
     await sent();
     await gateway.outbox.relay(async () => undefined);
