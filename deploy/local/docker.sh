@@ -3,7 +3,7 @@
 #   docker.sh start   install if needed, register runsc, start dockerd unless one already answers
 #   docker.sh stop    stop dockerd, but only one that this script started
 #   docker.sh status  show whether the engine answers and which runtimes it has
-# Writes AOETL_DOCKER_SOCKET and AOETL_SANDBOX_RUNTIME to $AOETL_STATE_DIR/env/etl-agent.env.
+# Writes AOETL_DOCKER_SOCKET, AOETL_SANDBOX_RUNTIME and AOETL_SANDBOX_ALLOW_RUNC to $AOETL_STATE_DIR/env/etl-agent.env.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -121,6 +121,8 @@ start() {
   fi
   write_env etl-agent AOETL_DOCKER_SOCKET "$SOCKET"
   write_env etl-agent AOETL_SANDBOX_RUNTIME "$runtime"
+  # runc is refused by the agent unless allowed: only this local fallback allows it (development only).
+  write_env etl-agent AOETL_SANDBOX_ALLOW_RUNC "$([ "$runtime" = runc ] && echo true || echo false)"
   log "ready: socket $SOCKET, sandbox runtime $runtime"
 }
 

@@ -91,6 +91,13 @@ describe('buildContainerSpec', () => {
   it('uses the runtime it is given', () => {
     expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.Runtime).toBe('runc');
   });
+  it('starts the harness with its guard unless switched off (tests only)', () => {
+    expect(buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits }).Cmd).toEqual([...HARNESS_COMMAND]);
+    const unguarded = buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits, harnessGuard: false });
+    expect(unguarded.Cmd).toEqual([...HARNESS_COMMAND, '--no-guard']);
+    expect(unguarded.Env).toEqual([]);
+  });
+
 });
 
 describe('runscHostPidsLimit', () => {

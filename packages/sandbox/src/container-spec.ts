@@ -46,6 +46,8 @@ export interface ContainerSpecInput {
   owner?: ContainerOwner;
   /** A warm-pool container. */
   pool?: boolean;
+  /** false (tests only): the harness runs without its restricted builtins and audit hook. */
+  harnessGuard?: boolean;
 }
 
 /**
@@ -58,7 +60,7 @@ export interface ContainerSpecInput {
  * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
  * gVisor it is counted per sandbox by gVisor's own kernel (see runscHostPidsLimit).
  */
-export function buildContainerSpec({ image, runtime, runId, limits, owner, pool }: ContainerSpecInput): ContainerCreateOptions {
+export function buildContainerSpec({ image, runtime, runId, limits, owner, pool, harnessGuard = true }: ContainerSpecInput): ContainerCreateOptions {
   const labels: Record<string, string> = { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId };
   if (pool) labels[POOL_LABEL] = '1';
   if (owner) {
@@ -71,7 +73,7 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool 
   if (runtime === 'runsc') ulimits.push({ Name: 'nproc', Soft: limits.pidsLimit, Hard: limits.pidsLimit });
   return {
     Image: image,
-    Cmd: [...HARNESS_COMMAND],
+    Cmd: harnessGuard ? [...HARNESS_COMMAND] : [...HARNESS_COMMAND, '--no-guard'],
     User: SANDBOX_USER,
     WorkingDir: '/tmp',
     Env: [],

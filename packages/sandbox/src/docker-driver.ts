@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Transform, Writable, type Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
+import { assertRuntimeAllowed } from './policy-runtime.js';
 import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
 import { SandboxClosedError, SandboxError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
 import { resolveLimits } from './limits.js';
@@ -41,8 +42,15 @@ export interface WarmPoolSettings {
 export interface DockerSandboxDriverOptions {
   /** Sandbox image, e.g. aoetl/sandbox-python:<hash> (AOETL_SANDBOX_IMAGE). */
   image: string;
-  /** Container runtime (AOETL_SANDBOX_RUNTIME); default runsc. */
+  /** Container runtime (AOETL_SANDBOX_RUNTIME); default runsc. runc is refused unless allowRunc. */
   runtime?: SandboxRuntime;
+  /** Allows runtime runc (AOETL_SANDBOX_ALLOW_RUNC=true): development and tests only, logged loudly. */
+  allowRunc?: boolean;
+  /**
+   * Tests only: false starts the harness without its second layer (restricted builtins, audit hook), so
+   * that a test can probe the container on its own. Default true; no configuration variable sets it.
+   */
+  harnessGuard?: boolean;
   /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. */
   socketPath?: string;
   /** A ready client instead of socketPath. */
@@ -88,6 +96,7 @@ const STREAM_CLOSE_GRACE_MS = 5_000;
 export class DockerSandboxDriver implements SandboxDriver {
   readonly image: string;
   readonly runtime: SandboxRuntime;
+  private readonly harnessGuard: boolean;
   /** Owner id written on every container of this driver (label aoetl.owner). */
   readonly ownerId: string;
   private readonly owner: ContainerOwner;
@@ -110,10 +119,12 @@ export class DockerSandboxDriver implements SandboxDriver {
   constructor(options: DockerSandboxDriverOptions) {
     this.image = options.image;
     this.runtime = options.runtime ?? 'runsc';
+    this.log = options.logger ?? SILENT_LOGGER;
+    assertRuntimeAllowed(this.runtime, options.allowRunc, this.log);
+    this.harnessGuard = options.harnessGuard ?? true;
     this.docker = options.docker ?? new Docker({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET });
     this.defaults = resolveLimits(options.limits);
     this.poolKey = containerLimitsKey(this.defaults);
-    this.log = options.logger ?? SILENT_LOGGER;
     this.stderrTailBytes = options.stderrTailBytes ?? 64 * 1024;
     this.ownerId = randomUUID();
     this.owner = currentOwner(this.ownerId);
@@ -236,7 +247,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     if (this.closed) throw new SandboxClosedError();
     const t0 = performance.now();
     const container = await this.docker.createContainer(
-      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool }),
+      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool, harnessGuard: this.harnessGuard }),
     );
     this.active.set(container.id, container);
     let socket: Duplex | undefined;

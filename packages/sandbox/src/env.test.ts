@@ -7,9 +7,22 @@ describe('sandboxOptionsFromEnv', () => {
       sandboxOptionsFromEnv({
         AOETL_SANDBOX_IMAGE: 'aoetl/sandbox-python:0123456789ab',
         AOETL_SANDBOX_RUNTIME: 'runc',
+        AOETL_SANDBOX_ALLOW_RUNC: 'true',
         AOETL_DOCKER_SOCKET: '/run/docker.sock',
       }),
-    ).toEqual({ image: 'aoetl/sandbox-python:0123456789ab', runtime: 'runc', socketPath: '/run/docker.sock' });
+    ).toEqual({ image: 'aoetl/sandbox-python:0123456789ab', runtime: 'runc', allowRunc: true, socketPath: '/run/docker.sock' });
+  });
+
+  it('refuses runc unless AOETL_SANDBOX_ALLOW_RUNC=true', () => {
+    for (const allow of [undefined, '', 'false']) {
+      expect(() => sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_RUNTIME: 'runc', AOETL_SANDBOX_ALLOW_RUNC: allow })).toThrow(
+        /runc .*is refused.*AOETL_SANDBOX_ALLOW_RUNC=true/,
+      );
+    }
+    expect(() => sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_RUNTIME: 'runc', AOETL_SANDBOX_ALLOW_RUNC: 'yes' })).toThrow(
+      /must be true or false/,
+    );
+    expect(sandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img', AOETL_SANDBOX_ALLOW_RUNC: 'true' }).runtime).toBe('runsc');
   });
 
   it('defaults to runsc and the standard socket', () => {

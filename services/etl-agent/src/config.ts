@@ -26,6 +26,8 @@ export const EtlAgentConfig = Type.Object({
   AOETL_DB_CA_FILE: Path,
   AOETL_SANDBOX_IMAGE: Type.String({ minLength: 1 }),
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),
+  /** runc is refused unless this is true (development only; the agent warns loudly at start). */
+  AOETL_SANDBOX_ALLOW_RUNC: Type.Boolean({ default: false }),
   /** docker: a Docker engine (local socket); kubernetes: one pod per run in AOETL_SANDBOX_NAMESPACE. */
   AOETL_SANDBOX_DRIVER: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], { default: 'docker' }),
   AOETL_SANDBOX_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),

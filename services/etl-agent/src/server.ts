@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     sandbox = await DockerSandboxDriver.create({
       image: config.AOETL_SANDBOX_IMAGE,
       runtime: config.AOETL_SANDBOX_RUNTIME,
+      allowRunc: config.AOETL_SANDBOX_ALLOW_RUNC,
       socketPath: config.AOETL_DOCKER_SOCKET,
       limits: sandboxLimits,
       pool: { size: config.AOETL_SANDBOX_POOL_SIZE },
