@@ -6,7 +6,7 @@ import type { WriteMode } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
 import type { GatewayStore } from '@aoetl/store';
 import { openapi } from './plugins/external/openapi.js';
-import { perIdentityRateLimit } from './plugins/external/rate-limit.js';
+import { perIdentityRateLimit, unauthenticatedRateLimit } from './plugins/external/rate-limit.js';
 import { security } from './plugins/external/security.js';
 import { problems } from './plugins/problems.js';
 import { approvalRoutes } from './routes/approvals.js';
@@ -88,6 +88,7 @@ export async function buildApp(deps: AppDeps) {
     ssePollMs: deps.ssePollMs ?? 500,
   };
   await app.register(async (api) => {
+    await api.register(unauthenticatedRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 }); // before verification
     await api.register(aoetlAuth, deps.auth);
     await api.register(perIdentityRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 });
     await api.register(pipelineRoutes, routeOptions);
