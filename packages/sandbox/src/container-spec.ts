@@ -56,6 +56,13 @@ export interface ContainerSpecInput {
  * profile stays on), bounded memory (no swap), CPU, processes and files, no environment, no log
  * driver, stdin attached for the data stream.
  *
+ * No init process (Docker's `Init`) yet: docker-init would run as the sandbox user, so user code could
+ * PTRACE_ATTACH it (measured under runc by the adversarial battery: the run then hangs until its timeout);
+ * it needs a seccomp profile without ptrace first. Each run's container is removed with its whole process tree anyway. Resource limits
+ * (ulimits): no core dumps, files no larger than twice the /tmp tmpfs (the tmpfs fills first; a backstop
+ * for any other writable place), an 8 MiB stack, and CPU seconds up to
+ * what the run may use in its timeout (cpus × timeout, + 1 s): a backstop behind the driver's kill timer.
+ *
  * Processes: runc counts them in the container's pids cgroup. RLIMIT_NPROC is not used with runc,
  * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
  * gVisor it is counted per sandbox by gVisor's own kernel (see runscHostPidsLimit).
@@ -69,7 +76,14 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool,
     labels[OWNER_PID_LABEL] = String(owner.pid);
     labels[OWNER_START_LABEL] = owner.start;
   }
-  const ulimits = [{ Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile }];
+  const cpuSeconds = cpuSecondsLimit(limits);
+  const ulimits = [
+    { Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile },
+    { Name: 'core', Soft: 0, Hard: 0 },
+    { Name: 'fsize', Soft: 2 * limits.tmpfsBytes, Hard: 2 * limits.tmpfsBytes },
+    { Name: 'stack', Soft: STACK_BYTES, Hard: STACK_BYTES },
+    { Name: 'cpu', Soft: cpuSeconds, Hard: cpuSeconds + 1 },
+  ];
   if (runtime === 'runsc') ulimits.push({ Name: 'nproc', Soft: limits.pidsLimit, Hard: limits.pidsLimit });
   return {
     Image: image,
@@ -105,7 +119,24 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool,
   };
 }
 
-/** The limits that are baked into a container at creation (the others are enforced by the driver). */
+/** Stack size limit of the sandbox's processes (the usual default, made explicit). */
+export const STACK_BYTES = 8 * 1024 * 1024;
+
+/** RLIMIT_CPU (soft, seconds): the CPU time a run can use before its timeout, plus one second. */
+export function cpuSecondsLimit(limits: Pick<SandboxLimits, 'timeoutMs' | 'cpus'>): number {
+  return Math.ceil((limits.timeoutMs / 1000) * Math.max(1, limits.cpus)) + 1;
+}
+
+/**
+ * The limits that are baked into a container at creation (the others are enforced by the driver). RLIMIT_CPU
+ * is baked in too but is not part of the key: a container may serve a run whose CPU seconds are at most its
+ * own (see fitsContainer).
+ */
 export function containerLimitsKey(limits: SandboxLimits): string {
   return [limits.memoryBytes, limits.cpus, limits.pidsLimit, limits.tmpfsBytes, limits.nofile].join('/');
+}
+
+/** Whether a container created with `created` limits can serve a run with `wanted` limits. */
+export function fitsContainer(wanted: SandboxLimits, created: SandboxLimits): boolean {
+  return containerLimitsKey(wanted) === containerLimitsKey(created) && cpuSecondsLimit(wanted) <= cpuSecondsLimit(created);
 }

@@ -4,7 +4,7 @@ import { Transform, Writable, type Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { assertRuntimeAllowed } from './policy-runtime.js';
-import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
+import { buildContainerSpec, fitsContainer, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
 import { SandboxClosedError, SandboxError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { WarmPool, type PoolSlot } from './pool.js';
@@ -102,7 +102,6 @@ export class DockerSandboxDriver implements SandboxDriver {
   private readonly owner: ContainerOwner;
   private readonly docker: Docker;
   private readonly defaults: SandboxLimits;
-  private readonly poolKey: string;
   private readonly log: SandboxLogger;
   private readonly stderrTailBytes: number;
   private readonly pool: WarmPool<Slot> | undefined;
@@ -124,7 +123,6 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.harnessGuard = options.harnessGuard ?? true;
     this.docker = options.docker ?? new Docker({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET });
     this.defaults = resolveLimits(options.limits);
-    this.poolKey = containerLimitsKey(this.defaults);
     this.stderrTailBytes = options.stderrTailBytes ?? 64 * 1024;
     this.ownerId = randomUUID();
     this.owner = currentOwner(this.ownerId);
@@ -217,7 +215,7 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   private async runContainer(req: SandboxRunRequest, header: string, limits: SandboxLimits): Promise<SandboxResult> {
     const started = performance.now();
-    const warm = this.pool && containerLimitsKey(limits) === this.poolKey ? this.pool.take() : undefined;
+    const warm = this.pool && fitsContainer(limits, this.defaults) ? this.pool.take() : undefined;
     const slot = warm ?? (await this.startSlot(req.runId, limits, false));
     const startMs = slot.warm ? Math.round((performance.now() - started) * 10) / 10 : slot.startMs;
     const log = { containerId: slot.container.id, runId: req.runId, runtime: this.runtime, warm: slot.warm };
