@@ -2,6 +2,7 @@ import {
   buildContainerSpec,
   containerLimitsKey,
   fitsContainer,
+  HARNESS_SYSCALLS,
   OWNER_HOST_LABEL,
   OWNER_LABEL,
   OWNER_PID_LABEL,
@@ -98,6 +99,19 @@ describe('buildContainerSpec', () => {
   it('uses the runtime it is given', () => {
     expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.Runtime).toBe('runc');
   });
+  it('under runc, filters system calls with the harness allowlist unless Docker default is asked for (tests only)', () => {
+    const runc = buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.SecurityOpt!;
+    expect(runc[0]).toBe('no-new-privileges:true');
+    const profile = JSON.parse(runc[1]!.replace(/^seccomp=/, '')) as { defaultAction: string; syscalls: { names: string[]; action: string }[] };
+    expect(profile.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(profile.syscalls).toEqual([{ names: [...HARNESS_SYSCALLS], action: 'SCMP_ACT_ALLOW' }]);
+    for (const refused of ['socket', 'connect', 'clone', 'clone3', 'fork', 'vfork', 'ptrace', 'mount', 'unshare', 'setns', 'bpf', 'keyctl', 'io_uring_setup']) {
+      expect(HARNESS_SYSCALLS).not.toContain(refused);
+    }
+    expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits, seccomp: 'docker-default' }).HostConfig!.SecurityOpt).toEqual(['no-new-privileges:true']);
+    expect(host.SecurityOpt).toEqual(['no-new-privileges:true']); // gVisor: its own kernel filters
+  });
+
   it('starts the harness with its guard unless switched off (tests only)', () => {
     expect(buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits }).Cmd).toEqual([...HARNESS_COMMAND]);
     const unguarded = buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits, harnessGuard: false });

@@ -48,17 +48,54 @@ export interface ContainerSpecInput {
   pool?: boolean;
   /** false (tests only): the harness runs without its restricted builtins and audit hook. */
   harnessGuard?: boolean;
+  /** Seccomp profile under runc: the harness's own allowlist (default) or Docker's default profile (tests only). */
+  seccomp?: SeccompChoice;
+}
+
+export type SeccompChoice = 'harness' | 'docker-default';
+
+/**
+ * The system calls the sandbox may make under runc: what the harness was traced making
+ * (docker/sandbox-python/seccomp_trace.py), plus what runc's exec path, the dynamic loader, the Go
+ * runtime of runc-init between seccomp and exec, and Debian's python3 use on other kernels and libc
+ * versions. Everything else fails with EPERM: no sockets, no fork/clone of processes, no ptrace,
+ * mount, unshare, keyctl, bpf, io_uring...
+ */
+export const HARNESS_SYSCALLS: readonly string[] = Object.freeze([
+  // traced
+  'access', 'arch_prctl', 'brk', 'close', 'dup2', 'execve', 'exit_group', 'fcntl', 'futex', 'getdents64', 'getrandom',
+  'gettid', 'ioctl', 'lseek', 'mmap', 'mprotect', 'munmap', 'newfstatat', 'openat', 'pread64', 'prlimit64', 'read',
+  'readlink', 'rseq', 'rt_sigaction', 'set_robust_list', 'set_tid_address', 'sysinfo', 'uname', 'write',
+  // the same operations through other entry points (libc and kernel versions)
+  'dup', 'dup3', 'fstat', 'stat', 'lstat', 'statx', 'fstatfs', 'faccessat', 'faccessat2', 'readlinkat', 'getcwd',
+  'readv', 'writev', 'pwrite64', 'mremap', 'madvise', 'exit', 'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack',
+  'clock_gettime', 'clock_getres', 'gettimeofday', 'time', 'nanosleep', 'clock_nanosleep', 'sched_yield',
+  'sched_getaffinity', 'getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getgroups', 'poll', 'ppoll',
+  'select', 'pselect6', 'pipe2', 'close_range', 'restart_syscall', 'futex_waitv', 'getrlimit',
+  // runc-init after the filter is installed, until it execs the harness (Go runtime threads)
+  'execveat', 'epoll_pwait', 'epoll_ctl', 'tgkill', 'getpgrp', 'capget', 'prctl',
+]);
+
+/** The seccomp profile (Docker's JSON format) that allows HARNESS_SYSCALLS and refuses the rest with EPERM. */
+export function harnessSeccompProfile(): string {
+  return JSON.stringify({
+    defaultAction: 'SCMP_ACT_ERRNO',
+    defaultErrnoRet: 1,
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+    syscalls: [{ names: [...HARNESS_SYSCALLS], action: 'SCMP_ACT_ALLOW' }],
+  });
 }
 
 /**
  * Hardened container settings: no network, no IPC namespace sharing (and no /dev/shm), read-only
- * root, small noexec /tmp, no capabilities, no privilege escalation (Docker's default seccomp
- * profile stays on), bounded memory (no swap), CPU, processes and files, no environment, no log
- * driver, stdin attached for the data stream.
+ * root, small noexec /tmp, no capabilities, no privilege escalation, under runc a seccomp allowlist
+ * of what the harness needs (HARNESS_SYSCALLS; narrower than Docker's default profile), bounded memory
+ * (no swap), CPU, processes and files, no environment, no log driver, stdin attached for the data stream.
  *
- * No init process (Docker's `Init`) yet: docker-init would run as the sandbox user, so user code could
- * PTRACE_ATTACH it (measured under runc by the adversarial battery: the run then hangs until its timeout);
- * it needs a seccomp profile without ptrace first. Each run's container is removed with its whole process tree anyway. Resource limits
+ * No init process (Docker's `Init`): docker-init runs as the sandbox user, so with Docker's default
+ * profile user code could PTRACE_ATTACH it (measured under runc by the adversarial battery: the run then
+ * hangs until its timeout), and under the harness allowlist it could not fork the harness at all. Each
+ * run's container is removed with its whole process tree anyway. Resource limits
  * (ulimits): no core dumps, files no larger than twice the /tmp tmpfs (the tmpfs fills first; a backstop
  * for any other writable place), an 8 MiB stack, and CPU seconds up to
  * what the run may use in its timeout (cpus × timeout, + 1 s): a backstop behind the driver's kill timer.
@@ -67,7 +104,7 @@ export interface ContainerSpecInput {
  * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
  * gVisor it is counted per sandbox by gVisor's own kernel (see runscHostPidsLimit).
  */
-export function buildContainerSpec({ image, runtime, runId, limits, owner, pool, harnessGuard = true }: ContainerSpecInput): ContainerCreateOptions {
+export function buildContainerSpec({ image, runtime, runId, limits, owner, pool, harnessGuard = true, seccomp = 'harness' }: ContainerSpecInput): ContainerCreateOptions {
   const labels: Record<string, string> = { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId };
   if (pool) labels[POOL_LABEL] = '1';
   if (owner) {
@@ -106,7 +143,9 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool,
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${limits.tmpfsBytes}` },
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges:true'],
+      // gVisor filters its own host calls; the harness profile narrows what runc lets user code ask the host kernel.
+      SecurityOpt:
+        runtime === 'runc' && seccomp === 'harness' ? ['no-new-privileges:true', `seccomp=${harnessSeccompProfile()}`] : ['no-new-privileges:true'],
       Privileged: false,
       PidsLimit: runtime === 'runsc' ? runscHostPidsLimit(limits.pidsLimit) : limits.pidsLimit,
       Memory: limits.memoryBytes,

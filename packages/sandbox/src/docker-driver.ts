@@ -4,7 +4,7 @@ import { Transform, Writable, type Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { assertRuntimeAllowed } from './policy-runtime.js';
-import { buildContainerSpec, fitsContainer, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
+import { buildContainerSpec, fitsContainer, POOL_RUN_ID, type ContainerOwner, type SeccompChoice } from './container-spec.js';
 import { SandboxClosedError, SandboxError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
 import { resolveLimits } from './limits.js';
 import { WarmPool, type PoolSlot } from './pool.js';
@@ -51,6 +51,8 @@ export interface DockerSandboxDriverOptions {
    * that a test can probe the container on its own. Default true; no configuration variable sets it.
    */
   harnessGuard?: boolean;
+  /** Seccomp under runc: the harness allowlist (default) or, for tests that probe the container, Docker's default. */
+  seccomp?: SeccompChoice;
   /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. */
   socketPath?: string;
   /** A ready client instead of socketPath. */
@@ -97,6 +99,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly image: string;
   readonly runtime: SandboxRuntime;
   private readonly harnessGuard: boolean;
+  private readonly seccomp: SeccompChoice;
   /** Owner id written on every container of this driver (label aoetl.owner). */
   readonly ownerId: string;
   private readonly owner: ContainerOwner;
@@ -121,6 +124,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.log = options.logger ?? SILENT_LOGGER;
     assertRuntimeAllowed(this.runtime, options.allowRunc, this.log);
     this.harnessGuard = options.harnessGuard ?? true;
+    this.seccomp = options.seccomp ?? 'harness';
     this.docker = options.docker ?? new Docker({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET });
     this.defaults = resolveLimits(options.limits);
     this.stderrTailBytes = options.stderrTailBytes ?? 64 * 1024;
@@ -245,7 +249,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     if (this.closed) throw new SandboxClosedError();
     const t0 = performance.now();
     const container = await this.docker.createContainer(
-      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool, harnessGuard: this.harnessGuard }),
+      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool, harnessGuard: this.harnessGuard, seccomp: this.seccomp }),
     );
     this.active.set(container.id, container);
     let socket: Duplex | undefined;

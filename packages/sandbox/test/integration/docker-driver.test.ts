@@ -42,7 +42,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('DockerSandboxDriver with %s', 
     });
 
     beforeAll(async () => {
-      driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, socketPath, limits: { timeoutMs: 60_000, memoryBytes: 256 * 1024 * 1024 } });
+      driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, seccomp: 'docker-default', socketPath, limits: { timeoutMs: 60_000, memoryBytes: 256 * 1024 * 1024 } });
     });
     afterAll(() => driver.close());
 

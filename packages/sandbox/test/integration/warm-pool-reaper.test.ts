@@ -56,6 +56,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('warm pool with %s', (runtime) 
       runtime,
       allowRunc: true,
       harnessGuard: false, // the tests below probe the container itself (files left behind, /tmp)
+      seccomp: 'docker-default',
       socketPath,
       pool: { size: 2 },
       limits: { memoryBytes: 128 * 1024 * 1024 },
