@@ -7,8 +7,9 @@ COMPONENT=certs
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 need_cmd openssl openssl
 
-SERVERS=(redis postgres oidc openbao)
-CLIENTS=(agent-gateway orchestrator etl-agent monitor admin)
+# docker: dockerd's TLS port (docker.sh); docker-client: the etl-agent's client certificate for it.
+SERVERS=(redis postgres oidc openbao docker)
+CLIENTS=(agent-gateway orchestrator etl-agent monitor admin docker-client)
 LOG="$LOGS/certs.log"
 
 # valid NAME...: each cert exists with its key, chains to our CA and is still valid in a week.
@@ -86,6 +87,7 @@ write_env_default agent-gateway AOETL_OIDC_ISSUER https://127.0.0.1:9400
 write_env_default agent-gateway AOETL_OIDC_AUDIENCE aoetl-api
 write_env_default agent-gateway AOETL_OIDC_CA_FILE "$CERTS/ca.crt"
 write_env_default etl-agent AOETL_SANDBOX_RUNTIME runc
+write_env_default etl-agent AOETL_SANDBOX_ALLOW_RUNC true  # the runc default above is for development only
 write_env_default etl-agent AOETL_DOCKER_SOCKET /var/run/docker.sock
 write_env test AOETL_STATE_DIR "$STATE"
 write_env test AOETL_TLS_CA_FILE "$CERTS/ca.crt"

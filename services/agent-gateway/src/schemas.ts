@@ -8,6 +8,7 @@ import {
   FailureReason,
   PipelineSpec,
   Uuid,
+  WriteMode,
 } from '@aoetl/contracts';
 import { MAX_PAGE_SIZE } from '@aoetl/store';
 
@@ -91,8 +92,10 @@ export const PipelineResponse = Type.Object(
   {
     id: Uuid,
     name: Type.String(),
-    version: Type.Integer({ minimum: 1, description: 'bumped by every update' }),
+    version: Type.Integer({ minimum: 1, description: 'its current version; every change writes a new one' }),
     spec: PipelineBody,
+    artifactSha256: Sha256,
+    approvalRequired: Type.Boolean({ description: 'runs of the current version wait for an approval' }),
     createdBy: Identity,
     createdAt: Timestamp,
     updatedBy: Nullable(Identity),
@@ -101,6 +104,50 @@ export const PipelineResponse = Type.Object(
   { additionalProperties: false, description: 'A pipeline' },
 );
 export const PipelinePage = PageOf(PipelineResponse, 'A page of pipelines, newest first');
+
+export const PipelineVersionResponse = Type.Object(
+  {
+    pipelineId: Uuid,
+    version: Type.Integer({ minimum: 1 }),
+    spec: PipelineBody,
+    artifactSha256: Sha256,
+    approvalRequired: Type.Boolean({ description: 'runs of this version wait for an approval' }),
+    rollbackOf: Nullable(Type.Integer({ minimum: 1, description: 'the version this one restored' })),
+    createdBy: Identity,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false, description: 'One immutable version of a pipeline' },
+);
+export const PipelineVersionPage = PageOf(PipelineVersionResponse, 'A page of a pipeline\'s versions, newest first');
+
+const VersionNumber = Type.Integer({ minimum: 1, maximum: 2147483647 });
+export const VersionParams = Type.Object({ id: Uuid, version: VersionNumber }, { additionalProperties: false });
+export const VersionDiffParams = Type.Object({ id: Uuid, from: VersionNumber, to: VersionNumber }, { additionalProperties: false });
+
+const TextDiff = Type.Object(
+  {
+    additions: Type.Integer({ minimum: 0 }),
+    deletions: Type.Integer({ minimum: 0 }),
+    unified: Type.String({ description: 'unified diff (empty when equal)' }),
+  },
+  { additionalProperties: false },
+);
+const VersionRef = Type.Object({ version: Type.Integer(), artifactSha256: Sha256 }, { additionalProperties: false });
+export const VersionDiff = Type.Object(
+  {
+    pipelineId: Uuid,
+    from: VersionRef,
+    to: VersionRef,
+    spec: Type.Object(TextDiff.properties, { additionalProperties: false, description: 'the spec without its code, as indented JSON' }),
+    code: Type.Object(TextDiff.properties, { additionalProperties: false, description: 'the transform code (the artifacts)' }),
+  },
+  { additionalProperties: false, description: 'What changed between two versions of a pipeline' },
+);
+
+export const RollbackBody = Type.Object(
+  { version: Type.Integer({ minimum: 1, maximum: 2147483647, description: 'the version to restore (as a new version)' }) },
+  { additionalProperties: false },
+);
 
 // ------------------------------------------------------------------------------------------------ runs
 
@@ -122,7 +169,14 @@ const runFields = {
   submittedBy: Identity,
   cancelledBy: Nullable(Identity),
   requestId: Type.String(),
+  pipelineVersion: Nullable(Type.Integer({ minimum: 1, description: 'the pipeline version the run executes (its snapshot, taken at submit)' })),
   artifactSha256: Nullable(Sha256),
+  target: Nullable(
+    Type.Object(
+      { connection: ConnectionName, table: Type.String(), mode: WriteMode, keys: Type.Array(Type.String()) },
+      { additionalProperties: false, description: 'the target of the run\'s snapshot' },
+    ),
+  ),
   chunks: Type.Integer({ minimum: 1 }),
   rowsIn: Nullable(Type.Integer()),
   rowsOut: Nullable(Type.Integer()),
@@ -210,6 +264,8 @@ export const ApprovalResponse = Type.Object(
     submittedBy: Identity,
     requestedAt: Timestamp,
     state: ApprovalState,
+    pipelineVersion: Nullable(Type.Integer({ minimum: 1, description: 'the pipeline version of the run\'s snapshot the approval is for' })),
+    artifactSha256: Nullable(Sha256),
     decidedBy: Nullable(Identity),
     decidedAt: Nullable(Timestamp),
     comment: Nullable(Type.String()),
@@ -297,36 +353,69 @@ export const ArtifactDiff = Type.Object(
 
 // ------------------------------------------------------------------------------------------------ audit
 
-export const AuditKind = Type.Union(
-  [
-    'pipeline.created', 'pipeline.updated', 'pipeline.deleted', 'connection.registered', 'connection.updated',
-    'run.submitted', 'run.status', 'artifact.stored', 'approval.approved', 'approval.rejected',
-  ].map((k) => Type.Literal(k)),
-);
-
-export const AuditEvent = Type.Object(
+export const AuditEntry = Type.Object(
   {
-    id: Type.String(),
+    seq: Type.Integer({ minimum: 1, description: 'position in the tenant\'s hash chain' }),
     at: Timestamp,
-    kind: AuditKind,
-    actor: Type.String({ description: 'identity (issuer|subject), or system' }),
-    pipelineId: Nullable(Uuid),
-    runId: Nullable(Uuid),
-    detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    actor: Type.String({ description: 'identity (issuer|subject), or service:<database role>' }),
+    action: Type.String({ description: 'pipeline.created, run.succeeded, approval.approved, erasure.completed…' }),
+    object: Type.String({ description: 'what the action touched: pipeline:<id>, run:<id>, connection:<name>…' }),
+    payload: Type.Record(Type.String(), Type.Unknown(), { description: 'ids and hashes only, never a raw value' }),
+    prevHash: Sha256,
+    hash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256(prevHash ‖ canonical JSON of the entry)' }),
   },
   { additionalProperties: false },
 );
-export const AuditPage = PageOf(AuditEvent, 'A page of audit events, newest first');
+export const AuditPage = PageOf(AuditEntry, 'A page of ledger entries, newest first');
 
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:|/@-]+$' });
 export const AuditQuery = Type.Object(
   {
     ...PageQuery,
-    kind: Type.Optional(AuditKind),
+    action: Type.Optional(Name),
+    object: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
     actor: Type.Optional(Type.String({ minLength: 1, maxLength: 2100 })),
-    pipelineId: Type.Optional(Uuid),
-    runId: Type.Optional(Uuid),
     since: Type.Optional(Timestamp),
     until: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditVerification = Type.Object(
+  {
+    ok: Type.Boolean(),
+    entries: Type.Integer({ minimum: 0, description: 'entries that verified (before the first bad one)' }),
+    checkpoints: Type.Optional(Type.Integer({ minimum: 0, description: 'signed checkpoints checked' })),
+    head: Type.Optional(Nullable(Type.Object({ seq: Type.Integer(), hash: Sha256 }, { additionalProperties: false }))),
+    firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() }, { additionalProperties: false })),
+  },
+  { additionalProperties: false, description: 'The tenant\'s chain recomputed and checked against the signed checkpoints' },
+);
+
+// ------------------------------------------------------------------------------------------------ erasure
+
+export const ErasureRequest = Type.Object(
+  {
+    subject: Type.Object(
+      {
+        column: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'the column that identifies the subject (email, a key column)' }),
+        value: Type.String({ minLength: 1, maxLength: 1000, description: 'never stored or logged; audited as a keyed hash' }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export const ErasureResponse = Type.Object(
+  {
+    subjectHash: Type.String({ description: 'HMAC-SHA-256 of the subject (the ledger\'s record of it)' }),
+    tables: Type.Array(
+      Type.Object(
+        { connection: Type.String(), table: Type.String(), deleted: Nullable(Type.Integer({ minimum: 0 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    ledgerSeq: Type.Integer({ minimum: 1 }),
   },
   { additionalProperties: false },
 );

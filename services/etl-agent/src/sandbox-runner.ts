@@ -1,8 +1,43 @@
 import type { FailureReason, TaskLimits } from '@aoetl/contracts';
 import type { TransformOutcome, TransformRunner } from '@aoetl/etl';
-import { checkPolicy, classifyResult, type PolicyReason, type SandboxDriver, type SandboxResult } from '@aoetl/sandbox';
+import {
+  checkPolicy,
+  classifyResult,
+  DockerSandboxDriver,
+  KubernetesSandboxDriver,
+  type PolicyReason,
+  type SandboxDriver,
+  type SandboxLogger,
+  type SandboxResult,
+} from '@aoetl/sandbox';
+import type { SandboxSettings } from './config.js';
 
 const MiB = 1024 * 1024;
+
+/**
+ * The sandbox driver of the settings, ready to run. Docker: refuses to start when the configured runtime (gVisor
+ * by default) is not registered with the engine, and fills the warm pool. Kubernetes: one hardened pod per run in
+ * the sandbox namespace (no pool); pods of dead agents are reaped first.
+ */
+export async function createSandboxDriver(settings: SandboxSettings, logger: SandboxLogger): Promise<SandboxDriver> {
+  const limits = { memoryBytes: settings.memoryBytes };
+  if (settings.driver === 'kubernetes') {
+    const { driver: _driver, memoryBytes: _memoryBytes, ...options } = settings;
+    const k8s = new KubernetesSandboxDriver({ ...options, limits, logger });
+    await k8s.reapOrphans();
+    return k8s;
+  }
+  return DockerSandboxDriver.create({
+    image: settings.image,
+    runtime: settings.runtime,
+    allowRunc: settings.allowRunc,
+    socketPath: settings.socketPath,
+    ...(settings.remote ? { remote: settings.remote } : {}),
+    limits,
+    pool: { size: settings.poolSize },
+    logger,
+  });
+}
 
 /** The failure a sandbox result means for the run, flagged when security-relevant; null when it succeeded. */
 export function failureOf(result: SandboxResult): FailureReason | null {
@@ -37,22 +72,38 @@ export function policyFailure(reasons: PolicyReason[]): FailureReason {
   return { code: 'policy_refused', message: `the transform breaks the code policy: ${listed}`.slice(0, 4000), violation: true };
 }
 
+/** Policy verdicts kept per agent (least recently used forgotten first). */
+export const DEFAULT_MAX_VERDICTS = 1000;
+
 /**
- * Runs transforms in the sandbox driver: the static policy check first (its verdict cached per code hash),
- * then the run, translating the task's limits and the sandbox's typed results.
+ * Runs transforms in the sandbox driver: the static policy check first (its verdict cached per code hash, at
+ * most `maxVerdicts` of them, least recently used evicted), then the run, translating the task's limits and
+ * the sandbox's typed results.
  */
 export class SandboxTransformRunner implements TransformRunner {
+  /** Insertion order = recency: a hit moves its entry to the end, the first entry is the eviction candidate. */
   private readonly verdicts = new Map<string, Promise<FailureReason | null>>();
 
-  constructor(private readonly driver: SandboxDriver) {}
+  constructor(
+    private readonly driver: SandboxDriver,
+    private readonly maxVerdicts = DEFAULT_MAX_VERDICTS,
+  ) {}
 
   private policy(code: string, sha256: string, runId: string): Promise<FailureReason | null> {
     let verdict = this.verdicts.get(sha256);
-    if (!verdict) {
-      verdict = checkPolicy(this.driver, code, { runId }).then((r) => (r.ok ? null : policyFailure(r.reasons)));
-      verdict.catch(() => this.verdicts.delete(sha256)); // an infrastructure failure is not a verdict
+    if (verdict) {
+      this.verdicts.delete(sha256);
       this.verdicts.set(sha256, verdict);
+      return verdict;
     }
+    verdict = checkPolicy(this.driver, code, { runId }).then((r) => (r.ok ? null : policyFailure(r.reasons)));
+    const pending = verdict;
+    // an infrastructure failure is not a verdict
+    verdict.catch(() => {
+      if (this.verdicts.get(sha256) === pending) this.verdicts.delete(sha256);
+    });
+    this.verdicts.set(sha256, verdict);
+    if (this.verdicts.size > this.maxVerdicts) this.verdicts.delete(this.verdicts.keys().next().value!);
     return verdict;
   }
 

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import Docker from 'dockerode';
 
 const REPO_ROOT = resolve(__dirname, '../../../..');
 
@@ -18,6 +19,15 @@ export function readAgentEnv(): Record<string, string> {
     if (eq > 0 && !line.startsWith('#')) env[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return env;
+}
+
+/** The local stack's sandbox image and Docker engine (from .state/env/etl-agent.env). */
+export function dockerSandbox(): { image: string; socketPath: string; docker: Docker } {
+  const env = readAgentEnv();
+  const image = env.AOETL_SANDBOX_IMAGE;
+  if (!image) throw new Error('AOETL_SANDBOX_IMAGE is missing from etl-agent.env: run deploy/local/sandbox-image.sh start');
+  const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
+  return { image, socketPath, docker: new Docker({ socketPath }) };
 }
 
 /** A Writable that keeps everything written to it. */
