@@ -74,6 +74,10 @@ describe('remote Docker over TLS with client certificates', () => {
       runtime,
       socketPath: '/nonexistent.sock',
       remote,
+      // The container's own hardening is probed (a socket attempt): the harness's second layer would stop it first.
+      allowRunc: runtime === 'runc',
+      harnessGuard: false,
+      seccomp: 'docker-default',
       limits: { timeoutMs: 5_000, memoryBytes: 256 * 1024 * 1024 },
       reapIntervalMs: 0,
     });
