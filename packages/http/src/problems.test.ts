@@ -97,8 +97,15 @@ describe('problems: domain errors', () => {
     expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
   });
 
+  it('answers 503 for an upstream error, logs it, and never shows its message', async () => {
+    const res = await thrown(() => new UpstreamError('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2'));
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ type: 'about:blank', title: 'service unavailable', status: 503, detail: 'a dependency is unavailable; retry later' });
+    expect(JSON.stringify(res.body)).not.toMatch(/10\.0\.0\.7|hunter2/);
+    expect(res.logs).toContain('request failed');
+  });
+
   it.each([
-    ['an upstream error', () => new UpstreamError('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2')],
     ['an internal error', () => new InternalError('invariant broken at secret-path')],
     ['a plain Error', () => new Error('undefined is not a function at secret-path')],
     ['a thrown string', () => 'secret-path'],
