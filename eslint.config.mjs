@@ -62,7 +62,8 @@ export default tseslint.config(
   },
   boundaries,
   {
-    files: ['**/*.test.ts', '**/test/**/*.ts'],
+    // Tests and the shared test support (@aoetl/testing) read loosely typed JSON from the services under test.
+    files: ['**/*.test.ts', '**/test/**/*.ts', 'packages/testing/src/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -1,28 +1,8 @@
 /** Trimming against the real Redis: no entry that some group has not acknowledged (or not yet seen) is dropped. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Redis from 'ioredis';
+import { adminRedis } from '@aoetl/testing';
 import { safeTrimId, trimAcknowledged } from '../../src/trim';
 
-const state = process.env.AOETL_STATE_DIR ?? join(__dirname, '../../../../.state');
-const env = Object.fromEntries(
-  readFileSync(join(state, 'env', 'test.env'), 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('='))
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-);
-const redis = new Redis({
-  host: '127.0.0.1',
-  port: 6390,
-  username: 'admin',
-  password: env.AOETL_REDIS_ADMIN_PASSWORD,
-  enableReadyCheck: false,
-  tls: {
-    ca: readFileSync(join(state, 'certs/ca.crt')),
-    cert: readFileSync(join(state, 'certs/admin.crt')),
-    key: readFileSync(join(state, 'certs/admin.key')),
-  },
-});
+const redis = adminRedis();
 const stream = `aoetl:test:trim-${process.pid}-${Date.now()}`;
 afterAll(async () => {
   await redis.del(stream);

@@ -11,11 +11,12 @@ import {
   type SandboxRunRequest,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, copyInput, emptyInput, generatedInput, readAgentEnv } from '../support/env.js';
+import { Collector, stackEnv } from '@aoetl/testing';
+import { copyInput, emptyInput, generatedInput } from '../support/inputs.js';
 
 jest.setTimeout(180_000);
 
-const env = readAgentEnv();
+const env = stackEnv('etl-agent');
 const image = env.AOETL_SANDBOX_IMAGE!;
 const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const docker = new Docker({ socketPath });

@@ -1,15 +1,19 @@
 /**
- * Helpers for integration and end-to-end tests against the real local stack (`make up`).
- * Nothing here fakes a component: a missing component fails the test and says which.
+ * The real local stack (`make up`) as tests reach it: its env files, tokens from its OIDC issuer, SQL as the
+ * PostgreSQL superuser, its Redis as the admin user, its scripts. Nothing here fakes a component: a missing
+ * component fails the test and says which. Nothing runs at import time, so unit tests may import this package.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
-export const REPO = join(__dirname, '..', '..');
+export const REPO = resolve(__dirname, '..', '..', '..');
 export const STATE = process.env.AOETL_STATE_DIR ?? join(REPO, '.state');
 export const API = 'http://127.0.0.1:8080';
+export const MONITOR = 'http://127.0.0.1:8090';
 export const MONITOR_METRICS = 'http://127.0.0.1:9104/metrics';
+export const REAL_ISSUER = process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400';
+export const AUDIENCE = 'aoetl-api';
 
 /** The KEY=VALUE env file a deploy script wrote for a service (or `test`). */
 export function stackEnv(name: string): Record<string, string> {
@@ -23,9 +27,25 @@ export function stackEnv(name: string): Record<string, string> {
   return env;
 }
 
-/** A real access token from the local OIDC issuer (client-credentials grant). */
+/** The PEM of the stack's dev CA (signs OpenBao, the OIDC issuer, Redis and Postgres). */
+export function devCa(): string {
+  const file = join(STATE, 'certs', 'ca.crt');
+  if (!existsSync(file)) throw new Error(`${file} is missing: the local stack is not up (run: make up)`);
+  return readFileSync(file, 'utf8');
+}
+
+const tokens = new Map<string, { token: string; until: number }>();
+/**
+ * A real access token from the local OIDC issuer (client-credentials grant, deploy/local/token.sh), reused
+ * per identity until a minute before it expires.
+ */
 export function token(identity: string): string {
-  return execFileSync(join(REPO, 'deploy/local/token.sh'), [identity], { encoding: 'utf8' }).trim();
+  const cached = tokens.get(identity);
+  if (cached && cached.until > Date.now()) return cached.token;
+  const fresh = execFileSync(join(REPO, 'deploy/local/token.sh'), [identity], { encoding: 'utf8' }).trim();
+  const exp = (JSON.parse(Buffer.from(fresh.split('.')[1] ?? '', 'base64url').toString() || '{}') as { exp?: number }).exp;
+  tokens.set(identity, { token: fresh, until: exp === undefined ? 0 : exp * 1000 - 60_000 });
+  return fresh;
 }
 
 /** Runs SQL as the PostgreSQL superuser over the stack's unix socket; returns unaligned, tuples-only output. */
@@ -40,64 +60,15 @@ export function psqlAdmin(database: string, sql: string): string {
   ).trim();
 }
 
-export interface ApiResponse<T = any> {
-  status: number;
-  body: T;
-  headers: Headers;
-}
-
-export async function api<T = any>(
-  method: string,
-  path: string,
-  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<ApiResponse<T>> {
-  const res = await fetch(`${API}${path}`, {
-    method,
-    headers: {
-      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
-      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...opts.headers,
-    },
-    body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
-  });
-  const text = await res.text();
-  return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-/** Polls a run until it is succeeded or failed. */
-export async function waitForRun(runId: string, bearer: string, timeoutMs = 240_000): Promise<any> {
-  return waitFor(
-    `run ${runId} to finish`,
-    async () => {
-      const r = await api('GET', `/v1/runs/${runId}`, { token: bearer });
-      return r.body && ['succeeded', 'failed', 'cancelled'].includes(r.body.status) ? r.body : undefined;
-    },
-    timeoutMs,
-  );
-}
-
-/** Sum of a Prometheus metric's samples whose labels include `labels`. */
-export async function metricValue(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const lbl = m[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => lbl.includes(`${k}="${v}"`))) sum += Number(m[3]);
-  }
-  return sum;
+/** Runs redis-cli as the stack's Redis admin user over mutual TLS; returns its trimmed output. */
+export function redisAdminCli(...args: string[]): string {
+  const env = stackEnv('test');
+  return execFileSync(
+    'redis-cli',
+    ['--tls', '--cacert', env.AOETL_TLS_CA_FILE!, '--cert', env.AOETL_TLS_CERT_FILE!, '--key', env.AOETL_TLS_KEY_FILE!,
+      '-h', '127.0.0.1', '-p', '6390', '--user', 'admin', '--pass', env.AOETL_REDIS_ADMIN_PASSWORD!, '--no-auth-warning', ...args],
+    { encoding: 'utf8' },
+  ).trim();
 }
 
 /** SIGKILLs a local service (as a crash would), without any cleanup. */
