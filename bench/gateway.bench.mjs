@@ -25,7 +25,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const state = process.env.AOETL_STATE_DIR ?? join(repo, '.state');
 const logger = createLogger({ name: 'bench', level: 'silent' });
 
-// One pipeline in memory, as GatewayStore.getPipeline returns it.
+// One pipeline in memory, as the store's pipelines.get returns it.
 const pipeline = {
   id: randomUUID(),
   name: 'bench',
@@ -42,9 +42,11 @@ const pipeline = {
   updatedAt: null,
 };
 const store = {
-  async getPipeline(_tenant, id) {
-    if (id !== pipeline.id) throw Object.assign(new Error('pipeline not found'), { statusCode: 404 });
-    return pipeline;
+  pipelines: {
+    async get(_tenant, id) {
+      if (id !== pipeline.id) throw Object.assign(new Error('pipeline not found'), { statusCode: 404 });
+      return pipeline;
+    },
   },
 };
 const path = `/v1/pipelines/${pipeline.id}`;

@@ -16,4 +16,3 @@ export {
   type KeyResolverOptions,
   type SupportedAlgorithm,
 } from './keys.js';
-export { sendProblem, sendUnauthorized, type Problem } from './problem.js';

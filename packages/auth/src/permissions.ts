@@ -1,7 +1,7 @@
 import type { preHandlerHookHandler } from 'fastify';
+import { ConfigError, NotAllowedError, UnauthorizedError } from '@aoetl/contracts';
 
 import type { Principal } from './principal.js';
-import { sendProblem, sendUnauthorized } from './problem.js';
 
 /** What a caller may do. Every route needs exactly one of these. */
 export const PERMISSIONS = ['read', 'submit', 'approve', 'admin'] as const;
@@ -50,15 +50,16 @@ export function hasPermission(principal: Principal | null, permission: Permissio
 }
 
 /**
- * preHandler that lets the request through when the authenticated principal holds `permission`; 401 without a
- * principal, 403 problem+json otherwise. It looks at no resource, so a 403 never tells whether one exists.
+ * preHandler that lets the request through when the authenticated principal holds `permission`; otherwise fails
+ * it with `UnauthorizedError` (no principal) or `NotAllowedError` (a 403 naming the permission). It looks at no
+ * resource, so a 403 never tells whether one exists.
  */
 export function requirePermission(permission: Permission): preHandlerHookHandler {
-  if (!(PERMISSIONS as readonly string[]).includes(permission)) throw new TypeError(`unknown permission ${permission}`);
-  return function requirePermissionHook(request, reply, done) {
+  if (!(PERMISSIONS as readonly string[]).includes(permission)) throw new ConfigError(`unknown permission ${permission}`);
+  return function requirePermissionHook(request, _reply, done) {
     const principal = request.principal;
-    if (principal === null) sendUnauthorized(reply, false);
+    if (principal === null) done(new UnauthorizedError('no authenticated principal'));
     else if (permissionsOf(principal).has(permission)) done();
-    else sendProblem(reply, 403, 'Forbidden');
+    else done(new NotAllowedError(`this operation needs the ${permission} permission`));
   };
 }

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { problems } from '@aoetl/http';
 
 import { LocalIssuer, makeKey, makeTestCa, signHs256, signJwt, type SigningKey } from '@aoetl/testing';
 import { aoetlAuth, requireRole, type AuthPluginOptions } from './index.js';
@@ -51,6 +52,7 @@ interface Response {
 
 async function buildApp(options: Partial<AuthPluginOptions> = {}): Promise<TestApp> {
   const fastify = Fastify({ logger: process.env.AUTH_TEST_LOG ? { level: 'info' } : false });
+  await fastify.register(problems);
   await fastify.register(aoetlAuth, {
     issuers: [issuer.issuer, twinIssuer.issuer],
     audience: AUDIENCE,
@@ -306,9 +308,18 @@ describe('TLS trust', () => {
   });
 });
 
+describe('registration', () => {
+  it('needs the problems plugin, which answers its refusals', async () => {
+    const fastify = Fastify({ logger: false });
+    await expect(fastify.register(aoetlAuth, { issuers: [issuer.issuer], audience: AUDIENCE, ca: tls.caPem })).rejects.toThrow(/problems/);
+    await fastify.close();
+  });
+});
+
 describe('global: false', () => {
   it('authenticates only routes that use fastify.authenticate', async () => {
     const fastify = Fastify({ logger: false });
+    await fastify.register(problems);
     await fastify.register(aoetlAuth, { issuers: [issuer.issuer], audience: AUDIENCE, ca: tls.caPem, global: false });
     fastify.get('/open', (request, reply) => reply.send({ principal: request.principal }));
     fastify.get('/secure', { onRequest: fastify.authenticate }, (request, reply) => reply.send(request.principal));
@@ -345,7 +356,12 @@ describe('requireRole', () => {
     const res = await approve(token(rsa, { roles: ['submit', 'read'] }));
     expect(res.statusCode).toBe(403);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.json()).toStrictEqual({ type: 'about:blank', title: 'Forbidden', status: 403 });
+    expect(res.json()).toStrictEqual({
+      type: 'urn:aoetl:problem:not_allowed',
+      title: 'not allowed',
+      status: 403,
+      detail: 'this operation needs one of the roles approve, admin',
+    });
     expect((await approve(token(rsa, { roles: undefined }))).statusCode).toBe(403);
   });
 

@@ -1,6 +1,7 @@
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConfigError, UnauthorizedError } from '@aoetl/contracts';
 
 import {
   isSupportedAlgorithm,
@@ -11,7 +12,6 @@ import {
   type SupportedAlgorithm,
 } from './keys.js';
 import { principalFromClaims, type Principal } from './principal.js';
-import { sendUnauthorized } from './problem.js';
 
 export interface AuthPluginOptions extends KeyResolverOptions {
   /** Accepted `aud` value(s). */
@@ -56,9 +56,8 @@ const MAX_KID_LENGTH = 256;
 const KEY_SOURCE_HEADERS = ['jku', 'x5u', 'jwk', 'x5c'];
 const VERIFY_METHOD = 'aoetlJwtVerify';
 
-class TokenRejectedError extends Error {
-  override readonly name = 'TokenRejectedError';
-}
+/** The bearer token failed a check of this plugin (algorithm, key source, kid, issuer, iat, header format). */
+class TokenRejectedError extends UnauthorizedError {}
 
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -70,10 +69,10 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
   const issuers = new Set(options.issuers);
   const algorithms = [...(options.algorithms ?? SUPPORTED_ALGORITHMS)];
   if (algorithms.length === 0 || !algorithms.every(isSupportedAlgorithm)) {
-    throw new TypeError(`algorithms must be a non-empty subset of ${SUPPORTED_ALGORITHMS.join(', ')}`);
+    throw new ConfigError(`algorithms must be a non-empty subset of ${SUPPORTED_ALGORITHMS.join(', ')}`);
   }
   const audience = typeof options.audience === 'string' ? [options.audience] : [...options.audience];
-  if (audience.length === 0 || audience.some((aud) => aud.length === 0)) throw new TypeError('audience is required');
+  if (audience.length === 0 || audience.some((aud) => aud.length === 0)) throw new ConfigError('audience is required');
   const skewSeconds = options.clockSkewSeconds ?? 30;
   const tokenType = options.tokenType ?? 'at+jwt';
 
@@ -117,12 +116,12 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
 
   fastify.decorateRequest('principal', null);
 
-  /** Verifies the request's bearer token; on failure sends the 401 and resolves false. */
-  async function authenticateRequest(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    if (request.headers.authorization === undefined) {
-      sendUnauthorized(reply, false);
-      return false;
-    }
+  /**
+   * Verifies the request's bearer token and sets `request.principal`; otherwise throws an `UnauthorizedError`,
+   * which the `problems` plugin answers with a 401 that says nothing about why (the reason is only logged).
+   */
+  async function authenticateRequest(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.headers.authorization === undefined) throw new UnauthorizedError('no bearer token');
     try {
       if (bearerToken(request) === undefined) throw new TokenRejectedError('malformed authorization header');
       const verify = (request as unknown as Record<string, () => Promise<Record<string, unknown>>>)[VERIFY_METHOD];
@@ -132,21 +131,18 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
         throw new TokenRejectedError('iat invalid or in the future');
       }
       request.principal = principalFromClaims(claims);
-      return true;
     } catch (error) {
       const fetchProblem = error instanceof KeyResolutionError && !/not allowed|rate-limited|NOT_FOUND/.test(error.message);
       request.log[fetchProblem ? 'warn' : 'info']({ reason: reasonOf(error) }, 'bearer token rejected');
-      sendUnauthorized(reply, true);
-      return false;
+      reply.header('www-authenticate', 'Bearer error="invalid_token"');
+      throw new UnauthorizedError('bearer token rejected', { cause: error });
     }
   }
 
   // Callback-style hook: fits every fastify hook slot without promise lint exceptions.
   const authenticate: onRequestHookHandler = (request, reply, done) => {
     authenticateRequest(request, reply).then(
-      (ok) => {
-        if (ok) done();
-      },
+      () => done(),
       (error: Error) => done(error),
     );
   };
@@ -169,5 +165,8 @@ function reasonOf(error: unknown): string {
   return `${error.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message}`;
 }
 
-/** Fastify plugin: verifies OIDC bearer access tokens and sets `request.principal`. */
-export const aoetlAuth = fp(authPlugin, { fastify: '5.x', name: '@aoetl/auth' });
+/**
+ * Fastify plugin: verifies OIDC bearer access tokens and sets `request.principal`. Refusals are thrown
+ * (`UnauthorizedError`, `NotAllowedError`): it needs `@aoetl/http`'s `problems` plugin registered first.
+ */
+export const aoetlAuth = fp(authPlugin, { fastify: '5.x', name: '@aoetl/auth', dependencies: ['problems'] });

@@ -1,3 +1,5 @@
+import { UnauthorizedError } from '@aoetl/contracts';
+
 /** The authenticated caller, derived from a verified access token. */
 export interface Principal {
   /** `iss` claim. */
@@ -14,9 +16,8 @@ export interface Principal {
   scopes: string[];
 }
 
-export class InvalidClaimsError extends Error {
-  override readonly name = 'InvalidClaimsError';
-}
+/** A verified token whose claims do not make a principal (missing tenant, malformed roles…). */
+export class InvalidClaimsError extends UnauthorizedError {}
 
 function nonEmptyString(value: unknown, claim: string): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > 1024) {

@@ -1,4 +1,5 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
+import { ERROR_CODES } from './errors.js';
 import { ConnectionDescriptor, Identifier, QualifiedName, RunStatus, WriteMode } from './pipeline.js';
 
 export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
@@ -99,8 +100,31 @@ export const TaskSucceeded = Envelope(
 );
 export type TaskSucceeded = Static<typeof TaskSucceeded>;
 
+/**
+ * Why a task or run failed (`FailureReason.code`): every `ErrorCode` (the error that ended the task, see
+ * `ERROR_CODES`) plus the outcomes below, which only a run can have. Listed in docs/api/README.md.
+ */
+export const RUN_FAILURE_CODES = {
+  target_missing: 'The target table does not exist or the load role cannot see it.',
+  aborted: 'The run was aborted before its commit.',
+  chunks_missing: 'The commit found fewer staged chunks than the run planned.',
+  transform: 'The transform raised an exception (`pythonType` and `traceback` say which).',
+  sandbox_timeout: 'The transform ran longer than its time limit and was killed.',
+  sandbox_oom: 'The transform used more than its memory limit and was killed.',
+  sandbox_output_limit: 'The transform wrote more than its output limit and was stopped.',
+  sandbox_exit: 'The sandbox ended abnormally (exit code and reason in the message).',
+  policy_refused: 'The transform breaks the code policy (a security-relevant `violation`).',
+  poison_message: 'A message of the run could not be processed and was dead-lettered.',
+} as const;
+export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
+export type FailureCode = keyof typeof FAILURE_CODES;
+export const FailureCode = Type.Union(
+  Object.entries(FAILURE_CODES).map(([code, description]) => Type.Literal(code, { description })),
+  { description: 'Why the task or run failed (a closed set, listed in docs/api/README.md)' },
+) as unknown as TUnion<TLiteral<FailureCode>[]>;
+
 export const FailureReason = Type.Object({
-  code: Type.String(),
+  code: FailureCode,
   message: Type.String({ maxLength: 4000 }),
   pythonType: Type.Optional(Type.String()),
   traceback: Type.Optional(Type.String({ maxLength: 16_000 })),

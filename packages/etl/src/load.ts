@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import type { CommitTask, ConnectionDescriptor, FailureReason, LoadTask, TaskLimits } from '@aoetl/contracts';
+import { AoetlError, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits } from '@aoetl/contracts';
 import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
 import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
 import { CredentialLostError, LeaseKeeper } from './leases.js';
@@ -44,10 +44,11 @@ export interface LoadResult {
 }
 
 /** A load that failed for a reason that retrying will not fix; the run fails with `reason`. */
-export class LoadFailure extends Error {
+export class LoadFailure extends AoetlError {
+  readonly code = 'load' as const;
+  readonly retryable = false;
   constructor(readonly reason: FailureReason) {
     super(reason.message);
-    this.name = 'LoadFailure';
   }
 }
 
@@ -101,7 +102,13 @@ class Session {
       connectionTimeoutMillis: 10_000,
     });
     this.clients.push(client);
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (err) {
+      // A connection that could not be made is worth another attempt, unless Postgres said why not (SQLSTATE).
+      const typed = classifyError(err);
+      throw typed instanceof UpstreamError ? typed : new UpstreamError(`could not connect to ${desc.name}: ${typed.message}`, { cause: err });
+    }
     return client;
   }
 

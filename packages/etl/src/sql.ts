@@ -1,3 +1,5 @@
+import { InputError } from '@aoetl/contracts';
+
 /** Quotes an identifier for PostgreSQL (names are also pattern-checked by the contracts). */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -6,7 +8,7 @@ export function quoteIdent(name: string): string {
 /** `schema.table` → `"schema"."table"`. */
 export function quoteQualified(name: string): string {
   const parts = name.split('.');
-  if (parts.length !== 2 || parts.some((p) => p.length === 0)) throw new Error(`expected schema.table, got '${name}'`);
+  if (parts.length !== 2 || parts.some((p) => p.length === 0)) throw new InputError(`expected schema.table, got '${name}'`);
   return parts.map(quoteIdent).join('.');
 }
 

@@ -1,13 +1,18 @@
-/** Base class of the errors this package throws (sandbox outcomes are results, not errors). */
-export class SandboxError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+import { AoetlError, ConfigError } from '@aoetl/contracts';
+
+/**
+ * The sandbox could not run a transform (engine, pod or stream failure). Retryable unless a subclass says
+ * otherwise: a new attempt gets a new container or pod. (Sandbox outcomes — the transform raised, ran out of
+ * time or memory — are results, not errors.)
+ */
+export class SandboxError extends AoetlError {
+  readonly code = 'sandbox' as const;
+  readonly retryable: boolean = true;
 }
 
-/** The Docker engine does not offer the configured runtime (e.g. runsc not registered). */
+/** The Docker engine does not offer the configured runtime (e.g. runsc not registered). Not retryable. */
 export class SandboxRuntimeUnavailableError extends SandboxError {
+  override readonly retryable = false;
   constructor(
     readonly runtime: string,
     readonly available: string[],
@@ -16,18 +21,20 @@ export class SandboxRuntimeUnavailableError extends SandboxError {
   }
 }
 
-/** The sandbox image is not present in the engine (no registry to pull it from). */
+/** The sandbox image is not present in the engine (no registry to pull it from). Not retryable. */
 export class SandboxImageMissingError extends SandboxError {
+  override readonly retryable = false;
   constructor(readonly image: string) {
     super(`sandbox image "${image}" is not present; build it with deploy/local/sandbox-image.sh start`);
   }
 }
 
 /** Invalid options or limits. */
-export class SandboxConfigError extends SandboxError {}
+export class SandboxConfigError extends ConfigError {}
 
-/** The driver was closed. */
+/** The driver was closed (the agent is shutting down). Not retryable in this process. */
 export class SandboxClosedError extends SandboxError {
+  override readonly retryable = false;
   constructor() {
     super('sandbox driver is closed');
   }

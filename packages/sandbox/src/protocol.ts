@@ -3,6 +3,7 @@
  * stdin = one JSON header line + COPY text rows; stdout = one JSON header line + COPY text rows;
  * on failure the last stderr line is {"error": {...}} and the exit status is 3.
  */
+import { SandboxError } from './errors.js';
 
 export const HARNESS_COMMAND: readonly string[] = Object.freeze(['/usr/bin/python3', '-I', '-S', '/opt/aoetl/harness.py']);
 export const HARNESS_ERROR_EXIT_CODE = 3;
@@ -21,9 +22,9 @@ export interface HarnessError {
   traceback: string;
 }
 
-/** Thrown when the harness output does not follow the protocol. */
-export class ProtocolViolation extends Error {
-  override name = 'ProtocolViolation';
+/** Thrown when the harness output does not follow the protocol. Not retryable: the same code would break it again. */
+export class ProtocolViolation extends SandboxError {
+  override readonly retryable = false;
 }
 
 /** The first stdin line. JSON.stringify escapes newlines, so this is exactly one line. */

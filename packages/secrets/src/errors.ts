@@ -1,4 +1,4 @@
-import { NotAllowedError, NotFoundError, UpstreamError } from '@aoetl/contracts';
+import { AoetlError, NotAllowedError, NotFoundError, UpstreamError } from '@aoetl/contracts';
 
 /** Why Vault could not answer: each is worth a bounded retry. */
 export type VaultUnavailableReason = 'unreachable' | 'sealed' | 'timeout' | 'server_error';
@@ -31,6 +31,9 @@ export class LeaseNotFoundError extends UpstreamError {
   }
 }
 
+/** Node / HTTP client error codes of a request that got no answer in time. */
+const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 interface VaultHttpError {
   response?: { statusCode?: number; body?: { errors?: unknown[] } };
   code?: string;
@@ -51,8 +54,8 @@ function vaultErrors(err: unknown): string {
  * Maps a node-vault failure to a typed error. Messages carry the operation, the HTTP status and Vault's own
  * short error strings, never request or response bodies (which may hold secrets).
  */
-export function toTypedError(err: unknown, what: string): Error {
-  if (err instanceof UpstreamError || err instanceof NotAllowedError || err instanceof NotFoundError) return err;
+export function toTypedError(err: unknown, what: string): AoetlError {
+  if (err instanceof AoetlError) return err;
   const e = err as VaultHttpError;
   const status = httpStatusOf(err);
   const detail = vaultErrors(err).slice(0, 200);
@@ -69,7 +72,7 @@ export function toTypedError(err: unknown, what: string): Error {
     return new UpstreamError(`vault answered ${status} to ${what}${detail ? `: ${detail}` : ''}`, { retryable: false });
   }
   const code = e?.code ?? '';
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(e?.message ?? '')) {
+  if (TIMEOUT_CODES.has(code)) {
     return new VaultUnavailableError('timeout', `vault did not answer in time (${what})`);
   }
   return new VaultUnavailableError('unreachable', `vault unreachable for ${what}${code ? ` (${code})` : ''}`);

@@ -1,11 +1,17 @@
-export { createPool, inTransaction, isUniqueViolation, type DatabaseConfig } from './db.js';
+export { createPool, type DatabaseConfig } from './db.js';
+export { Store } from './store.js';
+export { MAX_PAGE_SIZE, type Page, type PageRequest } from './pages.js';
+export { Pipelines, type PipelineRecord, type StoredPipelineSpec } from './pipelines.js';
 export {
-  ControlStore,
-  sha256Hex,
-  type PipelineRecord,
-  type RunRecord,
+  Runs,
+  type ChunkCounts,
+  type ChunkProgress,
   type RunPatch,
-  type OutboxMessage,
-} from './control-store.js';
-export * from './gateway-queries.js';
-export { runOutboxRelay, type RelayOptions } from './outbox-relay.js';
+  type RunRecord,
+  type RunStepRecord,
+} from './runs.js';
+export { Approvals, type ApprovalRecord, type ApprovalState } from './approvals.js';
+export { Connections, descriptorOf, type ConnectionRecord } from './connections.js';
+export { Artifacts, type ArtifactRecord } from './artifacts.js';
+export { AuditTrail, type AuditEvent, type AuditFilter } from './audit.js';
+export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';

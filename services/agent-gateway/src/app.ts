@@ -3,12 +3,12 @@ import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { aoetlAuth, type AuthPluginOptions } from '@aoetl/auth';
 import type { WriteMode } from '@aoetl/contracts';
+import { problems } from '@aoetl/http';
 import type { Logger } from '@aoetl/observability';
-import type { GatewayStore } from '@aoetl/store';
+import type { Store } from '@aoetl/store';
 import { openapi } from './plugins/external/openapi.js';
 import { perIdentityRateLimit } from './plugins/external/rate-limit.js';
 import { security } from './plugins/external/security.js';
-import { problems } from './plugins/problems.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { auditRoutes } from './routes/audit.js';
@@ -17,8 +17,8 @@ import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { requestIdFrom } from './request-context.js';
 
-/** What the routes need from the control database. */
-export type GatewayQueries = Pick<GatewayStore, keyof GatewayStore>;
+/** What the routes need from the control database: its repositories, not its pool or outbox. */
+export type GatewayQueries = Pick<Store, 'pipelines' | 'runs' | 'approvals' | 'connections' | 'artifacts' | 'audit'>;
 
 export interface AppDeps {
   store: GatewayQueries;
@@ -77,7 +77,7 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  await app.register(problems);
+  await app.register(problems, { serviceName: 'gateway' });
   await app.register(security, { maxEventLoopDelayMs: deps.maxEventLoopDelayMs ?? 1000 });
   await app.register(openapi, { ui: deps.docs ?? true });
 

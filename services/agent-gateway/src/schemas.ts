@@ -19,24 +19,7 @@ const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 
 // ------------------------------------------------------------------------------------------------ problems
 
-export const Problem = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer({ minimum: 400, maximum: 599 }),
-    detail: Type.Optional(Type.String()),
-    errors: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { field: Type.Optional(Type.String({ description: 'where: body/…, querystring/…, params/…, headers/…' })), message: Type.String() },
-          { additionalProperties: false },
-        ),
-      ),
-    ),
-  },
-  { $id: 'Problem', additionalProperties: false, description: 'RFC 9457 problem details' },
-);
-/** Shared by every error response: registered once (app.addSchema), referenced by id. */
+/** Shared by every error response: the `Problem` schema that @aoetl/http's `problems` plugin registers. */
 const ProblemRef = { $ref: 'Problem#' };
 
 const PROBLEM_DESCRIPTIONS = {

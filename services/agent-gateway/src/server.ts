@@ -2,7 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { createLogger, createRegistry, registerSecret, startOpsServer, Counter } from '@aoetl/observability';
-import { ControlStore, GatewayStore, createPool, runOutboxRelay } from '@aoetl/store';
+import { Store, createPool, runOutboxRelay } from '@aoetl/store';
 import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   logger.info({ config: redactConfig(GatewayConfig, config) }, 'starting');
 
   const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'agent-gateway' });
-  const store = new ControlStore(pool, 'agent-gateway');
+  const store = new Store(pool, 'agent-gateway');
   const redis = connectRedis(redisSettings(config));
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const bus = new Bus(redis, 'agent-gateway', logger);
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const relayed = new Counter({ name: 'aoetl_outbox_relayed_total', help: 'Outbox messages published', registers: [registry] });
 
   const app = await buildApp({
-    store: new GatewayStore(pool, 'agent-gateway'),
+    store,
     logger,
     bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
     rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
 
   // Outbox relay: publishes committed run requests; a crash between XADD and marking sent republishes (harmless).
   const relay = new AbortController();
-  const relayLoop = runOutboxRelay(store, (stream, message) => bus.publish(stream, message), {
+  const relayLoop = runOutboxRelay(store.outbox, (stream, message) => bus.publish(stream, message), {
     pollMs: config.AOETL_OUTBOX_POLL_MS,
     signal: relay.signal,
     logger,

@@ -1,15 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import closeWithGrace from 'close-with-grace';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
-import { GROUPS, STREAMS, TaskMessage, envelope, runIdIn } from '@aoetl/contracts';
+import { GROUPS, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';
+import { commitRun, loadChunk } from '@aoetl/etl';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
 import { DockerSandboxDriver, KubernetesSandboxDriver, kubernetesSandboxOptionsFromEnv, type SandboxDriver } from '@aoetl/sandbox';
 import { VaultSecretStore } from '@aoetl/secrets';
 import { EtlAgentConfig } from './config.js';
 import { SandboxTransformRunner } from './sandbox-runner.js';
-import { taskHandler } from './task-handler.js';
+import { deadLetterHandler, taskHandler } from './task-handler.js';
 import { secretStoreFrom } from './vault-auth.js';
 
 async function main(): Promise<void> {
@@ -56,17 +56,13 @@ async function main(): Promise<void> {
     count: 1,
     claimIdleMs: 60_000,
     // A poison task names its run: report the run's failure so it does not wait forever.
-    onDeadLetter: async (raw, reason) => {
-      const runId = runIdIn(raw);
-      if (!runId) return;
-      const error = { code: 'poison_message', message: `a task of this run was dead-lettered: ${reason}`.slice(0, 4000) };
-      await publish(STREAMS.events, envelope('task.failed', { taskId: randomUUID(), runId, agentId, step: 'load', chunk: 0, error }, { requestId: runId }));
-    },
+    onDeadLetter: deadLetterHandler({ agentId, publish }),
     handler: taskHandler({
       agentId,
       attempts: config.AOETL_TASK_ATTEMPTS,
       publish,
       logger,
+      steps: { loadChunk, commitRun },
       secrets,
       runner: new SandboxTransformRunner(sandbox),
       dbCaFile: config.AOETL_DB_CA_FILE,

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type Redis from 'ioredis';
 import { aoetlAuth, requireRole, type AuthPluginOptions } from '@aoetl/auth';
-import { STREAMS } from '@aoetl/contracts';
+import { ConflictError, NotFoundError, STREAMS } from '@aoetl/contracts';
+import { problems } from '@aoetl/http';
 
 const ID = /^\d{1,20}-\d{1,20}$/;
 const REPLAYABLE = new Set<string>([STREAMS.requests, STREAMS.tasks, STREAMS.events]);
@@ -17,15 +18,8 @@ function fields(flat: string[]): Record<string, string> {
  * came from (then remove it from the dead letters). Only callers with the admin role; every replay is logged.
  */
 export async function deadLetterRoutes(app: FastifyInstance, opts: { redis: Redis; auth: AuthPluginOptions }): Promise<void> {
+  await app.register(problems, { serviceName: 'monitor' });
   await app.register(aoetlAuth, opts.auth);
-  app.setErrorHandler((err: { statusCode?: number; message: string }, request, reply) => {
-    const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) request.log.error({ err }, 'admin request failed');
-    return reply
-      .code(status)
-      .type('application/problem+json')
-      .send({ type: 'about:blank', title: status === 500 ? 'internal error' : 'bad request', status, ...(status < 500 ? { detail: err.message } : {}) });
-  });
   const admin = { preHandler: requireRole('admin') };
 
   app.get<{ Querystring: { limit?: number } }>(
@@ -45,13 +39,13 @@ export async function deadLetterRoutes(app: FastifyInstance, opts: { redis: Redi
   app.post<{ Params: { id: string } }>(
     '/v1/admin/deadletters/:id/replay',
     { ...admin, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: ID.source } }, required: ['id'] } } },
-    async (request, reply) => {
+    async (request) => {
       const found = (await opts.redis.xrange(STREAMS.deadletter, request.params.id, request.params.id)) as [string, string[]][];
       const entry = found[0];
-      if (!entry) return reply.code(404).type('application/problem+json').send({ type: 'about:blank', title: 'not found', status: 404 });
+      if (!entry) throw new NotFoundError(`no dead letter ${request.params.id}`);
       const e = fields(entry[1]);
       if (!e.stream || !REPLAYABLE.has(e.stream) || e.m === undefined) {
-        return reply.code(409).type('application/problem+json').send({ type: 'about:blank', title: 'not replayable', status: 409, detail: `stream ${e.stream ?? '?'} cannot be replayed` });
+        throw new ConflictError(`stream ${e.stream ?? '?'} cannot be replayed`);
       }
       const replayedAs = await opts.redis.xadd(e.stream, '*', 'm', e.m);
       await opts.redis.xdel(STREAMS.deadletter, entry[0]);

@@ -14,7 +14,24 @@ import {
   runIdIn,
 } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
-import type { ControlStore, OutboxMessage, PipelineRecord, RunRecord } from '@aoetl/store';
+import {
+  descriptorOf,
+  type Artifacts,
+  type Connections,
+  type OutboxMessage,
+  type PipelineRecord,
+  type Pipelines,
+  type RunRecord,
+  type Runs,
+} from '@aoetl/store';
+
+/** What the run machine needs from the control database: the orchestrator passes its Store, unit tests a fake. */
+export interface RunMachineStore {
+  runs: Pick<Runs, 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight'>;
+  pipelines: Pick<Pipelines, 'get'>;
+  connections: Pick<Connections, 'get'>;
+  artifacts: Pick<Artifacts, 'store'>;
+}
 
 export interface RunMachineOptions {
   limits: TaskLimits;
@@ -37,7 +54,7 @@ interface Plan {
  */
 export class RunMachine {
   constructor(
-    private readonly store: ControlStore,
+    private readonly store: RunMachineStore,
     private readonly opts: RunMachineOptions,
     private readonly log: Logger,
   ) {}
@@ -47,14 +64,14 @@ export class RunMachine {
     const log = this.log.child({ runId: msg.payload.runId, requestId: msg.requestId });
     let run: RunRecord;
     try {
-      run = await this.store.getRunById(msg.payload.runId);
+      run = await this.store.runs.getById(msg.payload.runId);
     } catch (err) {
       if (err instanceof NotFoundError) return log.warn('run request for an unknown run; dropped');
       throw err;
     }
     if (run.status !== 'queued' && run.status !== 'planning') return; // already planned: redelivery
     if (run.status === 'queued') {
-      const moved = await this.store.transitionRun(run.id, ['queued'], 'planning', {}, [this.statusEvent(run, 'planning', ctx)]);
+      const moved = await this.store.runs.transition(run.id, ['queued'], 'planning', {}, [this.statusEvent(run, 'planning', ctx)]);
       if (!moved) return;
     }
     let plan: Plan;
@@ -65,7 +82,7 @@ export class RunMachine {
       return this.fail(run, { code: err.code, message: err.message }, ctx, null);
     }
     const tasks = Array.from({ length: plan.chunks }, (_, index) => this.loadTask(plan, index, ctx));
-    await this.store.transitionRun(run.id, ['planning'], 'running', { artifactSha256: plan.sha256, chunks: plan.chunks }, [
+    await this.store.runs.transition(run.id, ['planning'], 'running', { artifactSha256: plan.sha256, chunks: plan.chunks }, [
       ...tasks,
       this.statusEvent(run, 'running', ctx),
     ]);
@@ -75,7 +92,7 @@ export class RunMachine {
   async onEvent(msg: EventMessage): Promise<void> {
     if (msg.type !== 'task.succeeded' && msg.type !== 'task.failed') return;
     const ctx = contextOf(msg);
-    const run = await this.store.getRunById(msg.payload.runId).catch((err: unknown) => {
+    const run = await this.store.runs.getById(msg.payload.runId).catch((err: unknown) => {
       if (err instanceof NotFoundError) return null;
       throw err;
     });
@@ -90,14 +107,17 @@ export class RunMachine {
     if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.plan(run).catch(() => null));
     const p = msg.payload;
     if (step === 'load') {
+      const progress = await this.store.runs.recordChunk(run.id, chunk, p);
+      if (!progress.complete) return;
+      // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash
+      // before dispatchCommit leaves the result unacknowledged, so its redelivery (or the reconciler) dispatches it.
       const plan = await this.plan(run);
-      // The commit task is written to the outbox in the transaction that records the last staged chunk.
-      const progress = await this.store.recordChunk(run.id, chunk, p, () => [this.commitTask(plan, run, 'commit', ctx)]);
-      if (progress.commitDispatched) this.log.info({ runId: run.id, chunks: progress.of }, 'all chunks staged; commit dispatched');
+      const dispatched = await this.store.runs.dispatchCommit(run.id, [this.commitTask(plan, run, 'commit', ctx)]);
+      if (dispatched) this.log.info({ runId: run.id, chunks: progress.of }, 'all chunks staged; commit dispatched');
       return;
     }
-    const totals = await this.store.chunkTotals(run.id);
-    const done = await this.store.transitionRun(
+    const totals = await this.store.runs.chunkTotals(run.id);
+    const done = await this.store.runs.transition(
       run.id,
       ['running'],
       'succeeded',
@@ -111,7 +131,7 @@ export class RunMachine {
   async onDeadLetter(raw: string, reason: string): Promise<void> {
     const runId = runIdIn(raw);
     if (!runId) return;
-    const run = await this.store.getRunById(runId).catch(() => null);
+    const run = await this.store.runs.getById(runId).catch(() => null);
     if (!run) return;
     const plan = run.status === 'running' ? await this.plan(run).catch(() => null) : null;
     await this.fail(run, { code: 'poison_message', message: `a message of this run was dead-lettered: ${reason}`.slice(0, 4000) }, { requestId: run.requestId }, plan);
@@ -123,7 +143,7 @@ export class RunMachine {
    */
   async reconcile(planningIdleMs: number, runningIdleMs: number): Promise<number> {
     let resumed = 0;
-    for (const run of await this.store.runsInFlight(Math.min(planningIdleMs, runningIdleMs))) {
+    for (const run of await this.store.runs.inFlight(Math.min(planningIdleMs, runningIdleMs))) {
       const idle = Date.now() - Date.parse(run.updatedAt);
       const ctx = { requestId: run.requestId };
       if (run.status === 'queued' || run.status === 'planning') {
@@ -132,14 +152,14 @@ export class RunMachine {
       } else {
         if (idle < runningIdleMs) continue;
         const plan = await this.plan(run);
-        const staged = new Set(await this.store.stagedChunks(run.id));
+        const staged = new Set(await this.store.runs.stagedChunks(run.id));
         const messages: OutboxMessage[] =
           staged.size === run.chunks
             ? [this.commitTask(plan, run, 'commit', ctx)]
             : Array.from({ length: run.chunks }, (_, i) => i)
                 .filter((i) => !staged.has(i))
                 .map((i) => this.loadTask({ ...plan, chunks: run.chunks }, i, ctx));
-        await this.store.transitionRun(run.id, ['running'], 'running', {}, messages);
+        await this.store.runs.transition(run.id, ['running'], 'running', {}, messages);
       }
       this.log.info({ runId: run.id, status: run.status, idleMs: idle }, 'run resumed from the database');
       resumed += 1;
@@ -148,13 +168,14 @@ export class RunMachine {
   }
 
   private async plan(run: RunRecord): Promise<Plan> {
-    const pipeline = await this.store.getPipeline(run.tenant, run.pipelineId);
+    // A run submitted before its pipeline was deleted still runs the pipeline it was submitted for.
+    const pipeline = await this.store.pipelines.get(run.tenant, run.pipelineId, { includeDeleted: true });
     const spec = pipeline.spec;
     const [source, target] = await Promise.all([
-      this.store.getConnection(run.tenant, spec.source.connection),
-      this.store.getConnection(run.tenant, spec.target.connection),
+      this.store.connections.get(run.tenant, spec.source.connection).then(descriptorOf),
+      this.store.connections.get(run.tenant, spec.target.connection).then(descriptorOf),
     ]);
-    const artifact = await this.store.storeArtifact(pipeline.id, 'python', spec.transform.code);
+    const artifact = await this.store.artifacts.store(pipeline.id, 'python', spec.transform.code);
     const targetSpec = { connection: target, table: spec.target.table, mode: spec.target.mode, keys: spec.target.keys ?? [] };
     const chunks = run.status === 'running' ? run.chunks : (spec.chunks ?? this.opts.defaultChunks);
     return {
@@ -195,7 +216,7 @@ export class RunMachine {
   private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext, plan: Plan | null): Promise<void> {
     const messages = [this.statusEvent(run, 'failed', ctx, { reason: error.message.slice(0, 500) })];
     if (plan && run.status === 'running') messages.push(this.commitTask(plan, run, 'abort', ctx));
-    const done = await this.store.transitionRun(run.id, ['queued', 'planning', 'running'], 'failed', { error }, messages);
+    const done = await this.store.runs.transition(run.id, ['queued', 'planning', 'running'], 'failed', { error }, messages);
     if (done) this.log.warn({ runId: run.id, code: error.code, requestId: ctx.requestId }, 'run failed');
   }
 

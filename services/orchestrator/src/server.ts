@@ -3,7 +3,7 @@ import { Bus, connectRedis, redisSettings, sleep } from '@aoetl/bus';
 import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
-import { ControlStore, createPool, runOutboxRelay } from '@aoetl/store';
+import { Store, createPool, runOutboxRelay } from '@aoetl/store';
 import { OrchestratorConfig } from './config.js';
 import { RunMachine } from './run-machine.js';
 
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   logger.info({ config: redactConfig(OrchestratorConfig, config) }, 'starting');
 
   const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'orchestrator' });
-  const store = new ControlStore(pool, 'orchestrator');
+  const store = new Store(pool, 'orchestrator');
   const redis = connectRedis(redisSettings(config));
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m), onDeadLetter });
 
   const relay = new AbortController();
-  const relayLoop = runOutboxRelay(store, (stream, message) => bus.publish(stream, message), {
+  const relayLoop = runOutboxRelay(store.outbox, (stream, message) => bus.publish(stream, message), {
     pollMs: config.AOETL_OUTBOX_POLL_MS,
     signal: relay.signal,
     logger,

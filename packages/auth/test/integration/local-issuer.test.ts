@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { REAL_ISSUER, STATE } from '@aoetl/testing';
 
 import Fastify, { type FastifyInstance } from 'fastify';
+import { problems } from '@aoetl/http';
 import { Agent } from 'undici';
 
 import { aoetlAuth, requireRole } from '../../src/index.js';
@@ -53,6 +54,7 @@ beforeAll(async () => {
     throw new Error(`local OIDC issuer not reachable at ${issuer}; run deploy/local/oidc-issuer.sh start`);
   }
   app = Fastify({ logger: false });
+  await app.register(problems);
   await app.register(aoetlAuth, { issuers: [issuer], audience, caFile });
   app.get('/me', (request, reply) => reply.send(request.principal));
   app.post('/approve', { preHandler: requireRole('approve') }, (_request, reply) => reply.send({ approved: true }));
@@ -105,6 +107,7 @@ describe('tokens from the local OIDC issuer', () => {
 
   it('rejects a real token when another audience is expected', async () => {
     const other = Fastify({ logger: false });
+    await other.register(problems);
     await other.register(aoetlAuth, { issuers: [issuer], audience: 'another-api', caFile });
     other.get('/me', (request, reply) => reply.send(request.principal));
     const otherUrl = await other.listen({ host: '127.0.0.1', port: 0 });

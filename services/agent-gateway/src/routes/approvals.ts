@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
 import type { ApprovalState } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
-import { messageContext } from '../request-context.js';
+import { LIST_FIELDS, messageContext, withRequestFields } from '../request-context.js';
 import { ApprovalDecision, ApprovalListQuery, ApprovalPage, ApprovalResponse, BODY_PROBLEMS, IdParams, problems } from '../schemas.js';
 
 export const approvalRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store }) => {
@@ -20,7 +20,9 @@ export const approvalRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     },
     async (request) => {
       const { limit, cursor, state } = request.query;
-      return store.listApprovals(request.principal!.tenant, { state: state as ApprovalState | undefined }, { limit: limit ?? 20, cursor });
+      return withRequestFields(LIST_FIELDS, () =>
+        store.approvals.list(request.principal!.tenant, { state: state as ApprovalState | undefined }, { limit: limit ?? 20, cursor }),
+      );
     },
   );
 
@@ -36,7 +38,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
         response: { 200: ApprovalResponse, ...problems() },
       },
     },
-    async (request) => store.getApproval(request.principal!.tenant, request.params.id),
+    async (request) => store.approvals.get(request.principal!.tenant, request.params.id),
   );
 
   app.post(
@@ -55,7 +57,7 @@ export const approvalRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     },
     async (request) => {
       const principal = request.principal!;
-      const approval = await store.decideApproval({
+      const approval = await store.approvals.decide({
         tenant: principal.tenant,
         runId: request.params.id,
         decidedBy: principal.id,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { formatPatch, structuredPatch, type StructuredPatch } from 'diff';
 import { requirePermission } from '@aoetl/auth';
 import type { RouteOptions } from '../app.js';
+import { LIST_FIELDS, withRequestFields } from '../request-context.js';
 import {
   ArtifactDiff,
   ArtifactPage,
@@ -69,7 +70,9 @@ export const artifactRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       },
     },
     async (request) =>
-      store.listArtifacts(request.principal!.tenant, request.params.id, { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
+      withRequestFields(LIST_FIELDS, () =>
+        store.artifacts.list(request.principal!.tenant, request.params.id, { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
+      ),
   );
 
   app.get(
@@ -84,7 +87,7 @@ export const artifactRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
         response: { 200: ArtifactResponse, ...problems() },
       },
     },
-    async (request) => store.getArtifact(request.principal!.tenant, request.params.id, request.params.version),
+    async (request) => store.artifacts.get(request.principal!.tenant, request.params.id, request.params.version),
   );
 
   app.get(
@@ -103,9 +106,9 @@ export const artifactRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     async (request) => {
       const tenant = request.principal!.tenant;
       const { id, version } = request.params;
-      const to = await store.getArtifact(tenant, id, version);
+      const to = await store.artifacts.get(tenant, id, version);
       const againstVersion = request.query.against ?? version - 1;
-      const from = againstVersion >= 1 ? await store.getArtifact(tenant, id, againstVersion) : null;
+      const from = againstVersion >= 1 ? await store.artifacts.get(tenant, id, againstVersion) : null;
       const diff = unifiedDiff(from ? `v${from.version}` : '/dev/null', `v${to.version}`, from?.code ?? '', to.code);
       return {
         pipelineId: id,

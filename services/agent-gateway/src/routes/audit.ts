@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
 import type { RouteOptions } from '../app.js';
+import { LIST_FIELDS, withRequestFields } from '../request-context.js';
 import { AuditPage, AuditQuery, problems } from '../schemas.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store }) => {
@@ -18,7 +19,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, 
     },
     async (request) => {
       const { limit, cursor, ...filter } = request.query;
-      return store.audit(request.principal!.tenant, filter, { limit: limit ?? 20, cursor });
+      return withRequestFields(LIST_FIELDS, () => store.audit.query(request.principal!.tenant, filter, { limit: limit ?? 20, cursor }));
     },
   );
 };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
 import type { ConnectionRecord } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
+import { LIST_FIELDS, withRequestFields } from '../request-context.js';
 import {
   BODY_PROBLEMS,
   ConnectionBody,
@@ -43,7 +44,9 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       },
     },
     async (request) => {
-      const page = await store.listConnections(request.principal!.tenant, { limit: request.query.limit ?? 20, cursor: request.query.cursor });
+      const page = await withRequestFields(LIST_FIELDS, () =>
+        store.connections.list(request.principal!.tenant, { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
+      );
       return { items: page.items.map(connectionView), nextCursor: page.nextCursor };
     },
   );
@@ -60,7 +63,7 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
         response: { 200: ConnectionResponse, ...problems() },
       },
     },
-    async (request) => connectionView(await store.getConnection(request.principal!.tenant, request.params.name)),
+    async (request) => connectionView(await store.connections.get(request.principal!.tenant, request.params.name)),
   );
 
   app.put(
@@ -79,7 +82,7 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     },
     async (request, reply) => {
       const principal = request.principal!;
-      const { connection, created } = await store.putConnection(
+      const { connection, created } = await store.connections.put(
         principal.tenant,
         { name: request.params.name, ...request.body },
         principal.id,
@@ -103,7 +106,7 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       },
     },
     async (request, reply) => {
-      await store.deleteConnection(request.principal!.tenant, request.params.name);
+      await store.connections.delete(request.principal!.tenant, request.params.name);
       request.log.info({ connection: request.params.name }, 'connection deleted');
       return reply.code(204).send();
     },

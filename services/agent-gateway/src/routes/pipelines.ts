@@ -1,23 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
 import { InputError } from '@aoetl/contracts';
-import type { GatewayPipeline, StoredPipelineSpec } from '@aoetl/store';
+import type { PipelineRecord, StoredPipelineSpec } from '@aoetl/store';
 import type { GatewayQueries, RouteOptions } from '../app.js';
-import { messageContext } from '../request-context.js';
+import { LIST_FIELDS, PIPELINE_BODY_FIELDS, withRequestFields } from '../request-context.js';
 import {
   BODY_PROBLEMS,
   IdParams,
-  IdempotencyHeaders,
   NoContent,
   PageOnlyQuery,
   PipelineBody,
   PipelinePage,
   PipelineResponse,
-  RunAccepted,
   problems,
 } from '../schemas.js';
 
-export function pipelineView(p: GatewayPipeline) {
+export function pipelineView(p: PipelineRecord) {
   return {
     id: p.id,
     name: p.name,
@@ -34,7 +32,7 @@ export function pipelineView(p: GatewayPipeline) {
 async function checkSpec(store: GatewayQueries, tenant: string, spec: StoredPipelineSpec): Promise<void> {
   const found: { field: string; message: string }[] = [];
   for (const side of ['source', 'target'] as const) {
-    if (!(await store.connectionExists(tenant, spec[side].connection))) {
+    if (!(await store.connections.exists(tenant, spec[side].connection))) {
       found.push({ field: `body/${side}/connection`, message: `unknown connection '${spec[side].connection}'` });
     }
   }
@@ -46,10 +44,7 @@ async function checkSpec(store: GatewayQueries, tenant: string, spec: StoredPipe
   }
 }
 
-export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, approvalRequiredModes }) => {
-  const needsApproval = (spec: StoredPipelineSpec) =>
-    spec.approval?.required === true || approvalRequiredModes.includes(spec.target.mode);
-
+export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store }) => {
   app.post(
     '/v1/pipelines',
     {
@@ -65,7 +60,9 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     async (request, reply) => {
       const principal = request.principal!;
       await checkSpec(store, principal.tenant, request.body);
-      const created = await store.createPipeline(principal.tenant, request.body, principal.id);
+      const created = await withRequestFields(PIPELINE_BODY_FIELDS, () =>
+        store.pipelines.create(principal.tenant, request.body, principal.id),
+      );
       request.log.info({ pipelineId: created.id, tenant: principal.tenant }, 'pipeline created');
       return reply.code(201).header('location', `/v1/pipelines/${created.id}`).send(pipelineView(created));
     },
@@ -84,7 +81,9 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       },
     },
     async (request) => {
-      const page = await store.listPipelines(request.principal!.tenant, { limit: request.query.limit ?? 20, cursor: request.query.cursor });
+      const page = await withRequestFields(LIST_FIELDS, () =>
+        store.pipelines.list(request.principal!.tenant, { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
+      );
       return { items: page.items.map(pipelineView), nextCursor: page.nextCursor };
     },
   );
@@ -101,7 +100,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
         response: { 200: PipelineResponse, ...problems() },
       },
     },
-    async (request) => pipelineView(await store.getPipeline(request.principal!.tenant, request.params.id)),
+    async (request) => pipelineView(await store.pipelines.get(request.principal!.tenant, request.params.id)),
   );
 
   app.put(
@@ -119,9 +118,11 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     },
     async (request) => {
       const principal = request.principal!;
-      await store.getPipeline(principal.tenant, request.params.id); // 404 before 400 for another tenant's id
+      await store.pipelines.get(principal.tenant, request.params.id); // 404 before 400 for another tenant's id
       await checkSpec(store, principal.tenant, request.body);
-      const updated = await store.updatePipeline(principal.tenant, request.params.id, request.body, principal.id);
+      const updated = await withRequestFields(PIPELINE_BODY_FIELDS, () =>
+        store.pipelines.update(principal.tenant, request.params.id, request.body, principal.id),
+      );
       request.log.info({ pipelineId: updated.id, version: updated.version }, 'pipeline updated');
       return pipelineView(updated);
     },
@@ -141,38 +142,9 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     },
     async (request, reply) => {
       const principal = request.principal!;
-      await store.deletePipeline(principal.tenant, request.params.id, principal.id);
+      await store.pipelines.delete(principal.tenant, request.params.id, principal.id);
       request.log.info({ pipelineId: request.params.id }, 'pipeline deleted');
       return reply.code(204).send();
-    },
-  );
-
-  app.post(
-    '/v1/pipelines/:id/runs',
-    {
-      preHandler: requirePermission('submit'),
-      schema: {
-        operationId: 'createRun',
-        summary: 'Start a run (it waits for an approval when the pipeline or a policy asks for one)',
-        tags: ['runs'],
-        params: IdParams,
-        headers: IdempotencyHeaders,
-        response: { 202: RunAccepted, ...problems() },
-      },
-    },
-    async (request, reply) => {
-      const principal = request.principal!;
-      const key = request.headers['idempotency-key'];
-      const { run, created } = await store.createRun({
-        tenant: principal.tenant,
-        pipelineId: request.params.id,
-        submittedBy: principal.id,
-        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
-        ctx: messageContext(request),
-        needsApproval,
-      });
-      request.log.info({ runId: run.id, created, status: run.status }, 'run accepted');
-      return reply.code(202).header('location', `/v1/runs/${run.id}`).send({ runId: run.id, status: run.status, created });
     },
   );
 };

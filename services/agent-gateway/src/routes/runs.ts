@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
-import { NotFoundError } from '@aoetl/contracts';
-import { FINAL_STATUSES, type GatewayRun, type RunStepRecord } from '@aoetl/store';
+import { sleep } from '@aoetl/bus';
+import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus, type WriteMode } from '@aoetl/contracts';
+import type { RunRecord, RunStepRecord, StoredPipelineSpec } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
+import { LIST_FIELDS, messageContext, withRequestFields } from '../request-context.js';
 import {
   EventStream,
   IdParams,
+  IdempotencyHeaders,
+  RunAccepted,
   RunEventsHeaders,
   RunEventsQuery,
   RunListQuery,
@@ -16,12 +20,70 @@ import {
 
 const stepView = (s: RunStepRecord) => ({ status: s.status, at: s.at, detail: s.detail });
 
+/** Named fields only: whatever else a record carries never reaches a response. */
+export function runView(r: RunRecord) {
+  return {
+    id: r.id,
+    pipelineId: r.pipelineId,
+    status: r.status,
+    approvalRequired: r.approvalRequired,
+    submittedBy: r.submittedBy,
+    cancelledBy: r.cancelledBy,
+    requestId: r.requestId,
+    artifactSha256: r.artifactSha256,
+    chunks: r.chunks,
+    rowsIn: r.rowsIn,
+    rowsOut: r.rowsOut,
+    bytesOut: r.bytesOut,
+    error: r.error,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+/** The approval policy: a run needs one when its pipeline asks for it or its write mode is on the policy's list. */
+export function needsApproval(spec: StoredPipelineSpec, approvalRequiredModes: readonly WriteMode[]): boolean {
+  return spec.approval?.required === true || approvalRequiredModes.includes(spec.target.mode);
+}
+
 const HEARTBEAT_MS = 15_000;
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, ssePollMs }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, ssePollMs, approvalRequiredModes }) => {
   // Open event streams end when the server closes, so shutdown does not wait for clients.
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
+
+  app.post(
+    '/v1/pipelines/:id/runs',
+    {
+      preHandler: requirePermission('submit'),
+      schema: {
+        operationId: 'createRun',
+        summary: 'Start a run (it waits for an approval when the pipeline or a policy asks for one)',
+        tags: ['runs'],
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        response: { 202: RunAccepted, ...problems() },
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal!;
+      const key = request.headers['idempotency-key'];
+      const pipeline = await store.pipelines.get(principal.tenant, request.params.id);
+      const { run, created } = await store.runs.create({
+        tenant: principal.tenant,
+        pipelineId: pipeline.id,
+        submittedBy: principal.id,
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+        approvalRequired: needsApproval(pipeline.spec, approvalRequiredModes),
+        ctx: messageContext(request),
+      });
+      request.log.info({ runId: run.id, created, status: run.status }, 'run accepted');
+      return reply.code(202).header('location', `/v1/runs/${run.id}`).send({ runId: run.id, status: run.status, created });
+    },
+  );
 
   app.get(
     '/v1/runs',
@@ -37,11 +99,10 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     },
     async (request) => {
       const { limit, cursor, pipelineId, status } = request.query;
-      const page = await store.listRuns(request.principal!.tenant, { pipelineId, status: status as GatewayRun['status'] | undefined }, {
-        limit: limit ?? 20,
-        cursor,
-      });
-      return page;
+      const page = await withRequestFields(LIST_FIELDS, () =>
+        store.runs.list(request.principal!.tenant, { pipelineId, status: status as RunStatus | undefined }, { limit: limit ?? 20, cursor }),
+      );
+      return { items: page.items.map(runView), nextCursor: page.nextCursor };
     },
   );
 
@@ -59,9 +120,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     },
     async (request) => {
       const tenant = request.principal!.tenant;
-      const run = await store.getRun(tenant, request.params.id);
-      const steps = await store.getRunSteps(tenant, run.id);
-      return { ...run, steps: steps.map(stepView) };
+      const run = await store.runs.get(tenant, request.params.id);
+      const steps = await store.runs.steps(tenant, run.id);
+      return { ...runView(run), steps: steps.map(stepView) };
     },
   );
 
@@ -79,10 +140,14 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     },
     async (request) => {
       const principal = request.principal!;
-      const run = await store.cancelRun(principal.tenant, request.params.id, principal.id, hasPermission(principal, 'admin'));
+      const found = await store.runs.get(principal.tenant, request.params.id);
+      if (found.submittedBy !== principal.id && !hasPermission(principal, 'admin')) {
+        throw new NotAllowedError('only the submitter or an admin may cancel this run');
+      }
+      const run = await store.runs.cancel(principal.tenant, found.id, principal.id);
       request.log.info({ runId: run.id }, 'run cancelled');
-      const steps = await store.getRunSteps(principal.tenant, run.id);
-      return { ...run, steps: steps.map(stepView) };
+      const steps = await store.runs.steps(principal.tenant, run.id);
+      return { ...runView(run), steps: steps.map(stepView) };
     },
   );
 
@@ -105,7 +170,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const runId = request.params.id;
       const lastEventId = request.headers['last-event-id'];
       let after = request.query.after ?? (lastEventId === undefined ? 0 : Number(lastEventId));
-      const first = await store.runStepsAfter(tenant, runId, after);
+      const first = await store.runs.stepsAfter(tenant, runId, after);
       if (!first) throw new NotFoundError('run not found');
 
       const deadline = Date.now() + (request.query.timeoutSeconds ?? 900) * 1000;
@@ -134,7 +199,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
             after = step.id;
           }
           if (batch.steps.length > 0) lastWrite = Date.now();
-          if (FINAL_STATUSES.includes(batch.status) && batch.steps.length === 0) {
+          if (TERMINAL_STATUSES.includes(batch.status) && batch.steps.length === 0) {
             send('end', { status: batch.status });
             break;
           }
@@ -150,7 +215,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
             await sleep(ssePollMs, stop.signal);
           }
           if (stop.signal.aborted) break;
-          const next = await store.runStepsAfter(tenant, runId, after);
+          const next = await store.runs.stepsAfter(tenant, runId, after);
           if (!next) break;
           batch = next;
         }
@@ -164,16 +229,3 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     },
   );
 };
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -6,7 +6,7 @@
  */
 import { AUDIENCE, REAL_ISSUER, devCa, stackEnv, type Client, type Response } from '@aoetl/testing';
 import { createLogger } from '@aoetl/observability';
-import { GatewayStore, createPool } from '@aoetl/store';
+import { Store, createPool } from '@aoetl/store';
 import type pg from 'pg';
 import { buildApp, type AppDeps, type GatewayApp } from '../../src/app.js';
 
@@ -30,7 +30,7 @@ export async function buildTestGateway(
 ): Promise<TestGateway> {
   const pool = gatewayPool();
   const app = await buildApp({
-    store: new GatewayStore(pool, 'agent-gateway-test'),
+    store: new Store(pool, 'agent-gateway-test'),
     logger: createLogger({ name: 'agent-gateway-test', level: process.env.GATEWAY_TEST_LOG ?? 'silent' }),
     auth: {
       issuers: [REAL_ISSUER, ...(extra.issuers ?? [])],

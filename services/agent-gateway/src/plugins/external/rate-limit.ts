@@ -1,13 +1,10 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { TooManyRequestsError } from '@aoetl/contracts';
 
 export interface RateLimitOptions {
   perMinute: number;
-}
-
-class TooManyRequests extends Error {
-  readonly statusCode = 429;
 }
 
 /**
@@ -23,7 +20,7 @@ export const perIdentityRateLimit = fp(
       timeWindow: 60_000,
       keyGenerator: (request) => (request.principal ? `id:${request.principal.id}` : `ip:${request.ip}`),
       errorResponseBuilder: (_request, context) =>
-        new TooManyRequests(`at most ${context.max} requests per minute per identity; retry in ${context.after}`),
+        new TooManyRequestsError(`at most ${context.max} requests per minute per identity; retry in ${context.after}`),
     });
   },
   { name: 'per-identity-rate-limit', dependencies: ['@aoetl/auth'] },

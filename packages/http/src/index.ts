@@ -1,0 +1,1 @@
+export { problems, PROBLEM_STATUS, Problem, type ProblemsOptions } from './problems.js';

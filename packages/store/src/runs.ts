@@ -1,0 +1,347 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import {
+  ConflictError,
+  NotFoundError,
+  STREAMS,
+  envelope,
+  type FailureReason,
+  type MessageContext,
+  type RunStatus,
+} from '@aoetl/contracts';
+import { inTransaction, isUniqueViolation } from './db.js';
+import type { Outbox, OutboxMessage } from './outbox.js';
+import { atAndId, decodeCursor, fromMicros, micros, pageSize, toPage, type Page, type PageRequest } from './pages.js';
+import { iso, num, str, type Row } from './rows.js';
+
+/** Statuses a run can be cancelled in: it has not started running. */
+export const CANCELLABLE_STATUSES: readonly RunStatus[] = ['awaiting_approval', 'queued', 'planning'];
+
+/** The `run_chunks` row that marks a run's commit as dispatched (staged chunks are 0..chunks-1). */
+export const COMMIT_MARKER = -1;
+
+export interface RunRecord {
+  id: string;
+  pipelineId: string;
+  tenant: string;
+  status: RunStatus;
+  approvalRequired: boolean;
+  submittedBy: string;
+  cancelledBy: string | null;
+  requestId: string;
+  artifactSha256: string | null;
+  chunks: number;
+  rowsIn: number | null;
+  rowsOut: number | null;
+  bytesOut: number | null;
+  error: FailureReason | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface RunStepRecord {
+  id: number;
+  status: string;
+  at: string;
+  detail: unknown;
+}
+
+/** Fields a transition may set besides the status (absent: unchanged). */
+export interface RunPatch {
+  chunks?: number;
+  rowsIn?: number;
+  rowsOut?: number;
+  bytesOut?: number;
+  artifactSha256?: string;
+  error?: FailureReason;
+}
+
+export interface ChunkCounts {
+  rowsIn: number;
+  rowsOut: number;
+  bytesOut: number;
+}
+
+/** Where a run stands after a chunk was recorded. */
+export interface ChunkProgress {
+  staged: number;
+  of: number;
+  /** Every chunk is staged: the run is ready for its commit. */
+  complete: boolean;
+}
+
+export function toRun(r: Row): RunRecord {
+  return {
+    id: r.id as string,
+    pipelineId: r.pipeline_id as string,
+    tenant: r.tenant as string,
+    status: r.status as RunStatus,
+    approvalRequired: r.approval_required === true,
+    submittedBy: r.submitted_by as string,
+    cancelledBy: str(r.cancelled_by),
+    requestId: r.request_id as string,
+    artifactSha256: str(r.artifact_sha256),
+    chunks: Number(r.chunks ?? 1),
+    rowsIn: num(r.rows_in),
+    rowsOut: num(r.rows_out),
+    bytesOut: num(r.bytes_out),
+    error: (r.error as FailureReason | null) ?? null,
+    createdAt: iso(r.created_at)!,
+    updatedAt: iso(r.updated_at)!,
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+  };
+}
+
+/** The tenant's run, locked for the rest of the transaction. */
+export async function lockRun(c: pg.PoolClient, tenant: string, runId: string): Promise<RunRecord> {
+  const { rows } = await c.query('SELECT * FROM runs WHERE tenant = $1 AND id = $2 FOR UPDATE', [tenant, runId]);
+  if (!rows[0]) throw new NotFoundError('run not found');
+  return toRun(rows[0] as Row);
+}
+
+/** The message that asks the orchestrator to plan and start a run. */
+export function runRequested(runId: string, tenant: string, ctx: MessageContext): OutboxMessage {
+  return { stream: STREAMS.requests, message: envelope('run.requested', { runId, tenant }, ctx) };
+}
+
+/**
+ * Runs and their history (steps, staged chunks). Reads for the API take the tenant (another tenant's run is never
+ * found); the orchestrator's writes act on any tenant's run by id. Every status change records a step and writes
+ * its messages to the outbox in the same transaction.
+ */
+export class Runs {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly outbox: Outbox,
+  ) {}
+
+  /**
+   * Creates a run of the tenant's live pipeline (NotFoundError otherwise). With `approvalRequired` it waits in
+   * `awaiting_approval` and no message is sent; otherwise it is `queued` and its `run.requested` message goes to
+   * the outbox in the same transaction. The same idempotency key for the same pipeline returns the first run
+   * (`created: false`).
+   */
+  async create(input: {
+    tenant: string;
+    pipelineId: string;
+    submittedBy: string;
+    idempotencyKey?: string | undefined;
+    approvalRequired: boolean;
+    ctx: MessageContext;
+  }): Promise<{ run: RunRecord; created: boolean }> {
+    const status: RunStatus = input.approvalRequired ? 'awaiting_approval' : 'queued';
+    const runId = randomUUID();
+    try {
+      return await inTransaction(this.pool, async (c) => {
+        const { rows } = await c.query(
+          `INSERT INTO runs (id, pipeline_id, tenant, status, submitted_by, idempotency_key, request_id, approval_required)
+           SELECT $1::uuid, p.id, p.tenant, $4::text, $5::text, $6::text, $7::text, $8::boolean
+           FROM pipelines p WHERE p.tenant = $3 AND p.id = $2 AND p.deleted_at IS NULL
+           RETURNING *`,
+          [runId, input.pipelineId, input.tenant, status, input.submittedBy, input.idempotencyKey ?? null,
+            input.ctx.requestId, input.approvalRequired],
+        );
+        if (!rows[0]) throw new NotFoundError('pipeline not found');
+        await c.query('INSERT INTO run_steps (run_id, status) VALUES ($1, $2)', [runId, status]);
+        if (!input.approvalRequired) await this.outbox.add(c, [runRequested(runId, input.tenant, input.ctx)]);
+        return { run: toRun(rows[0] as Row), created: true };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err) && input.idempotencyKey !== undefined) {
+        const { rows } = await this.pool.query(
+          'SELECT * FROM runs WHERE tenant = $1 AND pipeline_id = $2 AND idempotency_key = $3',
+          [input.tenant, input.pipelineId, input.idempotencyKey],
+        );
+        if (rows[0]) return { run: toRun(rows[0] as Row), created: false };
+      }
+      throw err;
+    }
+  }
+
+  /** The tenant's run. */
+  async get(tenant: string, id: string): Promise<RunRecord> {
+    const { rows } = await this.pool.query('SELECT * FROM runs WHERE tenant = $1 AND id = $2', [tenant, id]);
+    if (!rows[0]) throw new NotFoundError('run not found');
+    return toRun(rows[0] as Row);
+  }
+
+  /** Any tenant's run, for the orchestrator, which acts for every tenant. */
+  async getById(id: string): Promise<RunRecord> {
+    const { rows } = await this.pool.query('SELECT * FROM runs WHERE id = $1', [id]);
+    if (!rows[0]) throw new NotFoundError('run not found');
+    return toRun(rows[0] as Row);
+  }
+
+  /** The tenant's runs, newest first. */
+  async list(
+    tenant: string,
+    filter: { pipelineId?: string | undefined; status?: RunStatus | undefined },
+    page: PageRequest,
+  ): Promise<Page<RunRecord>> {
+    const limit = pageSize(page.limit);
+    const after = decodeCursor(page.cursor, ['micros', 'uuid']);
+    const { rows } = await this.pool.query(
+      `SELECT *, ${micros('created_at')} AS cursor_at FROM runs
+       WHERE tenant = $1 AND ($2::uuid IS NULL OR pipeline_id = $2) AND ($3::text IS NULL OR status = $3)
+         AND ($4::text IS NULL OR (created_at, id) < (${fromMicros('$4')}, $5::uuid))
+       ORDER BY created_at DESC, id DESC LIMIT $6`,
+      [tenant, filter.pipelineId ?? null, filter.status ?? null, after?.[0] ?? null, after?.[1] ?? null, limit + 1],
+    );
+    return toPage(rows as Row[], limit, toRun, atAndId);
+  }
+
+  /** Every step of the tenant's run, in order. */
+  async steps(tenant: string, runId: string): Promise<RunStepRecord[]> {
+    const page = await this.stepsAfter(tenant, runId, 0, 10_000);
+    if (!page) throw new NotFoundError('run not found');
+    return page.steps;
+  }
+
+  /**
+   * The run's status and its steps after step id `afterId`, in order; null when the run is not the tenant's.
+   * One statement, so a final status is never seen before the step that recorded it.
+   */
+  async stepsAfter(
+    tenant: string,
+    runId: string,
+    afterId: number,
+    limit = 100,
+  ): Promise<{ status: RunStatus; steps: RunStepRecord[] } | null> {
+    const { rows } = await this.pool.query(
+      `SELECT r.status AS run_status, s.id, s.status, s.at, s.detail
+       FROM runs r LEFT JOIN LATERAL (
+         SELECT id, status, at, detail FROM run_steps WHERE run_id = r.id AND id > $3 ORDER BY id LIMIT $4
+       ) s ON true
+       WHERE r.tenant = $1 AND r.id = $2 ORDER BY s.id`,
+      [tenant, runId, afterId, limit],
+    );
+    if (rows.length === 0) return null;
+    const steps = (rows as Row[])
+      .filter((r) => r.id !== null)
+      .map((r) => ({ id: Number(r.id), status: r.status as string, at: iso(r.at)!, detail: r.detail ?? null }));
+    return { status: (rows[0] as Row).run_status as RunStatus, steps };
+  }
+
+  /**
+   * Cancels a run that has not started running (ConflictError otherwise). The orchestrator's transitions only
+   * move runs out of the statuses they expect, so a cancelled run is never planned or started. Who may cancel
+   * is the caller's decision.
+   */
+  async cancel(tenant: string, runId: string, by: string): Promise<RunRecord> {
+    return inTransaction(this.pool, async (c) => {
+      const run = await lockRun(c, tenant, runId);
+      if (!CANCELLABLE_STATUSES.includes(run.status)) {
+        throw new ConflictError(`the run is ${run.status}; only a run that has not started running can be cancelled`);
+      }
+      const { rows } = await c.query(
+        `UPDATE runs SET status = 'cancelled', cancelled_by = $2, updated_at = now(), finished_at = now()
+         WHERE id = $1 RETURNING *`,
+        [runId, by],
+      );
+      await c.query(`INSERT INTO run_steps (run_id, status, detail) VALUES ($1, 'cancelled', $2)`, [
+        runId,
+        JSON.stringify({ by }),
+      ]);
+      return toRun(rows[0] as Row);
+    });
+  }
+
+  /**
+   * Moves a run from one of `from` to `to`, with its messages, atomically. Returns null when the run is not in
+   * one of `from` (a redelivered message finds the work already done: a no-op).
+   */
+  async transition(
+    runId: string,
+    from: readonly RunStatus[],
+    to: RunStatus,
+    patch: RunPatch = {},
+    messages: readonly OutboxMessage[] = [],
+  ): Promise<RunRecord | null> {
+    return inTransaction(this.pool, async (c) => {
+      const { rows } = await c.query(
+        `UPDATE runs SET status = $3, updated_at = now(),
+           started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
+           finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
+           rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
+           artifact_sha256 = COALESCE($7, artifact_sha256), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
+         WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
+        [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
+          patch.artifactSha256 ?? null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
+      );
+      if (rows.length === 0) return null;
+      await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [
+        runId, to, patch.error ? JSON.stringify({ error: patch.error }) : null,
+      ]);
+      await this.outbox.add(c, messages);
+      return toRun(rows[0] as Row);
+    });
+  }
+
+  /** Records that a chunk is staged (a redelivered result changes nothing) and says how far the run is. */
+  async recordChunk(runId: string, chunk: number, counts: ChunkCounts): Promise<ChunkProgress> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query(
+        `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, finished_at)
+         VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT DO NOTHING`,
+        [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut],
+      );
+      await c.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
+      const { rows } = await c.query(
+        `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged
+         FROM runs r LEFT JOIN run_chunks c ON c.run_id = r.id WHERE r.id = $1 GROUP BY r.chunks`,
+        [runId],
+      );
+      const r = rows[0] as Row | undefined;
+      if (!r) throw new NotFoundError('run not found');
+      const of = Number(r.chunks);
+      const staged = Number(r.staged);
+      return { staged, of, complete: staged === of };
+    });
+  }
+
+  /**
+   * Marks the run's commit as dispatched and writes its messages to the outbox, in one transaction, the first
+   * time only: true when this call dispatched it, false when it already was (a redelivered result).
+   */
+  async dispatchCommit(runId: string, messages: readonly OutboxMessage[]): Promise<boolean> {
+    return inTransaction(this.pool, async (c) => {
+      const ins = await c.query('INSERT INTO run_chunks (run_id, chunk) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        runId,
+        COMMIT_MARKER,
+      ]);
+      if (ins.rowCount !== 1) return false;
+      await this.outbox.add(c, messages);
+      return true;
+    });
+  }
+
+  /** Row and byte totals over a run's staged chunks. */
+  async chunkTotals(runId: string): Promise<ChunkCounts> {
+    const { rows } = await this.pool.query(
+      `SELECT coalesce(sum(rows_in), 0) AS rows_in, coalesce(sum(rows_out), 0) AS rows_out, coalesce(sum(bytes_out), 0) AS bytes_out
+       FROM run_chunks WHERE run_id = $1 AND chunk >= 0`,
+      [runId],
+    );
+    const r = rows[0] as Record<string, string>;
+    return { rowsIn: Number(r.rows_in), rowsOut: Number(r.rows_out), bytesOut: Number(r.bytes_out) };
+  }
+
+  /** Chunks of a run that are staged. */
+  async stagedChunks(runId: string): Promise<number[]> {
+    const { rows } = await this.pool.query('SELECT chunk FROM run_chunks WHERE run_id = $1 AND chunk >= 0', [runId]);
+    return rows.map((r: { chunk: number }) => Number(r.chunk));
+  }
+
+  /** Runs not finished whose last change is older than `idleMs`: what a restarted orchestrator must resume. */
+  async inFlight(idleMs: number, limit = 100): Promise<RunRecord[]> {
+    const { rows } = await this.pool.query(
+      `SELECT * FROM runs WHERE status IN ('queued', 'planning', 'running')
+       AND updated_at < now() - make_interval(secs => $1::double precision / 1000) ORDER BY updated_at LIMIT $2`,
+      [idleMs, limit],
+    );
+    return (rows as Row[]).map(toRun);
+  }
+}
