@@ -1,6 +1,6 @@
 /** HTTP against the running services: the gateway's API, Prometheus metrics, polling until something happens. */
 import { get } from 'node:https';
-import type { Client } from './gateway-routes.js';
+import { clientHeaders, type Client } from './gateway-routes.js';
 import { API } from './stack.js';
 
 export interface ApiResponse<T = any> {
@@ -33,11 +33,7 @@ export function liveClient(base = API): Client {
   return async (method, url, opts = {}) => {
     const res = await fetch(`${base}${url}`, {
       method,
-      headers: {
-        ...(opts.authorization === undefined ? {} : { authorization: opts.authorization }),
-        ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...opts.headers,
-      },
+      headers: clientHeaders(opts),
       ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }),
     });
     const text = await res.text();

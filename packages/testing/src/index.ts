@@ -39,6 +39,7 @@ export {
   IDENTITIES,
   TRIVIAL_CODE,
   bearer,
+  clientHeaders,
   unique,
   pipelineBody,
   connectionBody,

@@ -4,7 +4,7 @@
  * Needs the local stack (make up); a missing component fails the test and says which. The stack itself (env,
  * tokens, psql) and the route catalog come from @aoetl/testing.
  */
-import { AUDIENCE, REAL_ISSUER, devCa, stackEnv, type Client, type Response } from '@aoetl/testing';
+import { AUDIENCE, REAL_ISSUER, clientHeaders, devCa, stackEnv, type Client, type Response } from '@aoetl/testing';
 import { createLogger } from '@aoetl/observability';
 import { Store, createPool } from '@aoetl/store';
 import type pg from 'pg';
@@ -49,11 +49,7 @@ export async function buildTestGateway(
     const res = await app.inject({
       method: method as 'GET',
       url,
-      headers: {
-        ...(opts.authorization === undefined ? {} : { authorization: opts.authorization }),
-        ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...opts.headers,
-      },
+      headers: clientHeaders(opts),
       ...(opts.body === undefined ? {} : { payload: JSON.stringify(opts.body) }),
     });
     return {
