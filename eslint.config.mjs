@@ -4,10 +4,10 @@ import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /**
- * Package boundaries (ADR 0003): a package is used only through its public entry point (`@aoetl/x`, its curated
- * `index.ts`), never through its files (`@aoetl/x/src/…`, `@aoetl/x/dist/…`) nor through a relative path that
- * leaves the importing file's package; modules do not import each other in a cycle; imports used only as types
- * say so. test/lint/boundaries.test.ts proves every one of these rules reports its violation.
+ * Package boundaries (ADR 0003): a package is used only through its public entry points (`@aoetl/x`, its curated
+ * `index.ts`, or another entry its package.json exports, e.g. `@aoetl/bus/testing`), never through its files
+ * (`@aoetl/x/src/…`, `dist/…`, `test/…`) nor through a relative path that leaves the importing file's package;
+ * modules do not import each other in a cycle; imports used only as types say so. test/lint/boundaries.test.ts proves every one of these rules reports its violation.
  */
 export const boundaries = {
   plugins: { 'import-x': importX },
@@ -25,8 +25,9 @@ export const boundaries = {
       {
         patterns: [
           {
-            group: ['@aoetl/*/*'],
-            message: 'Import a workspace package through its public entry point (@aoetl/<name>), never its src/ or dist/ files.',
+            // A package's entry points are the ones its package.json `exports` (`.`, and e.g. `@aoetl/bus/testing`).
+            group: ['@aoetl/*/src', '@aoetl/*/src/**', '@aoetl/*/dist', '@aoetl/*/dist/**', '@aoetl/*/test', '@aoetl/*/test/**'],
+            message: 'Import a workspace package through its public entry point (@aoetl/<name>), never its src/, dist/ or test/ files.',
           },
         ],
       },

@@ -7,6 +7,7 @@
 # Stages:
 #   prune    turbo prune --docker: only the service's workspace packages and its lockfile slice
 #   build    pnpm install --frozen-lockfile, tsc -b, pnpm deploy --prod (the service + prod deps)
+#            (orchestrator: plus the migrations and /app/migrate.mjs, run by the chart's migrations Job)
 #   runtime  the base image's node, /app owned by root, user 65532, `node dist/server.js`;
 #            nothing is written outside /tmp, so it runs with a read-only root filesystem.
 # Behind a TLS-inspecting proxy, pass its CA certificate (public, PEM text) as --build-arg
@@ -42,9 +43,20 @@ COPY --from=prune /out/json/ ./
 RUN pnpm install --frozen-lockfile --store-dir /pnpm/store --reporter=append-only
 COPY --from=prune /out/full/ ./
 COPY tsconfig.base.json ./
+COPY docker/migrate.mjs /repo/docker/migrate.mjs
 RUN pnpm exec tsc -b "services/$SERVICE" \
     && pnpm --filter "@aoetl/$SERVICE" deploy --prod --legacy --store-dir /pnpm/store /app \
     && rm -rf /app/src /app/test /app/tsconfig.json /app/dist/.tsbuildinfo
+# The orchestrator image also carries the control-database migrations and their runner (the chart's
+# migrations Job runs `node /app/migrate.mjs`): packages/store/migrations next to the deployed
+# @aoetl/store, whose node-pg-migrate dependency applies them.
+RUN if [ "$SERVICE" = orchestrator ]; then \
+      set -eu; \
+      store="$(cd /app && node -p 'require("path").join(require("path").dirname(require.resolve("@aoetl/store")), "..")')"; \
+      cp -r packages/store/migrations "$store/migrations"; \
+      cp docker/migrate.mjs /app/migrate.mjs; \
+      (cd /app && node -p 'require.resolve("node-pg-migrate/bin/node-pg-migrate", { paths: [require.resolve("@aoetl/store")] })'); \
+    fi
 
 FROM ${BASE_IMAGE} AS runtime
 ARG SERVICE

@@ -7,8 +7,9 @@ COMPONENT=certs
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 need_cmd openssl openssl
 
-SERVERS=(redis postgres oidc openbao)
-CLIENTS=(agent-gateway orchestrator etl-agent monitor admin)
+# docker: dockerd's TLS port (docker.sh); docker-client: the etl-agent's client certificate for it.
+SERVERS=(redis postgres oidc openbao docker)
+CLIENTS=(agent-gateway orchestrator etl-agent monitor admin docker-client)
 LOG="$LOGS/certs.log"
 
 # valid NAME...: each cert exists with its key, chains to our CA and is still valid in a week.

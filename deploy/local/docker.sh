@@ -3,7 +3,11 @@
 #   docker.sh start   install if needed, register runsc, start dockerd unless one already answers
 #   docker.sh stop    stop dockerd, but only one that this script started
 #   docker.sh status  show whether the engine answers and which runtimes it has
-# Writes AOETL_DOCKER_SOCKET and AOETL_SANDBOX_RUNTIME to $AOETL_STATE_DIR/env/etl-agent.env.
+# dockerd listens on its unix socket and on a loopback TLS port (AOETL_DOCKER_TLS_PORT, default 2376)
+# that requires a client certificate (--tlsverify; certificates docker and docker-client from certs.sh).
+# Writes AOETL_DOCKER_SOCKET, AOETL_SANDBOX_RUNTIME and, when the TLS port answers, AOETL_DOCKER_HOST
+# with AOETL_DOCKER_CA_FILE/CERT_FILE/KEY_FILE to $AOETL_STATE_DIR/env/etl-agent.env (the etl-agent
+# then uses the TLS port, as in a cluster; the socket stays for local tools and tests).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,6 +19,9 @@ source "$ROOT/deploy/local/lib/env-file.sh"
 DAEMON_JSON=/etc/docker/daemon.json
 SOCKET=/var/run/docker.sock
 PROBE_IMAGE=aoetl/runtime-probe:1
+CERTS="$STATE_DIR/certs"
+TLS_PORT="${AOETL_DOCKER_TLS_PORT:-2376}"
+TLS_HOST="tcp://127.0.0.1:$TLS_PORT"
 export DOCKER_HOST="unix://$SOCKET"
 
 die() { echo "docker: $*" >&2; exit 1; }
@@ -84,12 +91,24 @@ ensure_probe_image() {
   tar -C / -chf - usr/bin/true $files | docker import --change 'CMD ["/usr/bin/true"]' - "$PROBE_IMAGE" >/dev/null
 }
 
+# The TLS endpoint, as dockerd's own flags: a client must present a certificate of the dev CA.
+tls_flags() {
+  echo -H "unix://$SOCKET" -H "$TLS_HOST" --tlsverify \
+    --tlscacert "$CERTS/ca.crt" --tlscert "$CERTS/docker.crt" --tlskey "$CERTS/docker.key"
+}
+tls_answering() {
+  timeout 10 docker -H "$TLS_HOST" --tlsverify --tlscacert "$CERTS/ca.crt" \
+    --tlscert "$CERTS/docker-client.crt" --tlskey "$CERTS/docker-client.key" info >/dev/null 2>&1
+}
+
 runtime_works() {
   timeout 60 docker run --rm --runtime="$1" --network=none "$PROBE_IMAGE" >>"$LOG" 2>&1
 }
 
 start() {
   mkdir -p "$STATE_DIR/logs" "$STATE_DIR/run"
+  # docker server and docker-client certificates (certs.sh is a no-op when they are current; stack.sh ran it already)
+  [ "${AOETL_CERTS_CHECKED:-}" = "$STATE_DIR" ] || "$ROOT/deploy/local/certs.sh"
   ensure_packages
   register_runsc
   if answering; then
@@ -102,9 +121,11 @@ start() {
     log "dockerd already answering on $SOCKET"
   else
     our_pid >/dev/null && die "dockerd (pid $(our_pid)) is running but not answering; read $LOG"
-    if ! launch_dockerd; then
+    # shellcheck disable=SC2046  # tls_flags prints separate words (paths without spaces)
+    if ! launch_dockerd $(tls_flags); then
       log "dockerd with default flags failed; retrying with vfs storage, no iptables, no bridge"
-      launch_dockerd --storage-driver=vfs --iptables=false --bridge=none \
+      # shellcheck disable=SC2046
+      launch_dockerd $(tls_flags) --storage-driver=vfs --iptables=false --bridge=none \
         || die "dockerd failed to start; read $LOG"
     fi
     log "dockerd started (pid $(cat "$PIDFILE")), log $LOG"
@@ -121,7 +142,18 @@ start() {
   fi
   write_env etl-agent AOETL_DOCKER_SOCKET "$SOCKET"
   write_env etl-agent AOETL_SANDBOX_RUNTIME "$runtime"
-  log "ready: socket $SOCKET, sandbox runtime $runtime"
+  if tls_answering; then
+    write_env etl-agent AOETL_DOCKER_HOST "$TLS_HOST"
+    write_env etl-agent AOETL_DOCKER_CA_FILE "$CERTS/ca.crt"
+    write_env etl-agent AOETL_DOCKER_CERT_FILE "$CERTS/docker-client.crt"
+    write_env etl-agent AOETL_DOCKER_KEY_FILE "$CERTS/docker-client.key"
+    log "ready: socket $SOCKET and TLS $TLS_HOST (client certificate required), sandbox runtime $runtime"
+  else
+    # A dockerd this script did not start (or an older one) has no TLS port: the etl-agent uses the socket.
+    write_env etl-agent AOETL_DOCKER_HOST ""
+    log "WARNING: no TLS endpoint on $TLS_HOST (dockerd not started by docker.sh with --tlsverify); the etl-agent uses $SOCKET"
+    log "ready: socket $SOCKET, sandbox runtime $runtime"
+  fi
 }
 
 stop() {
@@ -143,7 +175,9 @@ status() {
   if answering; then
     local owner="started elsewhere"
     our_pid >/dev/null && owner="started by docker.sh, pid $(our_pid)"
-    echo "docker: answering on $SOCKET ($owner); runtimes: $(docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}')"
+    local tls="no TLS port on $TLS_HOST"
+    tls_answering && tls="TLS with client certificates on $TLS_HOST"
+    echo "docker: answering on $SOCKET ($owner), $tls; runtimes: $(docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}')"
   else
     echo "docker: not answering on $SOCKET"
     return 1

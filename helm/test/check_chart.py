@@ -8,6 +8,15 @@
   check_chart.py mutate IN.yaml OUT.yaml OP   write a deliberately broken copy of the rendered output
         OP = drop-policy:<name> | drop-quarantine-exclusion
   check_chart.py ignores RENDERED.yaml        list "kind/name check" for every kube-score/ignore annotation
+  check_chart.py metrics-emitted RENDERED.yaml SRC_DIR...   every aoetl_* series the PrometheusRule and
+                                              the dashboard ConfigMap use is a metric the code registers
+  check_chart.py least-privilege RENDERED.yaml FACTS.json   what each service gets (mounted Secrets and
+                                              files, Vault policy/role/token, API token and RBAC, egress
+                                              flows) is derived from what its config schema reads
+                                              (FACTS.json = node config-contract.mjs --facts); extras fail
+  check_chart.py container-env RENDERED.yaml  JSON: the environment each service container gets (ConfigMaps
+                                              by envFrom, env values, fieldRef/secretKeyRef by reference),
+                                              read by config-contract.mjs
   check_chart.py k8s-bootstrap K8S_DIR VALUES.yaml   k8s/ agrees with the chart: PSA restricted on both
                                               namespaces, the gVisor RuntimeClass, the sandbox admission policy
 
@@ -134,9 +143,7 @@ def check_pod_security(docs):
         # Service-account tokens only where the Kubernetes API is used.
         token = spec.get("automountServiceAccountToken")
         sa = spec.get("serviceAccountName", "default")
-        may_use_api = (component == "monitor" and sa in api_users) or (
-            component == "etl-agent" and driver == "kubernetes" and sa in api_users
-        )
+        may_use_api = component == "etl-agent" and driver == "kubernetes" and sa in api_users
         if token is None:
             bad("automountServiceAccountToken must be set explicitly")
         elif token and not may_use_api:
@@ -147,7 +154,7 @@ def check_pod_security(docs):
         if d["kind"] == "ServiceAccount":
             comp = d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
             auto = d.get("automountServiceAccountToken")
-            allowed = comp == "monitor" or (comp == "etl-agent" and driver == "kubernetes")
+            allowed = comp == "etl-agent" and driver == "kubernetes"
             if auto is None or (auto and not allowed):
                 problems.append(f"ServiceAccount/{d['metadata']['name']}: automountServiceAccountToken must be false (got {auto})")
     if checked == 0:
@@ -157,16 +164,13 @@ def check_pod_security(docs):
 
 def check_rbac(docs):
     problems = []
-    release_ns = None
     driver, sandbox_ns = None, None
     for d in docs:
         if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-etl-agent"):
-            release_ns = d["metadata"]["namespace"]
             driver = d["data"].get("AOETL_SANDBOX_DRIVER")
             sandbox_ns = d["data"].get("AOETL_SANDBOX_NAMESPACE")
     allowed = {
         # (component, namespace) -> {resource: verbs}
-        ("monitor", release_ns): {"pods": {"get", "list", "patch", "delete"}},
         ("etl-agent", sandbox_ns): {"pods": {"create", "get", "list", "delete"}, "pods/attach": {"create", "get"}},
     }
     seen = set()
@@ -313,6 +317,162 @@ def check_k8s_bootstrap(k8s_dir, values_path):
     return problems
 
 
+METRIC_RE = re.compile(r"\baoetl_[a-z0-9_]+")
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def metrics_emitted(docs, src_dirs):
+    """Series names in the PrometheusRule and the dashboard that no metric of the code defines."""
+    used = set()
+    for d in docs:
+        if d["kind"] == "PrometheusRule":
+            used |= set(METRIC_RE.findall(json.dumps(d["spec"])))
+        elif d["kind"] == "ConfigMap" and (d["metadata"].get("labels") or {}).get("grafana_dashboard") == "1":
+            for text in (d.get("data") or {}).values():
+                used |= set(METRIC_RE.findall(text))
+    defined = set()
+    for src in src_dirs:
+        for path in glob.glob(os.path.join(src, "**", "*.ts"), recursive=True):
+            if path.endswith(".test.ts"):
+                continue
+            text = open(path, encoding="utf-8").read()
+            # prom-client metrics are declared with name: 'aoetl_...'
+            defined |= set(re.findall(r"name:\s*['\"](aoetl_[a-z0-9_]+)['\"]", text))
+    def base(name):
+        for suffix in HISTOGRAM_SUFFIXES:
+            if name.endswith(suffix) and name[: -len(suffix)] in defined:
+                return name[: -len(suffix)]
+        return name
+    missing = sorted(n for n in used if base(n) not in defined)
+    return used, defined, missing
+
+
+SERVICE_COMPONENTS = ("agent-gateway", "orchestrator", "etl-agent", "monitor")
+
+
+def container_env(docs):
+    """[{workload, component, container, env: {KEY: {"source": ..., "value": str | None}}}] of every
+    container of the four service Deployments. A Secret or ConfigMap whose keys the render does not
+    show (envFrom secretRef, or a ConfigMap that is not in the render) is an error: the contract
+    test must see every variable."""
+    config_maps = {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
+    out, problems = [], []
+    for d in docs:
+        if d["kind"] != "Deployment":
+            continue
+        comp = (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+        if comp not in SERVICE_COMPONENTS:
+            continue
+        for c in pod_spec(d).get("containers", []):
+            env, where = {}, f'Deployment/{d["metadata"]["name"]} container {c["name"]}'
+            for src in c.get("envFrom") or []:
+                prefix = src.get("prefix", "")
+                if "configMapRef" in src:
+                    name = src["configMapRef"]["name"]
+                    if name not in config_maps:
+                        problems.append(f"{where}: envFrom ConfigMap {name} is not part of the chart")
+                        continue
+                    for k, v in config_maps[name].items():
+                        env[prefix + k] = {"source": f"configMap/{name}", "value": str(v)}
+                else:
+                    problems.append(f"{where}: envFrom {sorted(src)} hides its keys from the contract test; use files or env entries")
+            for e in c.get("env") or []:
+                vf = e.get("valueFrom")
+                if vf is None:
+                    env[e["name"]] = {"source": "env", "value": str(e.get("value", ""))}
+                elif "secretKeyRef" in vf:
+                    env[e["name"]] = {"source": f'secret/{vf["secretKeyRef"]["name"]}:{vf["secretKeyRef"]["key"]}', "value": None}
+                else:
+                    env[e["name"]] = {"source": "/".join(sorted(vf)), "value": None}
+            out.append({"workload": d["metadata"]["name"], "component": comp, "container": c["name"], "env": env})
+    found = {o["component"] for o in out}
+    for comp in SERVICE_COMPONENTS:
+        if comp not in found:
+            problems.append(f"no Deployment of component {comp} in the rendered output")
+    return out, problems
+
+
+def netpol_components(policy):
+    """Component names a NetworkPolicy of the release selects (None = every pod of the release)."""
+    for e in (policy["spec"].get("podSelector") or {}).get("matchExpressions") or []:
+        if e["key"] == "app.kubernetes.io/component" and e["operator"] == "In":
+            return set(e["values"])
+    return None
+
+
+def check_least_privilege(docs, facts):
+    """Extras only: a grant the service's own config gives no reason for."""
+    problems = []
+    envs, _ = container_env(docs)
+    env_of = {e["component"]: e["env"] for e in envs}
+    declared = {c: set(f["declared"]) for c, f in facts.items()}
+    secrets = {c: set(f["secrets"]) for c, f in facts.items()}
+    driver = ((env_of.get("etl-agent") or {}).get("AOETL_SANDBOX_DRIVER") or {}).get("value")
+    # What each service's code reads, hence may be granted.
+    needs = {
+        "vault": {c for c in declared if "AOETL_VAULT_ADDR" in declared[c]},
+        "postgres": {c for c in declared if "AOETL_DATABASE_URL" in declared[c]} | {"migrations"},
+        "oidc": {c for c in declared if "AOETL_OIDC_ISSUER" in declared[c]},
+        "redis": {c for c in declared if "AOETL_REDIS_URL" in declared[c]},
+        "docker": {c for c in declared if "AOETL_DOCKER_HOST" in declared[c]},
+        "kube-apiserver": {c for c in declared if "AOETL_SANDBOX_NAMESPACE" in declared[c] and driver == "kubernetes"},
+    }
+    flows = {"to-vault": "vault", "to-postgres": "postgres", "gateway-to-oidc": "oidc", "to-redis": "redis",
+             "etl-agent-to-docker": "docker", "to-kube-apiserver": "kube-apiserver"}
+    seen_flows = set()
+    for d in docs:
+        if d["kind"] != "NetworkPolicy":
+            continue
+        name = d["metadata"]["name"]
+        for suffix, need in flows.items():
+            if name.endswith("-" + suffix):
+                seen_flows.add(suffix)
+                comps = netpol_components(d)
+                if comps is None:
+                    problems.append(f"NetworkPolicy/{name}: opens {need} to every pod of the release")
+                    continue
+                for c in sorted(comps - needs[need]):
+                    problems.append(f"NetworkPolicy/{name}: {c} may reach {need}, but its config does not read it")
+    if "to-redis" not in seen_flows:
+        problems.append("no to-redis NetworkPolicy found: the flow names changed, update check_least_privilege")
+    # Vault: the setup ConfigMap's policies and roles.
+    for d in docs:
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-vault-setup"):
+            for key in d.get("data") or {}:
+                m = re.match(r"policy-(.+)\.hcl$", key)
+                if m and m.group(1) not in needs["vault"]:
+                    problems.append(f"ConfigMap/{d['metadata']['name']}: Vault policy for {m.group(1)}, whose config has no Vault")
+    # Kubernetes API: tokens and RBAC.
+    for d in docs:
+        kind = d["kind"]
+        comp = (d["metadata"].get("labels") or {}).get("app.kubernetes.io/component")
+        if kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding") and comp not in needs["kube-apiserver"]:
+            problems.append(f"{kind}/{d['metadata']['name']}: {comp} gets Kubernetes API rights its config gives no reason for")
+        if kind == "Deployment" and comp in declared:
+            spec = pod_spec(d)
+            if spec.get("automountServiceAccountToken") and comp not in needs["kube-apiserver"]:
+                problems.append(f"Deployment/{d['metadata']['name']}: API token mounted, but {comp} does not use the Kubernetes API")
+            # Mounted Secrets and files: every mount is named by a variable the service's schema declares,
+            # and every file of the component Secret by the _FILE form of a secret of its schema.
+            env = env_of.get(comp, {})
+            values = [str(v["value"]) for k, v in env.items() if k in declared[comp] or k[:-5] in secrets[comp] and k.endswith("_FILE")]
+            volumes = {v["name"]: v for v in spec.get("volumes", [])}
+            for c in spec.get("containers", []):
+                for m in c.get("volumeMounts", []):
+                    if m["mountPath"] == "/tmp":
+                        continue
+                    if not any(m["mountPath"].rstrip("/") + "/" in v for v in values):
+                        problems.append(f"Deployment/{d['metadata']['name']}: volume {m['name']} at {m['mountPath']} is read by no setting of {facts[comp]['schema']}")
+                    vol = volumes.get(m["name"], {})
+                    if m["mountPath"] == "/etc/aoetl/secrets" and "secret" in vol:
+                        for item in vol["secret"].get("items", []):
+                            path = f"/etc/aoetl/secrets/{item['path']}"
+                            readers = [k for k, v in env.items() if v["value"] == path and k.endswith("_FILE") and k[:-5] in secrets[comp]]
+                            if not readers:
+                                problems.append(f"Deployment/{d['metadata']['name']}: secret file {item['path']} (key {item['key']}) is read by no secret of {facts[comp]['schema']}")
+    return problems
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__)
@@ -344,6 +504,24 @@ def main(argv):
         for p in problems:
             print(p)
         print(f"k8s-bootstrap: {len(problems)} problem(s)")
+        return 1 if problems else 0
+    if cmd == "metrics-emitted":
+        used, defined, missing = metrics_emitted(load(argv[2]), argv[3:])
+        for m in missing:
+            print(f"{m} is used by the PrometheusRule or the dashboard but no code registers it")
+        print(f"metrics-emitted: {len(used)} series used, {len(defined)} metric(s) registered by the code, {len(missing)} missing")
+        return 1 if missing or not used else 0
+    if cmd == "least-privilege":
+        problems = check_least_privilege(load(argv[2]), json.load(open(argv[3], encoding="utf-8")))
+        for p in problems:
+            print(p)
+        print(f"least-privilege: {len(problems)} grant(s) beyond what the services' configs read")
+        return 1 if problems else 0
+    if cmd == "container-env":
+        envs, problems = container_env(load(argv[2]))
+        for p in problems:
+            print(p, file=sys.stderr)
+        print(json.dumps(envs, indent=1))
         return 1 if problems else 0
     if cmd == "ignores":
         for r in ignores(load(argv[2])):

@@ -58,13 +58,36 @@ KUBESCORE="$BIN/kube-score"
 PY="$BIN/helm-test-python"
 echo "# $("$HELM" version --short), netpol-analyzer $(basename "$(readlink "$BIN/netpolicy")" | sed 's/netpolicy-//'), kube-score $(basename "$(readlink "$BIN/kube-score")" | sed 's/kube-score-//')"
 
+# The chart <-> config contract: the environment of every service container (check_chart.py
+# container-env) loaded by that service's own config schema (config-contract.mjs, needs the build).
+contract() { # contract RENDERED
+  "$PY" "$HERE/check_chart.py" container-env "$1" >"$WORK/container-env.json" &&
+    node "$HERE/config-contract.mjs" "$WORK/container-env.json"
+}
+
+# The scenarios are rendered for a cluster that serves the CRDs of cert-manager, the Prometheus
+# Operator and KEDA (helm template --api-versions; helm lint has no such flag, so it is told through
+# prerequisites.assumeApiVersions). The checks further down prove the refusal without them.
+PREREQ_APIS=(cert-manager.io/v1 monitoring.coreos.com/v1 keda.sh/v1alpha1)
+API_ARGS=()
+for a in "${PREREQ_APIS[@]}"; do API_ARGS+=(--api-versions "$a"); done
+LINT_APIS=(--set-json "prerequisites.assumeApiVersions=$(printf '"%s",' "${PREREQ_APIS[@]}" | sed 's/^/[/; s/,$/]/')")
+
 render() { # render SCENARIO_FILE OUT [extra helm args...]
   local values="$1" out="$2"; shift 2
-  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$values" "$@" >"$out"
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$values" "${API_ARGS[@]}" "$@" >"$out"
 }
 
 # --- values documentation ----------------------------------------------------------------
 check "every value in values.yaml is documented with ## @param" "$PY" "$HERE/check_chart.py" values-docs "$CHART/values.yaml"
+check "values.schema.json and the README parameter table equal what values_schema.py generates from the @param lines" \
+  "$PY" "$HERE/values_schema.py" check
+schema_drift_caught() { # a @param edited without regenerating must be caught (on a copy of the chart)
+  rm -rf "$WORK/drift-chart" && cp -r "$CHART" "$WORK/drift-chart" &&
+    sed -i 's|## @param nameOverride |## @param nameOverride (edited) |' "$WORK/drift-chart/values.yaml" &&
+    ! AOETL_CHART_DIR="$WORK/drift-chart" "$PY" "$HERE/values_schema.py" check
+}
+check "self-test: a @param description edited without regenerating fails the schema check" schema_drift_caught
 
 # --- lint, render, kube-score, Pod Security, RBAC for every scenario -----------------------
 # kube-score: every default check, plus the optional seccomp and container-ports checks. Left
@@ -100,20 +123,28 @@ cp -r "$CHART" "$NOTES_CHART" && mkdir -p "$NOTES_CHART/files" && cp "$CHART/tem
 printf '%s\n' 'apiVersion: v1' 'kind: ConfigMap' 'metadata:' '  name: notes' 'data:' '  notes: |' \
   '{{ tpl (.Files.Get "files/NOTES.tpl") . | indent 4 }}' >"$NOTES_CHART/templates/zz-notes-render.yaml"
 notes_render() { # notes_render [helm args...]
-  "$HELM" template "$RELEASE" "$NOTES_CHART" --namespace "$NAMESPACE" --show-only templates/zz-notes-render.yaml "$@" \
+  "$HELM" template "$RELEASE" "$NOTES_CHART" --namespace "$NAMESPACE" --show-only templates/zz-notes-render.yaml "${API_ARGS[@]}" "$@" \
     | sed -n 's/^    //p'
 }
 
-check "chart defaults (no values file) render" "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE"
-notes_warn() { notes_render --set nameOverride= >"$WORK/notes.txt" && cat "$WORK/notes.txt" && grep -q "WARNING: oidc.networkPolicy" "$WORK/notes.txt"; }
+refuse "chart defaults (no values file) are refused, naming every value an install must give" \
+  "values every install must give are missing: oidc.issuer .*; sandbox.docker.host " \
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE"
+REQUIRED=(--set oidc.issuer=https://login.example.com --set sandbox.docker.host=tcp://docker.example.com:2376)
+check "chart defaults plus the required values render" "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" "${REQUIRED[@]}"
+notes_warn() { notes_render --set nameOverride= "${REQUIRED[@]}" >"$WORK/notes.txt" && cat "$WORK/notes.txt" && grep -q "WARNING: oidc.networkPolicy" "$WORK/notes.txt"; }
 check "chart defaults: NOTES.txt renders and warns about the flows still to configure" notes_warn
+# What each service's config schema declares (the least-privilege check derives the grants from it).
+if ! node "$HERE/config-contract.mjs" --facts >"$WORK/facts.json" 2>"$WORK/facts.err"; then
+  not_ok "config schemas of the services (node helm/test/config-contract.mjs --facts; needs pnpm run build)" "$WORK/facts.err"
+fi
 scenarios=()
 for values in "$CHART"/ci/*-values.yaml "$ROOT/k8s/example/values.yaml"; do
   name="$(basename "$values" -values.yaml)"
   [ "$values" = "$ROOT/k8s/example/values.yaml" ] && name="k8s-example"
   scenarios+=("$name")
   rendered="$WORK/$name.yaml"
-  check "[$name] helm lint --strict" "$HELM" lint --strict "$CHART" --namespace "$NAMESPACE" -f "$values"
+  check "[$name] helm lint --strict" "$HELM" lint --strict "$CHART" --namespace "$NAMESPACE" -f "$values" "${LINT_APIS[@]}"
   if render "$values" "$rendered" 2>"$WORK/render.err"; then
     ok "[$name] helm template ($(grep -c '^kind:' "$rendered") objects)"
   else
@@ -125,6 +156,10 @@ for values in "$CHART"/ci/*-values.yaml "$ROOT/k8s/example/values.yaml"; do
   check "[$name] kube-score exceptions are justified in the docs" ignores_documented "$rendered"
   check "[$name] restricted Pod Security fields on every pod template" "$PY" "$HERE/check_chart.py" pod-security "$rendered"
   check "[$name] RBAC is minimal" "$PY" "$HERE/check_chart.py" rbac "$rendered"
+  check "[$name] chart <-> config contract: every AOETL_* setting is declared by its service's schema, every required one rendered" \
+    contract "$rendered"
+  check "[$name] least privilege: Secrets, mounts, Vault, API token/RBAC and egress flows only where the service's config reads them" \
+    "$PY" "$HERE/check_chart.py" least-privilege "$rendered" "$WORK/facts.json"
 done
 if [ "${#scenarios[@]}" -ge 6 ]; then ok "${#scenarios[@]} scenarios checked (ci/*-values.yaml and k8s/example)"
 else not_ok "at least 5 ci scenarios and the k8s example (found ${#scenarios[@]})"; fi
@@ -164,6 +199,84 @@ refuse "a mistyped value is refused" "confg" \
   "$HELM" template x "$CHART" -f "$DEF" --set gateway.confg.x=1
 refuse "approle auth needs role ids" "roleIds" \
   "$HELM" template x "$CHART" -f "$DEF" --set vault.auth.method=approle
+
+# --- prerequisites are checked, not assumed ----------------------------------------------
+KEDA_VALUES="$CHART/ci/metrics-and-keda-values.yaml"
+SANDBOX_VALUES="$CHART/ci/kubernetes-sandbox-values.yaml"
+refuse "prerequisites: metrics and KEDA without their CRDs fail with one message naming both APIs" \
+  "prerequisites missing in the cluster: metrics.enabled needs the Prometheus Operator CRDs .*API monitoring.coreos.com/v1; etlAgent.autoscaling.keda.enabled needs KEDA .*API keda.sh/v1alpha1\. Install them first" \
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$KEDA_VALUES"
+refuse "prerequisites: KEDA alone missing is named alone" \
+  "prerequisites missing in the cluster: etlAgent.autoscaling.keda.enabled needs KEDA \(ScaledObject, TriggerAuthentication\), API keda.sh/v1alpha1\. Install" \
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$KEDA_VALUES" --api-versions monitoring.coreos.com/v1
+refuse "prerequisites: cert-manager certificates without cert-manager fail" \
+  "prerequisites missing in the cluster: certManager.enabled needs cert-manager \(Certificate, Issuer\), API cert-manager.io/v1\. Install" \
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$SANDBOX_VALUES"
+check "prerequisites: the kubernetes-sandbox scenario renders once cert-manager's API is served" \
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$SANDBOX_VALUES" --api-versions cert-manager.io/v1
+dashboard_namespace() { # dashboard_namespace EXPECTED_NS [helm args]: the dashboard ConfigMap's namespace, and a Namespace object only on request
+  local expected="$1"; shift
+  "$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$KEDA_VALUES" "${API_ARGS[@]}" "$@" \
+    --show-only templates/grafana-dashboard.yaml >"$WORK/dashboard.yaml" || return 1
+  grep -E '^(kind|  name|  namespace):' "$WORK/dashboard.yaml"
+  [ "$(sed -n 's/^  namespace: //p' "$WORK/dashboard.yaml")" = "$expected" ] || return 1
+  if [ "$expected" = "$NAMESPACE" ]; then ! grep -q '^kind: Namespace' "$WORK/dashboard.yaml"
+  else grep -A3 '^kind: Namespace' "$WORK/dashboard.yaml" | grep -qx "  name: $expected"; fi
+}
+check "Grafana dashboard: in the release namespace by default, no Namespace object" dashboard_namespace "$NAMESPACE"
+check "Grafana dashboard: a named namespace is created only on request (createNamespace)" \
+  dashboard_namespace grafana --set metrics.grafanaDashboard.namespace=grafana --set metrics.grafanaDashboard.createNamespace=true
+
+# --- alerts and dashboard use only metrics the code emits ----------------------------------
+if [ -s "$WORK/metrics-and-keda.yaml" ]; then
+  check "[metrics-and-keda] every aoetl_* series of the PrometheusRule and the dashboard is registered by the code" \
+    "$PY" "$HERE/check_chart.py" metrics-emitted "$WORK/metrics-and-keda.yaml" "$ROOT/services" "$ROOT/packages"
+  { cat "$WORK/metrics-and-keda.yaml"; printf -- '---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: x\nspec:\n  groups:\n    - name: x\n      rules:\n        - alert: X\n          expr: increase(aoetl_agent_quarantined_total[15m]) > 0\n'; } >"$WORK/broken.yaml"
+  refuse "self-test: an alert on a metric nothing emits is caught" "aoetl_agent_quarantined_total is used by the PrometheusRule or the dashboard but no code registers it" \
+    "$PY" "$HERE/check_chart.py" metrics-emitted "$WORK/broken.yaml" "$ROOT/services" "$ROOT/packages"
+else
+  not_ok "[metrics-and-keda] rendered output for the metrics check"
+fi
+
+# --- the contract test bites (mutated copies of _config.tpl) ------------------------------
+MUT_CHART="$WORK/mut-chart"
+contract_mutated() { # contract_mutated SED_EXPR: render the default scenario through a mutated _config.tpl
+  rm -rf "$MUT_CHART" && cp -r "$CHART" "$MUT_CHART" &&
+    sed -i -e "$1" "$MUT_CHART/templates/_config.tpl" &&
+    ! cmp -s "$CHART/templates/_config.tpl" "$MUT_CHART/templates/_config.tpl" &&
+    "$HELM" template "$RELEASE" "$MUT_CHART" --namespace "$NAMESPACE" -f "$DEF" >"$WORK/mut-contract.yaml" &&
+    contract "$WORK/mut-contract.yaml"
+}
+refuse "mutation: a setting added to _config.tpl that no code reads breaks the contract" \
+  "AOETL_SETTING_NO_CODE_READS \(from configMap/[a-z-]+\) is not declared by" \
+  contract_mutated 's|^  "AOETL_HTTP_HOST" "0.0.0.0"$|&\n  "AOETL_SETTING_NO_CODE_READS" "on"|'
+refuse "mutation: a required setting dropped from _config.tpl breaks the contract" \
+  "refuses the rendered config: AOETL_REDIS_URL: is required" \
+  contract_mutated '/"AOETL_REDIS_URL"/d'
+refuse "mutation: a Docker host without its client key breaks the contract (the etl-agent's start-up rule)" \
+  "refuses the rendered config: invalid configuration: AOETL_DOCKER_HOST=tcp://sandbox-docker.example.com:2376 needs AOETL_DOCKER_KEY_FILE" \
+  contract_mutated '/"AOETL_DOCKER_KEY_FILE"/d'
+refuse "mutation: a rendered value the schema refuses breaks the contract" \
+  "refuses the rendered config: AOETL_METRICS_PORT" \
+  contract_mutated 's|"AOETL_METRICS_PORT" (toString $c.containerPorts.metrics)|"AOETL_METRICS_PORT" "not-a-port"|'
+
+# --- the least-privilege check bites (mutated copies of the helpers) -------------------------
+privileges_mutated() { # privileges_mutated FILE SED_EXPR
+  rm -rf "$MUT_CHART" && cp -r "$CHART" "$MUT_CHART" &&
+    sed -i -e "$2" "$MUT_CHART/templates/$1" &&
+    ! cmp -s "$CHART/templates/$1" "$MUT_CHART/templates/$1" &&
+    "$HELM" template "$RELEASE" "$MUT_CHART" --namespace "$NAMESPACE" -f "$DEF" >"$WORK/mut-privileges.yaml" &&
+    "$PY" "$HERE/check_chart.py" least-privilege "$WORK/mut-privileges.yaml" "$WORK/facts.json"
+}
+refuse "mutation: a Vault token for the orchestrator (whose config has no Vault) is an extra" \
+  "volume vault-token at /var/run/secrets/aoetl/vault is read by no setting of OrchestratorConfig" \
+  privileges_mutated _helpers.tpl 's|{{- if eq .key "etlAgent" -}}true{{- end -}}|{{- if has .key (list "orchestrator" "etlAgent") -}}true{{- end -}}|'
+refuse "mutation: egress to Vault for the orchestrator is an extra" \
+  "NetworkPolicy/aoetl-to-vault: orchestrator may reach vault, but its config does not read it" \
+  privileges_mutated networkpolicy.yaml 's|"name" "to-vault" "names" (list "etl-agent")|"name" "to-vault" "names" (list "orchestrator" "etl-agent")|'
+refuse "mutation: a Secret file no setting reads is an extra" \
+  "secret file extra-secret \(key extra\) is read by no secret of" \
+  privileges_mutated _pod.tpl 's|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") -}}|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") (dict "key" "extra" "path" "extra-secret") -}}|'
 
 # --- NetworkPolicies proven by analysis ---------------------------------------------------
 # The connectivity list of the release's workloads (and of the sandbox namespace), from np-guard's
@@ -265,5 +378,42 @@ print(pods[0]["metadata"]["name"], args[-2:])
 EOF
 }
 check "[default] helm test hook pod calls the gateway's /readyz" hook_present
+
+# --- migrations Job -------------------------------------------------------------------------
+migrations_job() { # migrations_job RENDERED EXPECTED_HOOK
+  "$PY" - "$1" "$2" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+jobs = [d for d in docs if d["kind"] == "Job" and d["metadata"]["labels"].get("app.kubernetes.io/component") == "migrations"]
+assert len(jobs) == 1, f"expected one migrations Job, found {len(jobs)}"
+job = jobs[0]
+ann = job["metadata"]["annotations"]
+assert ann["helm.sh/hook"] == sys.argv[2], ann
+assert "hook-succeeded" in ann["helm.sh/hook-delete-policy"] and "hook-failed" not in ann["helm.sh/hook-delete-policy"], ann
+assert 0 <= job["spec"]["backoffLimit"] <= 3 and job["spec"]["activeDeadlineSeconds"] > 0, job["spec"]
+pod = job["spec"]["template"]["spec"]
+assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+c = pod["containers"][0]
+# The same runner and tool as the local stack (docker/migrate.mjs -> node-pg-migrate), in the orchestrator image.
+assert c["command"] == ["node", "/app/migrate.mjs"], c["command"]
+assert "/orchestrator" in c["image"], c["image"]
+env = {e["name"]: e.get("value") for e in c["env"]}
+assert env["AOETL_DATABASE_URL"].startswith("postgres://aoetl_owner@"), env
+assert "sslmode=verify-full" in env["AOETL_DATABASE_URL"], env
+assert env["AOETL_DATABASE_PASSWORD_FILE"] == "/etc/aoetl/secrets/database-password", env
+assert not any("secretKeyRef" in (e.get("valueFrom") or {}) for e in c["env"]), "secrets are files, never env"
+print(job["metadata"]["name"], ann["helm.sh/hook"], "backoffLimit", job["spec"]["backoffLimit"], env["AOETL_DATABASE_URL"])
+EOF
+}
+check "[default] migrations Job: pre-install,pre-upgrade hook, node /app/migrate.mjs as the owner role, bounded backoff" \
+  migrations_job "$WORK/default.yaml" "pre-install,pre-upgrade"
+check "[kubernetes-sandbox] migrations Job: post-install,pre-upgrade while cert-manager has yet to issue the CA" \
+  migrations_job "$WORK/kubernetes-sandbox.yaml" "post-install,pre-upgrade"
+check "[external-redis-and-postgres] migrations Job: pre-install,pre-upgrade with the managed database's CA" \
+  migrations_job "$WORK/external-redis-and-postgres.yaml" "pre-install,pre-upgrade"
+no_job() { ! grep -q 'app.kubernetes.io/component: migrations' <("$HELM" template "$RELEASE" "$CHART" --namespace "$NAMESPACE" -f "$DEF" --set migrations.enabled=false); }
+check "migrations.enabled=false renders no Job" no_job
+refuse "schema refuses an unbounded migrations backoff" "backoffLimit" \
+  "$HELM" template x "$CHART" -f "$DEF" --set migrations.backoffLimit=100
 
 finish

@@ -14,7 +14,7 @@ interface Linted {
 }
 
 const SRC = 'test/lint/fixtures/packages/a/src';
-const FILES = ['deep-import', 'dist-import', 'cross-package', 'cycle-a', 'cycle-b', 'type-only', 'clean', 'shape'];
+const FILES = ['deep-import', 'dist-import', 'test-import', 'cross-package', 'cycle-a', 'cycle-b', 'type-only', 'clean', 'shape', 'subpath-export'];
 
 let results: Map<string, Linted['messages']>;
 
@@ -33,6 +33,7 @@ const rules = (file: string) => (results.get(file) ?? [{ ruleId: `${file} was no
 test.each([
   ['deep-import', 'a file of another package (@aoetl/x/src/…)', 'no-restricted-imports'],
   ['dist-import', 'a built file of another package (@aoetl/x/dist/…)', 'no-restricted-imports'],
+  ['test-import', 'a test file of another package (@aoetl/x/test/…)', 'no-restricted-imports'],
   ['cross-package', 'a relative path into another package', 'import-x/no-relative-packages'],
   ['cycle-a', 'a two-file import cycle (first file)', 'import-x/no-cycle'],
   ['cycle-b', 'a two-file import cycle (second file)', 'import-x/no-cycle'],
@@ -41,8 +42,8 @@ test.each([
   expect(rules(file)).toEqual([rule]);
 });
 
-test('the clean fixtures pass', () => {
-  expect({ clean: rules('clean'), shape: rules('shape') }).toEqual({ clean: [], shape: [] });
+test('the clean fixtures pass, including an entry point a package exports besides its index (@aoetl/bus/testing)', () => {
+  expect({ clean: rules('clean'), shape: rules('shape'), subpath: rules('subpath-export') }).toEqual({ clean: [], shape: [], subpath: [] });
 });
 
 test('the messages say what to do instead', () => {

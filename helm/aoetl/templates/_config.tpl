@@ -1,7 +1,8 @@
 {{/*
 The AOETL_* variables of one component (argument: component context). Secrets are never here:
 they are files under /etc/aoetl/secrets, named by the *_FILE variables (packages/config reads
-KEY_FILE for a secret KEY).
+KEY_FILE for a secret KEY). Every variable here must be declared by the service's config schema
+(services/<name>/src/config.ts): helm/test/run.sh checks that contract for every ci scenario.
 */}}
 {{- define "aoetl.configData" -}}
 {{- $root := .root -}}
@@ -47,15 +48,8 @@ KEY_FILE for a secret KEY).
 {{- $_ := set $data "AOETL_VAULT_TOKEN_FILE" "/etc/aoetl/secrets/vault-token" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (eq .key "orchestrator") $c.llm.enabled -}}
-{{- $_ := set $data "AOETL_LLM_BASE_URL" $c.llm.baseUrl -}}
-{{- $_ := set $data "AOETL_LLM_MODEL" $c.llm.model -}}
-{{- $_ := set $data "AOETL_LLM_VAULT_PATH" $v.vault.paths.orchestratorSecrets -}}
-{{- end -}}
 {{- if eq .key "etlAgent" -}}
 {{- $_ := set $data "AOETL_DB_CA_FILE" (ternary "/etc/aoetl/ca/datasource/ca.crt" "/etc/aoetl/tls/ca.crt" (not (empty $c.dataSourceCa.secretName))) -}}
-{{- $_ := set $data "AOETL_VAULT_SOURCE_PATH" $v.vault.paths.sourceCredentials -}}
-{{- $_ := set $data "AOETL_VAULT_TARGET_PATH" $v.vault.paths.warehouseCredentials -}}
 {{- $_ := set $data "AOETL_SANDBOX_DRIVER" $v.sandbox.driver -}}
 {{- $_ := set $data "AOETL_SANDBOX_IMAGE" (include "aoetl.image" (dict "root" $root "image" $v.sandbox.image)) -}}
 {{- if eq $v.sandbox.driver "kubernetes" -}}
@@ -68,10 +62,6 @@ KEY_FILE for a secret KEY).
 {{- $_ := set $data "AOETL_DOCKER_CERT_FILE" "/etc/aoetl/docker/cert.pem" -}}
 {{- $_ := set $data "AOETL_DOCKER_KEY_FILE" "/etc/aoetl/docker/key.pem" -}}
 {{- end -}}
-{{- end -}}
-{{- if eq .key "monitor" -}}
-{{- $_ := set $data "AOETL_QUARANTINE_DRIVER" (ternary "kubernetes" "none" $c.quarantine.kubernetes.enabled) -}}
-{{- $_ := set $data "AOETL_QUARANTINE_LABEL" $v.networkPolicy.quarantine.label -}}
 {{- end -}}
 {{- range $k, $val := $c.config -}}
 {{- $_ := set $data $k (toString $val) -}}

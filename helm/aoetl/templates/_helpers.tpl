@@ -86,18 +86,17 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 
 {{/*
-Whether a component's pods mount a token for the Kubernetes API: only the monitor (quarantine)
-and the etl-agent with the kubernetes sandbox driver use the API.
+Whether a component's pods mount a token for the Kubernetes API: only the etl-agent with the
+kubernetes sandbox driver uses the API.
 */}}
 {{- define "aoetl.usesKubernetesApi" -}}
-{{- if and (eq .key "monitor") .root.Values.monitor.quarantine.kubernetes.enabled -}}true
-{{- else if and (eq .key "etlAgent") (eq .root.Values.sandbox.driver "kubernetes") -}}true
+{{- if and (eq .key "etlAgent") (eq .root.Values.sandbox.driver "kubernetes") -}}true
 {{- end -}}
 {{- end -}}
 
-{{/* Whether a component talks to Vault. */}}
+{{/* Whether a component talks to Vault: only the etl-agent (dynamic database credentials). */}}
 {{- define "aoetl.usesVault" -}}
-{{- if has .key (list "orchestrator" "etlAgent") -}}true{{- end -}}
+{{- if eq .key "etlAgent" -}}true{{- end -}}
 {{- end -}}
 
 {{/* Whether a component talks to PostgreSQL (the control database). */}}

@@ -1,14 +1,3 @@
-{{/* Vault policy of the orchestrator: read its own KV secrets (e.g. the LLM API key). */}}
-{{- define "aoetl.vault.policy.orchestrator" -}}
-# aoetl orchestrator: its own secrets only.
-path "{{ .Values.vault.paths.orchestratorSecrets }}" {
-  capabilities = ["read"]
-}
-path "{{ .Values.vault.paths.orchestratorSecrets }}/*" {
-  capabilities = ["read"]
-}
-{{- end -}}
-
 {{/* Vault policy of the etl-agent: dynamic credentials, and renew/revoke of its own leases. */}}
 {{- define "aoetl.vault.policy.etlAgent" -}}
 # aoetl etl-agent: short-lived database credentials; leases renewed and revoked by the agent.
@@ -41,7 +30,7 @@ set -eu
 #   vault auth enable -path={{ $v.auth.kubernetes.mountPath }} kubernetes
 #   vault write auth/{{ $v.auth.kubernetes.mountPath }}/config kubernetes_host=https://<api-server>
 {{- end }}
-{{- range $key := list "orchestrator" "etlAgent" }}
+{{- range $key := list "etlAgent" }}
 {{- $ctx := dict "root" $ "key" $key "name" (include "aoetl.componentName" $key) }}
 {{- $role := index $v.auth.kubernetes.roles $key }}
 vault policy write {{ $role }} policy-{{ $ctx.name }}.hcl

@@ -2,6 +2,9 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
 import { AoetlError, STREAMS, isValid, parse } from '@aoetl/contracts';
+import { backoffMs, sleep } from '@aoetl/timing';
+import { deadLetterFields } from './dead-letters.js';
+import { MESSAGE_FIELD as FIELD } from './fields.js';
 
 export interface ConsumeOptions<S extends TSchema> {
   stream: string;
@@ -21,28 +24,6 @@ export interface ConsumeOptions<S extends TSchema> {
 }
 
 type Entry = [id: string, fields: string[]];
-
-const FIELD = 'm';
-
-/** Exponential backoff with full jitter. */
-export function backoffMs(attempt: number, baseMs = 200, capMs = 30_000): number {
-  return Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** attempt));
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * Redis streams with consumer groups. Delivery is at least once: an entry is acked only after its effect,
@@ -188,7 +169,7 @@ export class Bus {
       const fields = found[0]?.[1] ?? [];
       raw = fields[fields.indexOf(FIELD) + 1] ?? '';
     }
-    await conn.xadd(STREAMS.deadletter, '*', 'stream', opts.stream, 'group', opts.group, 'entry', id, 'reason', reason, FIELD, raw);
+    await conn.xadd(STREAMS.deadletter, '*', ...deadLetterFields({ stream: opts.stream, group: opts.group, entry: id, reason, message: raw }));
     if (opts.onDeadLetter) {
       await opts.onDeadLetter(raw, reason).catch((err: unknown) => this.log.warn({ err, entryId: id }, 'dead-letter hook failed'));
     }

@@ -1,3 +1,16 @@
 export { connectRedis, redisSettings, type RedisConnectionConfig, type RedisEnvConfig } from './redis.js';
-export { Bus, backoffMs, sleep, type ConsumeOptions } from './bus.js';
+export { Bus, type ConsumeOptions } from './bus.js';
+/** @deprecated import these from @aoetl/timing (kept while callers move). */
+export { backoffMs, sleep } from '@aoetl/timing';
 export { trimAcknowledged, safeTrimId, compareIds } from './trim.js';
+export { StreamAdmin, type GroupStats, type StreamStats, type StreamTrimmer } from './admin.js';
+export {
+  deadLetterFields,
+  isReplayable,
+  parseDeadLetter,
+  REPLAYABLE_STREAMS,
+  STREAM_ID_PATTERN,
+  type DeadLetter,
+  type DeadLetterStore,
+  type ReplayOutcome,
+} from './dead-letters.js';

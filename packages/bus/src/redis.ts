@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import Redis from 'ioredis';
+import { backoffMs } from '@aoetl/timing';
 
 export interface RedisConnectionConfig {
   url: string;
@@ -26,7 +27,7 @@ export function connectRedis(cfg: RedisConnectionConfig): Redis {
     enableReadyCheck: false,
     lazyConnect: false,
     maxRetriesPerRequest: 3,
-    retryStrategy: (times) => Math.min(100 * 2 ** times, 5000),
+    retryStrategy: (times) => backoffMs(times, 200, 5000),
     tls: {
       ca: readFileSync(cfg.caFile),
       cert: readFileSync(cfg.certFile),

@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { fieldMap } from './fields.js';
 
 /** Compares two stream ids (`ms-seq`) numerically. */
 export function compareIds(a: string, b: string): number {
@@ -10,19 +11,13 @@ export function compareIds(a: string, b: string): number {
   return seq === 0n ? 0 : seq < 0n ? -1 : 1;
 }
 
-function fields(flat: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
-  return out;
-}
-
 /**
  * The oldest id every consumer group may still need: for each group, its oldest pending (unacknowledged) entry,
  * or, when nothing is pending, the last entry it was given (everything after it is undelivered). Null when the
  * stream has no group (then nothing is trimmed).
  */
 export async function safeTrimId(redis: Redis, stream: string): Promise<string | null> {
-  const groups = ((await redis.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(fields);
+  const groups = ((await redis.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(fieldMap);
   let min: string | null = null;
   for (const g of groups) {
     let keep = String(g['last-delivered-id']);

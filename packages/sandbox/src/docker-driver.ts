@@ -1,32 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Transform, Writable, type Duplex } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
+import { sleep } from '@aoetl/timing';
+import { dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
 import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
-import { SandboxClosedError, SandboxError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
+import { SandboxClosedError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
+import { HarnessSession, prepareRun, RunSet, type PreparedRun } from './harness-io.js';
 import { resolveLimits } from './limits.js';
 import { WarmPool, type PoolSlot } from './pool.js';
-import {
-  encodeInputHeader,
-  HARNESS_ERROR_EXIT_CODE,
-  HeaderSplitter,
-  parseHarnessError,
-  parseOutputHeader,
-  RowCounter,
-  TailBuffer,
-} from './protocol.js';
 import { currentOwner, reapOrphans, type ReapOptions } from './reaper.js';
 import { DRIVER_CLOSED_REASON, sandboxEvent, type SandboxEvent } from './results.js';
-import type {
-  SandboxDriver,
-  SandboxLimits,
-  SandboxLogger,
-  SandboxResult,
-  SandboxResultBase,
-  SandboxRunRequest,
-  SandboxRuntime,
-} from './types.js';
+import type { SandboxDriver, SandboxLimits, SandboxLogger, SandboxResult, SandboxRunRequest, SandboxRuntime } from './types.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 export const DEFAULT_REAP_INTERVAL_MS = 60_000;
@@ -43,8 +28,10 @@ export interface DockerSandboxDriverOptions {
   image: string;
   /** Container runtime (AOETL_SANDBOX_RUNTIME); default runsc. */
   runtime?: SandboxRuntime;
-  /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. */
+  /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. Local development only. */
   socketPath?: string;
+  /** A remote engine over TLS with a client certificate (AOETL_DOCKER_HOST and its files); wins over socketPath. */
+  remote?: DockerRemoteTls;
   /** A ready client instead of socketPath. */
   docker?: Docker;
   /** Default limits of every run (requests may override them). */
@@ -105,12 +92,13 @@ export class DockerSandboxDriver implements SandboxDriver {
   private closed = false;
   /** Containers of this driver (running a run, starting or waiting in the pool). */
   private readonly active = new Map<string, Docker.Container>();
-  private readonly runs = new Set<Promise<unknown>>();
+  private readonly runs = new RunSet();
 
   constructor(options: DockerSandboxDriverOptions) {
     this.image = options.image;
     this.runtime = options.runtime ?? 'runsc';
-    this.docker = options.docker ?? new Docker({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET });
+    this.docker =
+      options.docker ?? new Docker(dockerConnectionOptions({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET, remote: options.remote }));
     this.defaults = resolveLimits(options.limits);
     this.poolKey = containerLimitsKey(this.defaults);
     this.log = options.logger ?? SILENT_LOGGER;
@@ -192,20 +180,14 @@ export class DockerSandboxDriver implements SandboxDriver {
 
   async run(req: SandboxRunRequest): Promise<SandboxResult> {
     if (this.closed) throw new SandboxClosedError();
-    const limits = resolveLimits(req.limits, this.defaults);
-    const header = encodeInputHeader({ code: req.code, columns: req.columns, types: req.types, outputColumns: req.outputColumns });
+    const prepared = prepareRun(req, this.defaults);
     await this.init();
-    const promise = this.runContainer(req, header, limits);
-    this.runs.add(promise);
-    try {
-      return await promise;
-    } finally {
-      this.runs.delete(promise);
-    }
+    return this.runs.track(this.runContainer(req, prepared));
   }
 
-  private async runContainer(req: SandboxRunRequest, header: string, limits: SandboxLimits): Promise<SandboxResult> {
+  private async runContainer(req: SandboxRunRequest, prepared: PreparedRun): Promise<SandboxResult> {
     const started = performance.now();
+    const { limits } = prepared;
     const warm = this.pool && containerLimitsKey(limits) === this.poolKey ? this.pool.take() : undefined;
     const slot = warm ?? (await this.startSlot(req.runId, limits, false));
     const startMs = slot.warm ? Math.round((performance.now() - started) * 10) / 10 : slot.startMs;
@@ -213,7 +195,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     this.log.debug(log, 'sandbox container ready');
     try {
       if (this.closed) throw new SandboxClosedError();
-      const result = await this.execute(slot, req, header, limits, started, startMs);
+      const result = await this.execute(slot, req, prepared, started, startMs);
       this.log.info({ ...log, kind: result.kind, durationMs: result.durationMs, bytesOut: result.bytesOut }, 'sandbox run finished');
       this.emit(req.runId, result);
       return result;
@@ -276,94 +258,18 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
   }
 
-  private async execute(
-    slot: Slot,
-    req: SandboxRunRequest,
-    header: string,
-    limits: SandboxLimits,
-    started: number,
-    startMs: number,
-  ): Promise<SandboxResult> {
+  private async execute(slot: Slot, req: SandboxRunRequest, prepared: PreparedRun, started: number, startMs: number): Promise<SandboxResult> {
     const { container, socket: attached } = slot;
     const containerId = container.id;
-    const splitter = new HeaderSplitter();
-    const stderr = new TailBuffer(this.stderrTailBytes);
-    const rowCounter = new RowCounter();
-    const giveUp = new AbortController(); // releases a pending wait for output drain
-    let outputColumns: string[] | undefined;
-    let bytesOut = 0;
-    let inputEnded = false;
-    let timedOut = false;
-    let outputLimitHit = false;
-    let protocolError: string | undefined;
-    let failure: Error | undefined; // caller-side stream failure: rethrown
-
-    const kill = (why: string): void => {
-      this.log.debug({ containerId, why }, 'killing sandbox container');
-      container.kill({ signal: 'SIGKILL' }).catch(noop); // 404/409: already gone
-    };
-    const fail = (what: string) => (err: Error) => {
-      failure ??= new SandboxError(`${what} stream failed: ${err.message}`, { cause: err });
-      giveUp.abort();
-      kill(`${what} stream error`);
-    };
-
-    // stdout: header line, then rows to the caller's sink (with backpressure, up to the byte cap).
-    const stdoutSink = new Writable({
-      highWaterMark: 1024 * 1024,
-      write: (chunk: Buffer, _encoding, done) => {
-        if (outputLimitHit || protocolError !== undefined || failure) return done();
-        let rows: Buffer;
-        try {
-          rows = splitter.push(chunk);
-          if (outputColumns === undefined && splitter.header !== undefined) {
-            outputColumns = parseOutputHeader(splitter.header, req.outputColumns);
-          }
-        } catch (err) {
-          protocolError = (err as Error).message;
-          kill('protocol violation');
-          return done();
-        }
-        if (rows.length === 0) return done();
-        if (bytesOut + rows.length > limits.maxOutputBytes) {
-          outputLimitHit = true;
-          kill('output limit');
-          return done();
-        }
-        bytesOut += rows.length;
-        if (req.output.write(rows)) return done();
-        void waitForDrain(req.output, giveUp.signal).then(() => done());
+    const io = new HarnessSession({
+      ...prepared,
+      req,
+      stderrTailBytes: this.stderrTailBytes,
+      kill: (why) => {
+        this.log.debug({ containerId, why }, 'killing sandbox container');
+        container.kill({ signal: 'SIGKILL' }).catch(noop); // 404/409: already gone
       },
     });
-    const stderrSink = new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        stderr.push(chunk);
-        done();
-      },
-    });
-    const onOutputError = fail('output');
-    req.output.on('error', onOutputError);
-
-    // stdin: header line, then the caller's rows; the pipe ends (half-closes) the socket at the
-    // end of the input, which docker turns into EOF on the container's stdin (StdinOnce).
-    const counter = new Transform({
-      transform(chunk: Buffer | string, _encoding, done) {
-        rowCounter.push(chunk);
-        done(null, chunk);
-      },
-    });
-    const onInputError = fail('input');
-    const onInputEnd = (): void => {
-      inputEnded = true;
-    };
-    req.input.once('error', onInputError);
-    req.input.once('end', onInputEnd);
-
-    const timer = setTimeout(() => {
-      timedOut = true;
-      giveUp.abort();
-      kill('timeout');
-    }, limits.timeoutMs);
     let exitCode: number;
     try {
       // 'end' = docker delivered all output (it may still wait for our stdin side to close).
@@ -372,62 +278,33 @@ export class DockerSandboxDriver implements SandboxDriver {
         attached.once('end', () => resolve(true));
         attached.once('close', () => resolve(true));
       });
-      this.docker.modem.demuxStream(attached, stdoutSink, stderrSink);
+      this.docker.modem.demuxStream(attached, io.stdout, io.stderr);
       // demuxStream ignores write() results: pause the socket while the stdout sink is full.
       attached.on('data', () => {
-        if (stdoutSink.writableNeedDrain && !attached.isPaused()) {
+        if (io.stdout.writableNeedDrain && !attached.isPaused()) {
           attached.pause();
-          stdoutSink.once('drain', () => attached.resume());
+          io.stdout.once('drain', () => attached.resume());
         }
       });
-
-      attached.write(header);
-      req.input.pipe(counter).pipe(attached);
+      // The pipe ends (half-closes) the socket at the end of the input, which docker turns into EOF on the
+      // container's stdin (StdinOnce).
+      io.feed(attached);
       exitCode = await slot.exited;
       // Take the output that is left, then drop the connection (and any input not yet sent).
-      if (!(await Promise.race([outputDelivered, delay(STREAM_CLOSE_GRACE_MS, false)]))) {
+      const grace = sleep(STREAM_CLOSE_GRACE_MS, undefined, { unref: true }).then(() => false);
+      if (!(await Promise.race([outputDelivered, grace]))) {
         this.log.warn({ containerId }, 'attach stream still open after the container exited');
       }
       attached.destroy();
-      stdoutSink.end();
-      stderrSink.end();
-      await Promise.all([finished(stdoutSink), finished(stderrSink)]);
+      await io.drain();
     } finally {
-      clearTimeout(timer);
-      req.input.unpipe(counter);
-      counter.unpipe(attached);
+      io.dispose();
       attached.destroy();
-      req.input.off('error', onInputError);
-      req.input.off('end', onInputEnd);
-      req.output.off('error', onOutputError);
     }
-
-    if (failure) throw failure;
-    const base: SandboxResultBase = {
-      containerId,
-      durationMs: Math.round(performance.now() - started),
-      bytesOut,
-      warm: slot.warm,
-      startMs,
-    };
-    if (timedOut) return { ...base, kind: 'timeout', timeoutMs: limits.timeoutMs };
-    if (outputLimitHit) return { ...base, kind: 'output_limit', maxOutputBytes: limits.maxOutputBytes };
-
-    const state = (await container.inspect().catch(() => undefined))?.State;
-    const harnessError = exitCode === HARNESS_ERROR_EXIT_CODE ? parseHarnessError(stderr.toString()) : undefined;
-    if (state?.OOMKilled || harnessError?.type === 'MemoryError') {
-      return { ...base, kind: 'oom', memoryBytes: limits.memoryBytes };
-    }
-    if (harnessError) {
-      return { ...base, kind: 'transform_error', errorType: harnessError.type, message: harnessError.message, traceback: harnessError.traceback };
-    }
-    if (exitCode === 0 && protocolError === undefined && outputColumns !== undefined) {
-      return { ...base, kind: 'ok', outputColumns, ...(inputEnded ? { rowsIn: rowCounter.rows } : {}) };
-    }
-    const reason =
-      protocolError ??
-      (this.closed ? DRIVER_CLOSED_REASON : exitCode === 0 ? 'exited without an output header' : `exit status ${exitCode}`);
-    return { ...base, kind: 'exit_error', exitCode, stderrTail: stderr.toString(), reason };
+    return io.result({ containerId, durationMs: Math.round(performance.now() - started), warm: slot.warm, startMs }, async () => {
+      const state = (await container.inspect().catch(() => undefined))?.State;
+      return { exitCode, oomKilled: state?.OOMKilled === true, ...(this.closed ? { endedBy: DRIVER_CLOSED_REASON } : {}) };
+    });
   }
 
   /**
@@ -444,7 +321,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = undefined;
     await Promise.all([...this.active.values()].map((c) => c.kill({ signal: 'SIGKILL' }).catch(noop)));
-    await Promise.allSettled([...this.runs]);
+    await this.runs.settled();
     await this.pool?.close();
     await Promise.allSettled([this.ready]);
   }
@@ -453,26 +330,4 @@ export class DockerSandboxDriver implements SandboxDriver {
 function statusCode(err: unknown): number | undefined {
   const code = (err as { statusCode?: unknown } | null)?.statusCode;
   return typeof code === 'number' ? code : undefined;
-}
-
-function delay<T>(ms: number, value: T): Promise<T> {
-  return new Promise((resolve) => setTimeout(resolve, ms, value).unref());
-}
-
-/** Resolves when `stream` drains, closes or fails, or when `signal` aborts. */
-function waitForDrain(stream: Writable, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const settle = (): void => {
-      stream.off('drain', settle);
-      stream.off('close', settle);
-      stream.off('error', settle);
-      signal.removeEventListener('abort', settle);
-      resolve();
-    };
-    stream.on('drain', settle);
-    stream.on('close', settle);
-    stream.on('error', settle);
-    signal.addEventListener('abort', settle);
-    if (signal.aborted || stream.destroyed) settle();
-  });
 }

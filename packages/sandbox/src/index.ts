@@ -1,3 +1,8 @@
+/**
+ * @aoetl/sandbox: runs untrusted Python transforms in hardened, network-less containers (Docker with runc or
+ * gVisor, or one Kubernetes pod per run) behind the SandboxDriver interface. Only the public API is exported
+ * here; the harness protocol, its I/O and the reaper are internal.
+ */
 export type {
   SandboxDriver,
   SandboxExitError,
@@ -21,35 +26,21 @@ export {
   SandboxRuntimeUnavailableError,
 } from './errors.js';
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js';
-export { buildContainerSpec, OWNER_LABEL, POOL_LABEL, RUN_LABEL, SANDBOX_LABEL, SANDBOX_USER } from './container-spec.js';
-export {
-  encodeInputHeader,
-  HARNESS_COMMAND,
-  parseHarnessError,
-  parseOutputHeader,
-  ProtocolViolation,
-  type HarnessError,
-  type InputHeader,
-} from './protocol.js';
-export {
-  DEFAULT_DOCKER_SOCKET,
-  DEFAULT_REAP_INTERVAL_MS,
-  DockerSandboxDriver,
-  type DockerSandboxDriverOptions,
-  type WarmPoolSettings,
-} from './docker-driver.js';
-export { reapOrphans, reapReason, type ReapCandidate, type ReapContext, type ReapOptions } from './reaper.js';
+/** Labels on every sandbox container (and pod): how operators and the reaper find them. */
+export { OWNER_LABEL, POOL_LABEL, RUN_LABEL, SANDBOX_LABEL } from './container-spec.js';
+/** The hardened container definition, for inspection and benchmarks; the driver builds it itself. */
+export { buildContainerSpec } from './container-spec.js';
+export { DockerSandboxDriver, type DockerSandboxDriverOptions, type ReapOptions, type WarmPoolSettings } from './docker-driver.js';
+export { KubernetesSandboxDriver, SandboxPodStartError, type KubernetesReapOptions, type KubernetesSandboxDriverOptions } from './kubernetes-driver.js';
+export { DOCKER_TLS_PORT, dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
 export {
   classifyResult,
-  isRefusalError,
   sandboxEvent,
   type PolicyReason,
   type PolicyRefusal,
   type SandboxEvent,
   type SandboxOutcomeCode,
 } from './results.js';
-export { sandboxOptionsFromEnv } from './env.js';
-export { KubernetesSandboxDriver, kubernetesSandboxOptionsFromEnv, SandboxPodStartError, type KubernetesReapOptions, type KubernetesSandboxDriverOptions } from './kubernetes-driver.js';
 export {
   checkPolicies,
   checkPolicy,

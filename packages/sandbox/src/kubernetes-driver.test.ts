@@ -1,6 +1,4 @@
 import { RUN_LABEL, SANDBOX_LABEL, SANDBOX_USER } from './container-spec.js';
-import { SandboxConfigError } from './errors.js';
-import { kubernetesSandboxOptionsFromEnv } from './kubernetes-driver.js';
 import { buildPodSpec, labelValue, SANDBOX_CONTAINER, SANDBOX_UID, type PodSpecInput } from './kubernetes-pod-spec.js';
 import { resolveLimits } from './limits.js';
 import { HARNESS_COMMAND } from './protocol.js';
@@ -112,25 +110,5 @@ describe('labelValue', () => {
     expect(value).toBe(expected);
     expect(value).toMatch(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/);
     expect(value.length).toBeLessThanOrEqual(63);
-  });
-});
-
-describe('kubernetesSandboxOptionsFromEnv', () => {
-  it('reads the image, namespace and RuntimeClass', () => {
-    expect(
-      kubernetesSandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img:1', AOETL_SANDBOX_NAMESPACE: 'aoetl-sandbox', AOETL_SANDBOX_RUNTIME_CLASS: 'gvisor' }),
-    ).toEqual({ image: 'img:1', namespace: 'aoetl-sandbox', runtimeClassName: 'gvisor' });
-  });
-
-  it('leaves an empty RuntimeClass to the cluster default', () => {
-    expect(kubernetesSandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img:1', AOETL_SANDBOX_NAMESPACE: 'ns', AOETL_SANDBOX_RUNTIME_CLASS: '' })).toEqual({
-      image: 'img:1',
-      namespace: 'ns',
-    });
-  });
-
-  it('requires the image and the namespace', () => {
-    expect(() => kubernetesSandboxOptionsFromEnv({ AOETL_SANDBOX_NAMESPACE: 'ns' })).toThrow(SandboxConfigError);
-    expect(() => kubernetesSandboxOptionsFromEnv({ AOETL_SANDBOX_IMAGE: 'img:1' })).toThrow(/AOETL_SANDBOX_NAMESPACE/);
   });
 });

@@ -17,23 +17,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Readable, Transform, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
 import type { Attach, CoreV1Api, KubeConfig, V1ContainerStateTerminated, V1Pod } from '@kubernetes/client-node';
+import { sleep } from '@aoetl/timing';
 import { SANDBOX_LABEL } from './container-spec.js';
 import { SandboxClosedError, SandboxConfigError, SandboxError } from './errors.js';
+import { HarnessSession, prepareRun, RunSet, type PreparedRun } from './harness-io.js';
 import { buildPodSpec, SANDBOX_CONTAINER, type ImagePullPolicy } from './kubernetes-pod-spec.js';
 import { resolveLimits } from './limits.js';
-import {
-  encodeInputHeader,
-  HARNESS_ERROR_EXIT_CODE,
-  HeaderSplitter,
-  parseHarnessError,
-  parseOutputHeader,
-  RowCounter,
-  TailBuffer,
-} from './protocol.js';
-import type { SandboxDriver, SandboxLimits, SandboxLogger, SandboxResult, SandboxResultBase, SandboxRunRequest } from './types.js';
+import { DRIVER_CLOSED_REASON } from './results.js';
+import type { SandboxDriver, SandboxLimits, SandboxLogger, SandboxResult, SandboxRunRequest } from './types.js';
 
 type KubeClient = typeof import('@kubernetes/client-node');
 
@@ -109,18 +102,6 @@ const FATAL_WAITING = new Set([
 const noop = (): void => undefined;
 const SILENT_LOGGER: SandboxLogger = { debug: noop, info: noop, warn: noop, error: noop };
 
-/** Driver options from AOETL_SANDBOX_IMAGE, AOETL_SANDBOX_NAMESPACE and AOETL_SANDBOX_RUNTIME_CLASS. */
-export function kubernetesSandboxOptionsFromEnv(
-  env: Record<string, string | undefined> = process.env,
-): Pick<KubernetesSandboxDriverOptions, 'image' | 'namespace' | 'runtimeClassName'> {
-  const image = env.AOETL_SANDBOX_IMAGE?.trim();
-  if (!image) throw new SandboxConfigError('AOETL_SANDBOX_IMAGE is not set');
-  const namespace = env.AOETL_SANDBOX_NAMESPACE?.trim();
-  if (!namespace) throw new SandboxConfigError('AOETL_SANDBOX_NAMESPACE is not set');
-  const runtimeClassName = env.AOETL_SANDBOX_RUNTIME_CLASS?.trim();
-  return { image, namespace, ...(runtimeClassName ? { runtimeClassName } : {}) };
-}
-
 /** Runs transforms in throw-away pods; see buildPodSpec for the hardening. */
 export class KubernetesSandboxDriver implements SandboxDriver {
   readonly image: string;
@@ -138,7 +119,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
   private closed = false;
   /** Pods of running runs (name -> kill) and the run promises. */
   private readonly active = new Map<string, (why: string) => void>();
-  private readonly runs = new Set<Promise<unknown>>();
+  private readonly runs = new RunSet();
 
   constructor(options: KubernetesSandboxDriverOptions) {
     if (!options.image) throw new SandboxConfigError('image is required');
@@ -165,19 +146,12 @@ export class KubernetesSandboxDriver implements SandboxDriver {
 
   async run(req: SandboxRunRequest): Promise<SandboxResult> {
     if (this.closed) throw new SandboxClosedError();
-    const limits = resolveLimits(req.limits, this.defaults);
-    const header = encodeInputHeader({ code: req.code, columns: req.columns, types: req.types, outputColumns: req.outputColumns });
-    const promise = this.runPod(req, header, limits);
-    this.runs.add(promise);
-    try {
-      return await promise;
-    } finally {
-      this.runs.delete(promise);
-    }
+    return this.runs.track(this.runPod(req, prepareRun(req, this.defaults)));
   }
 
-  private async runPod(req: SandboxRunRequest, header: string, limits: SandboxLimits): Promise<SandboxResult> {
+  private async runPod(req: SandboxRunRequest, prepared: PreparedRun): Promise<SandboxResult> {
     const started = performance.now();
+    const { limits } = prepared;
     const name = `aoetl-sandbox-${randomBytes(8).toString('hex')}`;
     const log = { pod: name, namespace: this.namespace, runId: req.runId };
     // Until the run has its own kill (once attached), killing means deleting the pod.
@@ -204,7 +178,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
       const terminated = containerState(pod)?.terminated;
       const result = terminated
         ? exitedEarly(name, started, terminated)
-        : await this.execute(name, req, header, limits, started);
+        : await this.execute(name, req, prepared, started);
       this.log.info({ ...log, kind: result.kind, durationMs: result.durationMs, bytesOut: result.bytesOut }, 'sandbox run finished');
       return result;
     } finally {
@@ -239,107 +213,32 @@ export class KubernetesSandboxDriver implements SandboxDriver {
     }
   }
 
-  private async execute(
-    name: string,
-    req: SandboxRunRequest,
-    header: string,
-    limits: SandboxLimits,
-    started: number,
-  ): Promise<SandboxResult> {
-    const splitter = new HeaderSplitter();
-    const stderr = new TailBuffer(this.stderrTailBytes);
-    const rowCounter = new RowCounter();
-    const giveUp = new AbortController(); // releases a pending wait for output drain
+  private async execute(name: string, req: SandboxRunRequest, prepared: PreparedRun, started: number): Promise<SandboxResult> {
     let socket: AttachSocket | undefined;
-    let outputColumns: string[] | undefined;
-    let bytesOut = 0;
-    let inputEnded = false;
-    let killed: string | undefined;
-    let timedOut = false;
-    let outputLimitHit = false;
-    let protocolError: string | undefined;
-    let failure: Error | undefined; // caller-side stream failure: rethrown
-
-    const kill = (why: string): void => {
-      if (killed !== undefined) return;
-      killed = why;
-      this.log.debug({ pod: name, why }, 'killing sandbox pod');
-      giveUp.abort();
-      socket?.terminate();
-      void this.deletePod(name);
-    };
-    this.active.set(name, kill);
-    const fail = (what: string) => (err: Error) => {
-      failure ??= new SandboxError(`${what} stream failed: ${err.message}`, { cause: err });
-      kill(`${what} stream error`);
-    };
-
-    // stdout: header line, then rows to the caller's sink (with backpressure, up to the byte cap).
-    const stdoutSink = new Writable({
-      highWaterMark: MiB,
-      write: (chunk: Buffer, _encoding, done) => {
-        if (outputLimitHit || protocolError !== undefined || killed !== undefined) return done();
-        let rows: Buffer;
-        try {
-          rows = splitter.push(chunk);
-          if (outputColumns === undefined && splitter.header !== undefined) {
-            outputColumns = parseOutputHeader(splitter.header, req.outputColumns);
-          }
-        } catch (err) {
-          protocolError = (err as Error).message;
-          kill('protocol violation');
-          return done();
-        }
-        if (rows.length === 0) return done();
-        if (bytesOut + rows.length > limits.maxOutputBytes) {
-          outputLimitHit = true;
-          kill('output limit');
-          return done();
-        }
-        bytesOut += rows.length;
-        if (req.output.write(rows)) return done();
-        void waitForDrain(req.output, giveUp.signal).then(() => done());
+    const io = new HarnessSession({
+      ...prepared,
+      req,
+      stderrTailBytes: this.stderrTailBytes,
+      kill: (why) => {
+        this.log.debug({ pod: name, why }, 'killing sandbox pod');
+        socket?.terminate();
+        void this.deletePod(name);
       },
     });
-    const stderrSink = new Writable({
-      write: (chunk: Buffer, _encoding, done) => {
-        stderr.push(chunk);
-        done();
-      },
-    });
+    this.active.set(name, (why) => io.kill(why));
     // What Attach writes to: the channels' payloads. Pause the socket while the stdout sink is full.
     const stdoutChannel = {
       write: (chunk: Buffer): void => {
-        stdoutSink.write(chunk);
-        if (stdoutSink.writableNeedDrain && socket && !socket.isPaused) {
+        io.stdout.write(chunk);
+        if (io.stdout.writableNeedDrain && socket && !socket.isPaused) {
           const paused = socket;
           paused.pause();
-          stdoutSink.once('drain', () => paused.resume());
+          io.stdout.once('drain', () => paused.resume());
         }
       },
       end: noop, // the status channel; the socket's close ends the run
     };
-    const stderrChannel = { write: (chunk: Buffer): void => void stderrSink.write(chunk), end: noop };
-    const onOutputError = fail('output');
-    req.output.on('error', onOutputError);
-
-    const counter = new Transform({
-      transform(chunk: Buffer | string, _encoding, done) {
-        rowCounter.push(chunk);
-        done(null, chunk);
-      },
-    });
-    const onInputError = fail('input');
-    const onInputEnd = (): void => {
-      inputEnded = true;
-    };
-    req.input.once('error', onInputError);
-    req.input.once('end', onInputEnd);
-
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill('timeout');
-    }, limits.timeoutMs);
+    const stderrChannel = { write: (chunk: Buffer): void => void io.stderr.write(chunk), end: noop };
     // Attach only needs a stdin to ask for one: the data goes through AttachStdin below.
     const attachStdin = new Readable({ read: noop });
     let stdin: AttachStdin | undefined;
@@ -351,77 +250,56 @@ export class KubernetesSandboxDriver implements SandboxDriver {
         socket = attached as AttachSocket;
       } catch (err) {
         // Killed (timeout, close, input error) while attaching: the result says why.
-        if (killed === undefined) throw new SandboxError(`could not attach to sandbox pod ${name}: ${describe(err)}`, { cause: err });
+        if (io.killedBy === undefined) throw new SandboxError(`could not attach to sandbox pod ${name}: ${describe(err)}`, { cause: err });
       }
       if (socket) {
         const attached = socket;
         const closedWith = new Promise<number>((resolve) =>
           attached.on('close', (code) => {
-            req.input.unpipe(counter); // stop reading input nobody takes any more
+            io.stopInput(); // stop reading input nobody takes any more
             resolve(code);
           }),
         );
         attached.on('error', (err) => this.log.debug({ pod: name, err }, 'attach stream error'));
-        if (killed !== undefined) attached.terminate(); // killed while attaching
+        if (io.killedBy !== undefined) attached.terminate(); // killed while attaching
         if (attached.protocol !== V5_PROTOCOL) {
-          kill('no v5 stream protocol');
+          io.kill('no v5 stream protocol');
           throw new SandboxError(
             `the API server attached with "${attached.protocol}", not ${V5_PROTOCOL} (Kubernetes >= 1.30): it cannot end the sandbox input`,
           );
         }
         stdin = new AttachStdin(attached);
-        stdin.write(header);
-        req.input.pipe(counter).pipe(stdin);
+        io.feed(stdin);
 
         const closeCode = await closedWith;
-        stdoutSink.end();
-        stderrSink.end();
-        await Promise.all([finished(stdoutSink), finished(stderrSink)]);
-        if (killed === undefined && !NORMAL_CLOSE.has(closeCode)) {
+        await io.drain();
+        if (io.killedBy === undefined && !NORMAL_CLOSE.has(closeCode)) {
           throw new SandboxError(`attach stream of sandbox pod ${name} closed abnormally (code ${closeCode})`);
         }
-        if (killed === undefined) exit = await this.waitForExit(name, () => killed !== undefined);
+        if (io.killedBy === undefined) exit = await this.waitForExit(name, () => io.killedBy !== undefined);
       }
     } finally {
-      clearTimeout(timer);
-      req.input.unpipe(counter);
-      if (stdin) counter.unpipe(stdin);
+      io.dispose();
       stdin?.destroy();
       attachStdin.destroy();
       socket?.terminate();
-      req.input.off('error', onInputError);
-      req.input.off('end', onInputEnd);
-      req.output.off('error', onOutputError);
     }
 
-    if (failure) throw failure;
-    const base: SandboxResultBase = { containerId: name, durationMs: Math.round(performance.now() - started), bytesOut };
-    if (timedOut) return { ...base, kind: 'timeout', timeoutMs: limits.timeoutMs };
-    if (outputLimitHit) return { ...base, kind: 'output_limit', maxOutputBytes: limits.maxOutputBytes };
-
-    const exitCode = exit?.exitCode ?? -1;
-    const harnessError = exitCode === HARNESS_ERROR_EXIT_CODE ? parseHarnessError(stderr.toString()) : undefined;
-    if (exit?.reason === 'OOMKilled' || harnessError?.type === 'MemoryError') {
-      return { ...base, kind: 'oom', memoryBytes: limits.memoryBytes };
-    }
-    if (harnessError) {
-      return { ...base, kind: 'transform_error', errorType: harnessError.type, message: harnessError.message, traceback: harnessError.traceback };
-    }
-    if (exitCode === 0 && protocolError === undefined && outputColumns !== undefined) {
-      return { ...base, kind: 'ok', outputColumns, ...(inputEnded ? { rowsIn: rowCounter.rows } : {}) };
-    }
-    const reason =
-      protocolError ??
-      (this.closed
-        ? 'killed: sandbox driver closed'
-        : killed !== undefined
-          ? `killed: ${killed}`
+    return io.result({ containerId: name, durationMs: Math.round(performance.now() - started) }, () => {
+      const endedBy = this.closed
+        ? DRIVER_CLOSED_REASON
+        : io.killedBy !== undefined
+          ? `killed: ${io.killedBy}`
           : !exit
             ? 'the sandbox pod was deleted before it exited'
-            : exitCode === 0
-              ? 'exited without an output header'
-              : `exit status ${exitCode}${exit.reason ? ` (${exit.reason})` : ''}`);
-    return { ...base, kind: 'exit_error', exitCode, stderrTail: stderr.toString(), reason };
+            : undefined;
+      return {
+        exitCode: exit?.exitCode ?? -1,
+        oomKilled: exit?.reason === 'OOMKilled',
+        ...(endedBy ? { endedBy } : {}),
+        ...(exit?.reason ? { statusDetail: ` (${exit.reason})` } : {}),
+      };
+    });
   }
 
   /** After the attach stream ended: polls until the kubelet reports the exit (undefined if the pod is gone). */
@@ -479,7 +357,7 @@ export class KubernetesSandboxDriver implements SandboxDriver {
   async close(): Promise<void> {
     this.closed = true;
     for (const kill of this.active.values()) kill('sandbox driver closed');
-    await Promise.allSettled([...this.runs]);
+    await this.runs.settled();
   }
 }
 
@@ -543,26 +421,4 @@ function describe(err: unknown): string {
   // ws reports connection failures as an ErrorEvent: { message, error }
   const text = (err as { message?: unknown } | null)?.message;
   return typeof text === 'string' ? text : String(err);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves when `stream` drains, closes or fails, or when `signal` aborts. */
-function waitForDrain(stream: Writable, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const settle = (): void => {
-      stream.off('drain', settle);
-      stream.off('close', settle);
-      stream.off('error', settle);
-      signal.removeEventListener('abort', settle);
-      resolve();
-    };
-    stream.on('drain', settle);
-    stream.on('close', settle);
-    stream.on('error', settle);
-    signal.addEventListener('abort', settle);
-    if (signal.aborted || stream.destroyed) settle();
-  });
 }

@@ -1,3 +1,4 @@
+import { backoffMs } from '@aoetl/timing';
 import type { SandboxLogger } from './types.js';
 
 /** A pre-started sandbox, waiting for its one run. */
@@ -107,7 +108,7 @@ export class WarmPool<S extends PoolSlot> {
     } catch (err) {
       this.starting--;
       this.failures++;
-      const delayMs = Math.min(30_000, this.retryMs * 2 ** Math.min(this.failures - 1, 5));
+      const delayMs = backoffMs(this.failures, this.retryMs, 30_000);
       this.options.logger.warn({ err, retryInMs: delayMs }, 'could not start a warm sandbox');
       if (!this.closed && this.retryTimer === undefined) {
         this.retryTimer = setTimeout(() => {

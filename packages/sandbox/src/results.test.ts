@@ -1,4 +1,4 @@
-import { classifyResult, DRIVER_CLOSED_REASON, sandboxEvent } from './results.js';
+import { classifyResult, DRIVER_CLOSED_REASON, runResult, sandboxEvent } from './results.js';
 import type { SandboxResult } from './types.js';
 
 const base = { containerId: 'c1', durationMs: 12, bytesOut: 0, warm: true };
@@ -54,6 +54,52 @@ describe('sandboxEvent', () => {
       code: 'policy_refused',
       violation: true,
       detail: "import at line 1: import of 'os' is not allowed (+1 more)",
+    });
+  });
+});
+
+describe('runResult', () => {
+  const seen = {
+    bytesOut: 7,
+    outputColumns: ['a'] as string[] | undefined,
+    rowsIn: 2 as number | undefined,
+    timedOut: false,
+    outputLimitHit: false,
+    protocolError: undefined as string | undefined,
+    stderrTail: '',
+  };
+  const limits = { timeoutMs: 1000, memoryBytes: 2048, maxOutputBytes: 4096 };
+  const b = { containerId: 'c1', durationMs: 3, bytesOut: 7 };
+
+  it('ok needs exit 0, a header and no protocol error', () => {
+    expect(runResult(b, seen, { exitCode: 0, oomKilled: false }, limits)).toEqual({ ...b, kind: 'ok', outputColumns: ['a'], rowsIn: 2 });
+    expect(runResult(b, { ...seen, rowsIn: undefined }, { exitCode: 0, oomKilled: false }, limits)).toEqual({ ...b, kind: 'ok', outputColumns: ['a'] });
+    expect(runResult(b, { ...seen, outputColumns: undefined }, { exitCode: 0, oomKilled: false }, limits)).toMatchObject({
+      kind: 'exit_error',
+      reason: 'exited without an output header',
+    });
+  });
+
+  it('limits decide first, then memory, then the harness error', () => {
+    expect(runResult(b, { ...seen, timedOut: true, outputLimitHit: true }, undefined, limits)).toEqual({ ...b, kind: 'timeout', timeoutMs: 1000 });
+    expect(runResult(b, { ...seen, outputLimitHit: true }, undefined, limits)).toEqual({ ...b, kind: 'output_limit', maxOutputBytes: 4096 });
+    expect(runResult(b, seen, { exitCode: 137, oomKilled: true }, limits)).toEqual({ ...b, kind: 'oom', memoryBytes: 2048 });
+    const memoryError = '{"error": {"type": "MemoryError", "message": "", "traceback": ""}}';
+    expect(runResult(b, { ...seen, stderrTail: memoryError }, { exitCode: 3, oomKilled: false }, limits)).toMatchObject({ kind: 'oom' });
+    // exit status 3 without a structured error line is not a transform error
+    expect(runResult(b, seen, { exitCode: 3, oomKilled: false }, limits)).toMatchObject({ kind: 'exit_error', reason: 'exit status 3' });
+  });
+
+  it('names why the process ended: protocol error, then the driver, then the status', () => {
+    const exit = { exitCode: 137, oomKilled: false, endedBy: DRIVER_CLOSED_REASON, statusDetail: ' (Error)' };
+    expect(runResult(b, { ...seen, protocolError: 'bad header' }, exit, limits)).toMatchObject({ reason: 'bad header', exitCode: 137 });
+    expect(runResult(b, seen, exit, limits)).toMatchObject({ reason: DRIVER_CLOSED_REASON });
+    expect(runResult(b, { ...seen, stderrTail: 'boom' }, { exitCode: 2, oomKilled: false, statusDetail: ' (Error)' }, limits)).toEqual({
+      ...b,
+      kind: 'exit_error',
+      exitCode: 2,
+      stderrTail: 'boom',
+      reason: 'exit status 2 (Error)',
     });
   });
 });

@@ -1,4 +1,5 @@
-import type { SandboxResult, SandboxRuntime } from './types.js';
+import { HARNESS_ERROR_EXIT_CODE, parseHarnessError } from './protocol.js';
+import type { SandboxLimits, SandboxResult, SandboxResultBase, SandboxRuntime } from './types.js';
 
 /** The outcome of code that the static policy check refused: it never reached a container. */
 export interface PolicyRefusal {
@@ -58,6 +59,62 @@ export function isRefusalError(errorType: string, message: string): boolean {
 
 /** exit_error reason of runs the driver killed because it was closed. */
 export const DRIVER_CLOSED_REASON = 'killed: sandbox driver closed';
+
+/** What the harness I/O of one run saw (see HarnessSession). */
+export interface HarnessObservation {
+  /** Bytes of output rows passed to the caller's sink. */
+  bytesOut: number;
+  /** From the output header line, once it arrived and matched the expected columns. */
+  outputColumns: string[] | undefined;
+  /** Input rows sent, when the whole input was sent. */
+  rowsIn: number | undefined;
+  timedOut: boolean;
+  outputLimitHit: boolean;
+  /** The output broke the protocol (bad header, unexpected columns). */
+  protocolError: string | undefined;
+  stderrTail: string;
+}
+
+/** How the sandbox process ended, as its driver learnt it. */
+export interface SandboxExit {
+  /** The exit status; -1 when unknown. */
+  exitCode: number;
+  /** The kernel's OOM killer ended it. */
+  oomKilled: boolean;
+  /** Why it ended other than by itself (driver closed, killed, gone): the exit_error reason instead of the status. */
+  endedBy?: string;
+  /** Appended to "exit status N", e.g. " (Error)". */
+  statusDetail?: string;
+}
+
+/**
+ * The result of a run from what its harness I/O saw and how the process ended: a limit the driver enforced
+ * first (timeout, output limit), then out of memory (killed, or the harness's MemoryError), the harness's
+ * structured error (exit status 3), ok (exit 0 with a valid header), and anything else as exit_error.
+ */
+export function runResult(
+  base: SandboxResultBase,
+  seen: HarnessObservation,
+  exit: SandboxExit | undefined,
+  limits: Pick<SandboxLimits, 'timeoutMs' | 'memoryBytes' | 'maxOutputBytes'>,
+): SandboxResult {
+  if (seen.timedOut) return { ...base, kind: 'timeout', timeoutMs: limits.timeoutMs };
+  if (seen.outputLimitHit) return { ...base, kind: 'output_limit', maxOutputBytes: limits.maxOutputBytes };
+  const ended = exit ?? { exitCode: -1, oomKilled: false, endedBy: 'the exit status is unknown' };
+  const harnessError = ended.exitCode === HARNESS_ERROR_EXIT_CODE ? parseHarnessError(seen.stderrTail) : undefined;
+  if (ended.oomKilled || harnessError?.type === 'MemoryError') return { ...base, kind: 'oom', memoryBytes: limits.memoryBytes };
+  if (harnessError) {
+    return { ...base, kind: 'transform_error', errorType: harnessError.type, message: harnessError.message, traceback: harnessError.traceback };
+  }
+  if (ended.exitCode === 0 && seen.protocolError === undefined && seen.outputColumns !== undefined) {
+    return { ...base, kind: 'ok', outputColumns: seen.outputColumns, ...(seen.rowsIn !== undefined ? { rowsIn: seen.rowsIn } : {}) };
+  }
+  const reason =
+    seen.protocolError ??
+    ended.endedBy ??
+    (ended.exitCode === 0 ? 'exited without an output header' : `exit status ${ended.exitCode}${ended.statusDetail ?? ''}`);
+  return { ...base, kind: 'exit_error', exitCode: ended.exitCode, stderrTail: seen.stderrTail, reason };
+}
 
 /** Emitted once per sandbox run (and per policy refusal), e.g. published to the events stream. */
 export interface SandboxEvent {

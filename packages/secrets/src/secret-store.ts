@@ -52,6 +52,11 @@ export interface SecretStore {
   /** A KV v2 read with its version recorded; answers from a short cache when the same version was just read. */
   readKv(path: string, opts?: KvReadOptions): Promise<KvSecret>;
   ping(): Promise<void>;
+  /**
+   * Revokes every lease this store issued and has not revoked yet (e.g. at shutdown, when tasks were cut short).
+   * Optional: a store whose credentials need no revoking (the dev file) leaves it out.
+   */
+  revokeOutstanding?(): Promise<void>;
   /** Stops background work (token renewal). Outstanding leases are left to the caller. */
   close(): void;
 }

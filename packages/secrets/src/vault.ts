@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { InputError } from '@aoetl/contracts';
 import { forgetSecret, registerSecret } from '@aoetl/observability';
 import { emitAudit, type AuditEvent, type AuditRecord, type AuditSink } from './audit.js';
-import { backoffMs, sleep } from './backoff.js';
+import { backoffMs, sleep } from '@aoetl/timing';
 import { LeaseNotFoundError, VaultLoginRefusedError, VaultPermissionError, VaultUnavailableError, httpStatusOf, toTypedError } from './errors.js';
 import type { CredentialContext, DatabaseCredential, KvReadOptions, KvSecret, LeaseInfo, SecretStore, Transit } from './secret-store.js';
 import { VaultTransit } from './transit.js';

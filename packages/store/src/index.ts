@@ -15,3 +15,11 @@ export { Connections, descriptorOf, type ConnectionRecord } from './connections.
 export { Artifacts, type ArtifactRecord } from './artifacts.js';
 export { AuditTrail, type AuditEvent, type AuditFilter } from './audit.js';
 export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';
+export {
+  assertSchemaReady,
+  missingRelations,
+  REQUIRED_MIGRATION,
+  REQUIRED_RELATIONS,
+  SchemaNotReadyError,
+  type SchemaQueryable,
+} from './schema-version.js';

@@ -1,5 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CommonConfig, Path, Secret } from '@aoetl/config';
+import { ConfigError } from '@aoetl/contracts';
+import type { DockerRemoteTls } from '@aoetl/sandbox';
 
 export const EtlAgentConfig = Type.Object({
   ...CommonConfig,
@@ -26,7 +28,7 @@ export const EtlAgentConfig = Type.Object({
   AOETL_DB_CA_FILE: Path,
   AOETL_SANDBOX_IMAGE: Type.String({ minLength: 1 }),
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),
-  /** docker: a Docker engine (local socket); kubernetes: one pod per run in AOETL_SANDBOX_NAMESPACE. */
+  /** docker: a Docker engine (remote over TLS, or the local socket); kubernetes: one pod per run in AOETL_SANDBOX_NAMESPACE. */
   AOETL_SANDBOX_DRIVER: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], { default: 'docker' }),
   AOETL_SANDBOX_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),
   AOETL_SANDBOX_RUNTIME_CLASS: Type.Optional(Type.String({ minLength: 1 })),
@@ -34,8 +36,63 @@ export const EtlAgentConfig = Type.Object({
   AOETL_SANDBOX_POOL_SIZE: Type.Integer({ minimum: 0, maximum: 64, default: 2 }),
   /** Default sandbox memory; runs asking for exactly this can use the warm pool. */
   AOETL_SANDBOX_MEMORY_MB: Type.Integer({ minimum: 64, maximum: 16_384, default: 512 }),
+  /** Local development only: the engine's unix socket (unused when AOETL_DOCKER_HOST is set). */
   AOETL_DOCKER_SOCKET: Type.String({ default: '/var/run/docker.sock' }),
+  /** A remote Docker engine over TLS with a client certificate: tcp://host:port or https://host:port (needs the three files below). */
+  AOETL_DOCKER_HOST: Type.Optional(Type.String({ pattern: '^(tcp|https)://[^/]+' })),
+  AOETL_DOCKER_CA_FILE: Type.Optional(Path),
+  AOETL_DOCKER_CERT_FILE: Type.Optional(Path),
+  AOETL_DOCKER_KEY_FILE: Type.Optional(Path),
   AOETL_TASK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),
 });
 export type EtlAgentConfig = Static<typeof EtlAgentConfig>;
+
+/**
+ * Where the docker sandbox driver finds its engine: the remote daemon over TLS when AOETL_DOCKER_HOST is
+ * set (then its CA, client certificate and key files are required), else the local socket.
+ */
+export function dockerEngineFrom(
+  config: EtlAgentConfig,
+): { socketPath: string; remote?: DockerRemoteTls } {
+  const host = config.AOETL_DOCKER_HOST;
+  if (!host) return { socketPath: config.AOETL_DOCKER_SOCKET };
+  const { AOETL_DOCKER_CA_FILE: caFile, AOETL_DOCKER_CERT_FILE: certFile, AOETL_DOCKER_KEY_FILE: keyFile } = config;
+  if (!caFile || !certFile || !keyFile) {
+    const missing = (['AOETL_DOCKER_CA_FILE', 'AOETL_DOCKER_CERT_FILE', 'AOETL_DOCKER_KEY_FILE'] as const).filter((k) => !config[k]);
+    throw new ConfigError(`invalid configuration: AOETL_DOCKER_HOST=${host} needs ${missing.join(', ')} (TLS with a client certificate)`);
+  }
+  return { socketPath: config.AOETL_DOCKER_SOCKET, remote: { host, caFile, certFile, keyFile } };
+}
+
+const MiB = 1024 * 1024;
+
+/** The sandbox driver the configuration asks for, with its options (read from the validated config only). */
+export type SandboxSettings =
+  | { driver: 'docker'; image: string; runtime: 'runc' | 'runsc'; socketPath: string; remote?: DockerRemoteTls; poolSize: number; memoryBytes: number }
+  | { driver: 'kubernetes'; image: string; namespace: string; runtimeClassName?: string; memoryBytes: number };
+
+/** The sandbox settings; names the missing variable when the chosen driver needs one that is absent. */
+export function sandboxSettings(config: EtlAgentConfig): SandboxSettings {
+  const memoryBytes = config.AOETL_SANDBOX_MEMORY_MB * MiB;
+  if (config.AOETL_SANDBOX_DRIVER === 'kubernetes') {
+    if (!config.AOETL_SANDBOX_NAMESPACE) {
+      throw new ConfigError('invalid configuration: AOETL_SANDBOX_DRIVER=kubernetes needs AOETL_SANDBOX_NAMESPACE');
+    }
+    return {
+      driver: 'kubernetes',
+      image: config.AOETL_SANDBOX_IMAGE,
+      namespace: config.AOETL_SANDBOX_NAMESPACE,
+      ...(config.AOETL_SANDBOX_RUNTIME_CLASS ? { runtimeClassName: config.AOETL_SANDBOX_RUNTIME_CLASS } : {}),
+      memoryBytes,
+    };
+  }
+  return {
+    driver: 'docker',
+    image: config.AOETL_SANDBOX_IMAGE,
+    runtime: config.AOETL_SANDBOX_RUNTIME,
+    ...dockerEngineFrom(config),
+    poolSize: config.AOETL_SANDBOX_POOL_SIZE,
+    memoryBytes,
+  };
+}

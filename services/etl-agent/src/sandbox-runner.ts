@@ -1,8 +1,42 @@
 import type { FailureReason, TaskLimits } from '@aoetl/contracts';
 import type { TransformOutcome, TransformRunner } from '@aoetl/etl';
-import { checkPolicy, classifyResult, type PolicyReason, type SandboxDriver, type SandboxResult } from '@aoetl/sandbox';
+import {
+  checkPolicy,
+  classifyResult,
+  DockerSandboxDriver,
+  KubernetesSandboxDriver,
+  type PolicyReason,
+  type SandboxDriver,
+  type SandboxLogger,
+  type SandboxResult,
+} from '@aoetl/sandbox';
+import type { SandboxSettings } from './config.js';
 
 const MiB = 1024 * 1024;
+
+/**
+ * The sandbox driver of the settings, ready to run. Docker: refuses to start when the configured runtime (gVisor
+ * by default) is not registered with the engine, and fills the warm pool. Kubernetes: one hardened pod per run in
+ * the sandbox namespace (no pool); pods of dead agents are reaped first.
+ */
+export async function createSandboxDriver(settings: SandboxSettings, logger: SandboxLogger): Promise<SandboxDriver> {
+  const limits = { memoryBytes: settings.memoryBytes };
+  if (settings.driver === 'kubernetes') {
+    const { driver: _driver, memoryBytes: _memoryBytes, ...options } = settings;
+    const k8s = new KubernetesSandboxDriver({ ...options, limits, logger });
+    await k8s.reapOrphans();
+    return k8s;
+  }
+  return DockerSandboxDriver.create({
+    image: settings.image,
+    runtime: settings.runtime,
+    socketPath: settings.socketPath,
+    ...(settings.remote ? { remote: settings.remote } : {}),
+    limits,
+    pool: { size: settings.poolSize },
+    logger,
+  });
+}
 
 /** The failure a sandbox result means for the run, flagged when security-relevant; null when it succeeded. */
 export function failureOf(result: SandboxResult): FailureReason | null {

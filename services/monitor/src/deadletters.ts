@@ -1,56 +1,32 @@
 import type { FastifyInstance } from 'fastify';
-import type Redis from 'ioredis';
-import { aoetlAuth, requireRole, type AuthPluginOptions } from '@aoetl/auth';
-import { ConflictError, NotFoundError, STREAMS } from '@aoetl/contracts';
-import { problems } from '@aoetl/http';
-
-const ID = /^\d{1,20}-\d{1,20}$/;
-const REPLAYABLE = new Set<string>([STREAMS.requests, STREAMS.tasks, STREAMS.events]);
-
-function fields(flat: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-  return out;
-}
+import { requireRole } from '@aoetl/auth';
+import { STREAM_ID_PATTERN, type DeadLetterStore } from '@aoetl/bus';
+import { ConflictError, NotFoundError } from '@aoetl/contracts';
 
 /**
  * Admin routes over the dead-letter stream: list entries with their reasons, and replay one onto the stream it
- * came from (then remove it from the dead letters). Only callers with the admin role; every replay is logged.
+ * came from (then remove it from the dead letters). Only callers with the admin role (the caller registers the
+ * shared problem+json plugin and the authentication in the same context, before these routes); every replay is logged.
  */
-export async function deadLetterRoutes(app: FastifyInstance, opts: { redis: Redis; auth: AuthPluginOptions }): Promise<void> {
-  await app.register(problems, { serviceName: 'monitor' });
-  await app.register(aoetlAuth, opts.auth);
+export async function deadLetterRoutes(app: FastifyInstance, opts: { deadLetters: DeadLetterStore }): Promise<void> {
   const admin = { preHandler: requireRole('admin') };
 
   app.get<{ Querystring: { limit?: number } }>(
     '/v1/admin/deadletters',
     { ...admin, schema: { querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 } }, additionalProperties: false } } },
-    async (request) => {
-      const entries = (await opts.redis.xrevrange(STREAMS.deadletter, '+', '-', 'COUNT', request.query.limit ?? 50)) as [string, string[]][];
-      return {
-        items: entries.map(([id, f]) => {
-          const e = fields(f);
-          return { id, stream: e.stream, group: e.group, entry: e.entry, reason: e.reason, message: e.m };
-        }),
-      };
-    },
+    async (request) => ({ items: await opts.deadLetters.list(request.query.limit ?? 50) }),
   );
 
   app.post<{ Params: { id: string } }>(
     '/v1/admin/deadletters/:id/replay',
-    { ...admin, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: ID.source } }, required: ['id'] } } },
+    { ...admin, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: STREAM_ID_PATTERN.source } }, required: ['id'] } } },
     async (request) => {
-      const found = (await opts.redis.xrange(STREAMS.deadletter, request.params.id, request.params.id)) as [string, string[]][];
-      const entry = found[0];
-      if (!entry) throw new NotFoundError(`no dead letter ${request.params.id}`);
-      const e = fields(entry[1]);
-      if (!e.stream || !REPLAYABLE.has(e.stream) || e.m === undefined) {
-        throw new ConflictError(`stream ${e.stream ?? '?'} cannot be replayed`);
-      }
-      const replayedAs = await opts.redis.xadd(e.stream, '*', 'm', e.m);
-      await opts.redis.xdel(STREAMS.deadletter, entry[0]);
-      request.log.warn({ audit: 'deadletter.replayed', by: request.principal?.id, deadLetter: entry[0], stream: e.stream, replayedAs }, 'dead letter replayed');
-      return { replayedAs, stream: e.stream };
+      const outcome = await opts.deadLetters.replay(request.params.id);
+      if (outcome.kind === 'not_found') throw new NotFoundError(`no dead letter ${request.params.id}`);
+      if (outcome.kind === 'not_replayable') throw new ConflictError(`stream ${outcome.stream || '?'} cannot be replayed`);
+      const { replayedAs, stream } = outcome;
+      request.log.warn({ audit: 'deadletter.replayed', by: request.principal?.id, deadLetter: request.params.id, stream, replayedAs }, 'dead letter replayed');
+      return { replayedAs, stream };
     },
   );
 }

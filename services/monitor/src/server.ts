@@ -1,80 +1,59 @@
-import closeWithGrace from 'close-with-grace';
-import { Bus, connectRedis, redisSettings, sleep, trimAcknowledged } from '@aoetl/bus';
-import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
+import { aoetlAuth } from '@aoetl/auth';
+import { Bus, StreamAdmin, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
-import { createLogger, createRegistry, registerSecret, startOpsServer } from '@aoetl/observability';
+import { problems } from '@aoetl/http';
+import { startService } from '@aoetl/observability';
 import { MonitorConfig } from './config.js';
 import { buildDashboard } from './dashboard.js';
 import { deadLetterRoutes } from './deadletters.js';
 import { RunMetrics } from './run-metrics.js';
 import { registerStreamMetrics } from './stream-metrics.js';
+import { trimLoop } from './trim-loop.js';
 
-async function main(): Promise<void> {
-  const config = loadConfig(MonitorConfig);
-  secretValues(MonitorConfig, config).forEach(registerSecret);
-  const logger = createLogger({ name: 'monitor', level: config.AOETL_LOG_LEVEL });
-  logger.info({ config: redactConfig(MonitorConfig, config) }, 'starting');
+void startService({
+  name: 'monitor',
+  config: MonitorConfig,
+  async start({ config, logger, registry }) {
+    const redis = connectRedis(redisSettings(config));
+    redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+    const admin = new StreamAdmin(redis);
+    const metrics = new RunMetrics(registry);
+    registerStreamMetrics(registry, admin, admin);
+    const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
+    bus.consume({
+      stream: STREAMS.events,
+      group: GROUPS.monitor,
+      schema: EventMessage,
+      handler: async (m) => metrics.record(m),
+    });
 
-  const redis = connectRedis(redisSettings(config));
-  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  const registry = createRegistry('monitor');
-  const metrics = new RunMetrics(registry);
-  registerStreamMetrics(registry, redis);
-  const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
-  bus.consume({
-    stream: STREAMS.events,
-    group: GROUPS.monitor,
-    schema: EventMessage,
-    handler: async (m) => metrics.record(m),
-  });
+    // Trims the streams, never past an entry some group has not acknowledged (see docs/adr/0002).
+    const trimming = new AbortController();
+    const trimmed = trimLoop(admin, { everyMs: config.AOETL_TRIM_EVERY_MS, signal: trimming.signal, logger });
 
-  // Trims the streams, never past an entry some group has not acknowledged (see docs/adr/0002).
-  const trimming = new AbortController();
-  const trimLoop = (async () => {
-    while (!trimming.signal.aborted) {
-      await sleep(config.AOETL_TRIM_EVERY_MS, trimming.signal);
-      for (const stream of [STREAMS.requests, STREAMS.tasks, STREAMS.events]) {
-        try {
-          const removed = await trimAcknowledged(redis, stream);
-          if (removed > 0) logger.debug({ stream, removed }, 'stream trimmed');
-        } catch (err) {
-          logger.warn({ err, stream }, 'trim failed');
-        }
-      }
+    const dashboard = buildDashboard(metrics, config.AOETL_AGENT_STALE_MS, logger);
+    if (config.AOETL_OIDC_ISSUER && config.AOETL_OIDC_AUDIENCE) {
+      const auth = {
+        issuers: [config.AOETL_OIDC_ISSUER],
+        audience: config.AOETL_OIDC_AUDIENCE,
+        ...(config.AOETL_OIDC_CA_FILE ? { caFile: config.AOETL_OIDC_CA_FILE } : {}),
+      };
+      await dashboard.register(async (routes) => {
+        await routes.register(problems, { serviceName: 'monitor' });
+        await routes.register(aoetlAuth, auth);
+        await deadLetterRoutes(routes, { deadLetters: admin });
+      });
     }
-  })();
 
-  const ops = await startOpsServer({
-    host: config.AOETL_HTTP_HOST,
-    port: config.AOETL_METRICS_PORT,
-    registry,
-    logger,
-    checks: { redis: async () => void (await redis.ping()) },
-  });
-  const dashboard = buildDashboard(metrics, config.AOETL_AGENT_STALE_MS, logger);
-  if (config.AOETL_OIDC_ISSUER && config.AOETL_OIDC_AUDIENCE) {
-    const auth = {
-      issuers: [config.AOETL_OIDC_ISSUER],
-      audience: config.AOETL_OIDC_AUDIENCE,
-      ...(config.AOETL_OIDC_CA_FILE ? { caFile: config.AOETL_OIDC_CA_FILE } : {}),
+    return {
+      api: dashboard,
+      checks: { redis: async () => void (await redis.ping()) },
+      async stop() {
+        trimming.abort();
+        await trimmed;
+        await bus.close();
+        redis.disconnect();
+      },
     };
-    await dashboard.register(async (admin) => deadLetterRoutes(admin, { redis, auth }));
-  }
-  await dashboard.listen({ host: config.AOETL_HTTP_HOST, port: config.AOETL_HTTP_PORT });
-
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-    if (err) logger.error({ err }, 'shutting down after error');
-    else logger.info({ signal }, 'shutting down');
-    trimming.abort();
-    await trimLoop;
-    await dashboard.close();
-    await bus.close();
-    await ops.close();
-    redis.disconnect();
-  });
-}
-
-main().catch((err: unknown) => {
-  createLogger({ name: 'monitor' }).fatal({ err }, 'failed to start');
-  process.exit(1);
+  },
 });

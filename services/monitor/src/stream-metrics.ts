@@ -1,22 +1,19 @@
-import type Redis from 'ioredis';
+import type { DeadLetterStore, GroupStats, StreamStats } from '@aoetl/bus';
 import { STREAMS } from '@aoetl/contracts';
 import { Gauge, type Registry } from '@aoetl/observability';
 
-function fields(flat: unknown[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[String(flat[i])] = flat[i + 1];
-  return out;
-}
+/** Streams consumed through groups (the dead-letter stream has none). */
+const GROUP_STREAMS = [STREAMS.requests, STREAMS.tasks, STREAMS.events];
 
-/** Stream lengths, consumer-group lag and pending counts, and dead letters, read from Redis at each scrape. */
-export function registerStreamMetrics(registry: Registry, redis: Redis): void {
+/** Stream lengths, consumer-group lag and pending counts, and dead letters, read through the bus at each scrape. */
+export function registerStreamMetrics(registry: Registry, stats: StreamStats, deadLetters: Pick<DeadLetterStore, 'count'>): void {
   const registers = [registry];
   new Gauge({
     name: 'aoetl_deadletter_entries',
     help: 'Entries in the dead-letter stream',
     registers,
     async collect() {
-      this.set(await redis.xlen(STREAMS.deadletter));
+      this.set(await deadLetters.count());
     },
   });
   new Gauge({
@@ -25,24 +22,33 @@ export function registerStreamMetrics(registry: Registry, redis: Redis): void {
     labelNames: ['stream'],
     registers,
     async collect() {
-      for (const stream of Object.values(STREAMS)) this.set({ stream }, await redis.xlen(stream));
+      for (const stream of Object.values(STREAMS)) this.set({ stream }, await stats.length(stream));
     },
   });
-  const pending = new Gauge({ name: 'aoetl_stream_group_pending', help: 'Delivered but unacknowledged entries', labelNames: ['stream', 'group'], registers });
-  new Gauge({
-    name: 'aoetl_stream_group_lag',
-    help: 'Entries not yet delivered to each consumer group',
-    labelNames: ['stream', 'group'],
-    registers,
-    async collect() {
-      for (const stream of [STREAMS.requests, STREAMS.tasks, STREAMS.events]) {
-        const groups = ((await redis.call('XINFO', 'GROUPS', stream)) as unknown[][]).map(fields);
-        for (const g of groups) {
-          const labels = { stream, group: String(g.name) };
-          this.set(labels, Number(g.lag ?? 0));
-          pending.set(labels, Number(g.pending ?? 0));
-        }
-      }
-    },
-  });
+  // Lag and pending come from one XINFO GROUPS per stream, shared by both gauges within a scrape (they are
+  // collected concurrently, so each must await the read rather than rely on the other having run).
+  let reading: Promise<(GroupStats & { stream: string })[]> | undefined;
+  const readGroups = () =>
+    (reading ??= (async () => {
+      const rows = [];
+      for (const stream of GROUP_STREAMS) for (const g of await stats.groups(stream)) rows.push({ stream, ...g });
+      return rows;
+    })().finally(() => {
+      reading = undefined;
+    }));
+  const groupGauges = [
+    { name: 'aoetl_stream_group_pending', help: 'Delivered but unacknowledged entries', value: (g: GroupStats) => g.pending },
+    { name: 'aoetl_stream_group_lag', help: 'Entries not yet delivered to each consumer group', value: (g: GroupStats) => g.lag },
+  ];
+  for (const { name, help, value } of groupGauges) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['stream', 'group'],
+      registers,
+      async collect() {
+        for (const g of await readGroups()) this.set({ stream: g.stream, group: g.group }, value(g));
+      },
+    });
+  }
 }

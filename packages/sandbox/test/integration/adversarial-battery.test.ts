@@ -11,7 +11,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import {
   classifyResult,
   DockerSandboxDriver,
@@ -21,15 +21,12 @@ import {
   type SandboxResult,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, stackEnv } from '@aoetl/testing';
-import { emptyInput, generatedInput } from '../support/inputs.js';
+import { Collector } from '@aoetl/testing';
+import { emptyInput, generatedInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const env = stackEnv('etl-agent');
-const image = env.AOETL_SANDBOX_IMAGE!;
-const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
-const docker = new Docker({ socketPath });
+const { image, socketPath, docker } = dockerSandbox();
 
 // A secret planted in the agent's own environment (this process is the agent) before any sandbox starts.
 const CANARY_SECRET = `canary-${randomBytes(16).toString('hex')}`;

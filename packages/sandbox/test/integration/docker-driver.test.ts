@@ -2,7 +2,6 @@
 // Needs: deploy/local/docker.sh start && deploy/local/sandbox-image.sh start
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import Docker from 'dockerode';
 import {
   DockerSandboxDriver,
   SandboxImageMissingError,
@@ -11,15 +10,12 @@ import {
   type SandboxRunRequest,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, stackEnv } from '@aoetl/testing';
-import { copyInput, emptyInput, generatedInput } from '../support/inputs.js';
+import { Collector } from '@aoetl/testing';
+import { copyInput, emptyInput, generatedInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(180_000);
 
-const env = stackEnv('etl-agent');
-const image = env.AOETL_SANDBOX_IMAGE!;
-const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
-const docker = new Docker({ socketPath });
+const { image, socketPath, docker } = dockerSandbox();
 
 function expectKind<K extends SandboxResult['kind']>(result: SandboxResult, kind: K): Extract<SandboxResult, { kind: K }> {
   if (result.kind !== kind) throw new Error(`expected ${kind}, got ${JSON.stringify(result)}`);

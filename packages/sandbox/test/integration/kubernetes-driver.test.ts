@@ -21,7 +21,7 @@ import {
 } from '../../src/index.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
 import { Collector } from '@aoetl/testing';
-import { copyInput, emptyInput, generatedInput } from '../support/inputs.js';
+import { copyInput, emptyInput, generatedInput } from '../support/env.js';
 
 jest.setTimeout(60_000);
 

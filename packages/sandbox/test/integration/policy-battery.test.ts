@@ -14,7 +14,7 @@ import {
   type SandboxEvent,
 } from '../../src/index.js';
 import { Collector, stackEnv } from '@aoetl/testing';
-import { copyInput } from '../support/inputs.js';
+import { copyInput } from '../support/env.js';
 
 jest.setTimeout(60_000);
 

@@ -1,7 +1,6 @@
 // Warm pool, reaper and result events of the Docker driver, against the real engine (runc and runsc).
 // Needs: deploy/local/docker.sh start && deploy/local/sandbox-image.sh start
 import { hostname } from 'node:os';
-import Docker from 'dockerode';
 import {
   DockerSandboxDriver,
   OWNER_LABEL,
@@ -11,15 +10,12 @@ import {
   type SandboxRunRequest,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, stackEnv } from '@aoetl/testing';
-import { copyInput, emptyInput } from '../support/inputs.js';
+import { Collector } from '@aoetl/testing';
+import { copyInput, emptyInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const env = stackEnv('etl-agent');
-const image = env.AOETL_SANDBOX_IMAGE!;
-const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
-const docker = new Docker({ socketPath });
+const { image, socketPath, docker } = dockerSandbox();
 const py = (...lines: string[]): string => lines.join('\n') + '\n';
 
 function expectKind<K extends SandboxResult['kind']>(result: SandboxResult, kind: K): Extract<SandboxResult, { kind: K }> {

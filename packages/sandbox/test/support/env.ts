@@ -1,5 +1,17 @@
-// Test-only inputs for sandbox runs (the stack's settings and the output Collector come from @aoetl/testing).
+// Test-only helpers: the local stack's sandbox image and Docker engine, and inputs for sandbox runs.
+// (The stack's env files and the output Collector come from @aoetl/testing.)
 import { PassThrough, Readable } from 'node:stream';
+import { stackEnv } from '@aoetl/testing';
+import Docker from 'dockerode';
+
+/** The local stack's sandbox image and Docker engine (from .state/env/etl-agent.env). */
+export function dockerSandbox(): { image: string; socketPath: string; docker: Docker } {
+  const env = stackEnv('etl-agent');
+  const image = env.AOETL_SANDBOX_IMAGE;
+  if (!image) throw new Error('AOETL_SANDBOX_IMAGE is missing from etl-agent.env: run deploy/local/sandbox-image.sh start');
+  const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
+  return { image, socketPath, docker: new Docker({ socketPath }) };
+}
 
 /** COPY text input from rows of already-encoded fields. */
 export function copyInput(rows: string[][]): Readable {
