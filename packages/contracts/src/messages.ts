@@ -115,6 +115,10 @@ export const RUN_FAILURE_CODES = {
   sandbox_exit: 'The sandbox ended abnormally (exit code and reason in the message).',
   policy_refused: 'The transform breaks the code policy (a security-relevant `violation`).',
   poison_message: 'A message of the run could not be processed and was dead-lettered.',
+  snapshot_missing: 'The run has no recorded snapshot of the pipeline version it runs (submitted before snapshots existed).',
+  snapshot_mismatch: "The run's code does not hash to the artifact its snapshot names.",
+  approval_missing: 'The run requires an approval and none is recorded.',
+  approval_mismatch: 'The recorded approval names another pipeline version or artifact than the run snapshot.',
 } as const;
 export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -3,7 +3,7 @@ import { ConflictError, NotAllowedError, NotFoundError, type MessageContext, typ
 import { inTransaction } from './db.js';
 import type { Outbox } from './outbox.js';
 import { atAndId, decodeCursor, fromMicros, micros, pageSize, toPage, type Page, type PageRequest } from './pages.js';
-import { iso, str, type Row } from './rows.js';
+import { iso, num, str, type Row } from './rows.js';
 import { lockRun, runRequested } from './runs.js';
 
 export type ApprovalState = 'pending' | 'approved' | 'rejected' | 'withdrawn';
@@ -14,6 +14,9 @@ export interface ApprovalRecord {
   submittedBy: string;
   requestedAt: string;
   state: ApprovalState;
+  /** The run's snapshot the approval is for: pending, what is asked; decided, what was approved or rejected. */
+  pipelineVersion: number | null;
+  artifactSha256: string | null;
   decidedBy: string | null;
   decidedAt: string | null;
   comment: string | null;
@@ -27,11 +30,16 @@ function toApproval(r: Row): ApprovalRecord {
     submittedBy: r.submitted_by as string,
     requestedAt: iso(r.created_at)!,
     state: decision ?? (r.status === 'awaiting_approval' ? 'pending' : 'withdrawn'),
+    pipelineVersion: num(decision ? r.approved_version : r.pipeline_version),
+    artifactSha256: str(decision ? r.approved_sha256 : r.artifact_sha256),
     decidedBy: str(r.decided_by),
     decidedAt: iso(r.decided_at),
     comment: str(r.comment),
   };
 }
+
+const APPROVAL_COLUMNS = `r.id, r.pipeline_id, r.submitted_by, r.created_at, r.status, r.pipeline_version, r.artifact_sha256,
+  a.decision, a.decided_by, a.decided_at, a.comment, a.pipeline_version AS approved_version, a.artifact_sha256 AS approved_sha256`;
 
 const APPROVAL_STATE_SQL = `CASE WHEN a.decision IS NOT NULL THEN a.decision
   WHEN r.status = 'awaiting_approval' THEN 'pending' ELSE 'withdrawn' END`;
@@ -45,7 +53,8 @@ export class Approvals {
 
   /**
    * Records the decision on a run awaiting approval, four eyes: the decider must not be the submitter (checked
-   * here and by a database trigger). Approved: the run becomes `queued` and its `run.requested` message goes to
+   * here and by a database trigger). The decision binds to the run's snapshot (pipeline version and artifact
+   * SHA-256), stored with it; the orchestrator starts the run only when they still match. Approved: the run becomes `queued` and its `run.requested` message goes to
    * the outbox in the same transaction. Rejected: the run is `cancelled`.
    */
   async decide(input: {
@@ -63,9 +72,11 @@ export class Approvals {
         throw new NotAllowedError('four eyes: an approval must come from another identity than the submitter');
       }
       if (run.status !== 'awaiting_approval') throw new ConflictError(`the run is ${run.status}, not awaiting approval`);
-      await c.query('INSERT INTO approvals (run_id, tenant, decision, decided_by, comment) VALUES ($1, $2, $3, $4, $5)', [
-        run.id, input.tenant, input.decision, input.decidedBy, input.comment ?? null,
-      ]);
+      await c.query(
+        `INSERT INTO approvals (run_id, tenant, decision, decided_by, comment, pipeline_version, artifact_sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [run.id, input.tenant, input.decision, input.decidedBy, input.comment ?? null, run.pipelineVersion, run.artifactSha256],
+      );
       const next: RunStatus = input.decision === 'approved' ? 'queued' : 'cancelled';
       await c.query(
         `UPDATE runs SET status = $2, updated_at = now(),
@@ -94,8 +105,7 @@ export class Approvals {
     const limit = pageSize(page.limit);
     const after = decodeCursor(page.cursor, ['micros', 'uuid']);
     const { rows } = await this.pool.query(
-      `SELECT r.id, r.pipeline_id, r.submitted_by, r.created_at, r.status, a.decision, a.decided_by, a.decided_at, a.comment,
-              ${micros('r.created_at')} AS cursor_at
+      `SELECT ${APPROVAL_COLUMNS}, ${micros('r.created_at')} AS cursor_at
        FROM runs r LEFT JOIN approvals a ON a.run_id = r.id
        WHERE r.tenant = $1 AND r.approval_required AND ($2::text IS NULL OR ${APPROVAL_STATE_SQL} = $2)
          AND ($3::text IS NULL OR (r.created_at, r.id) < (${fromMicros('$3')}, $4::uuid))
@@ -107,8 +117,7 @@ export class Approvals {
 
   private async approvalOf(q: pg.Pool | pg.PoolClient, tenant: string, runId: string): Promise<ApprovalRecord> {
     const { rows } = await q.query(
-      `SELECT r.id, r.pipeline_id, r.submitted_by, r.created_at, r.status, r.approval_required,
-              a.decision, a.decided_by, a.decided_at, a.comment
+      `SELECT ${APPROVAL_COLUMNS}, r.approval_required
        FROM runs r LEFT JOIN approvals a ON a.run_id = r.id WHERE r.tenant = $1 AND r.id = $2`,
       [tenant, runId],
     );

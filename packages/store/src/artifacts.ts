@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ConflictError, NotFoundError } from '@aoetl/contracts';
-import { isUniqueViolation } from './db.js';
+import { NotFoundError } from '@aoetl/contracts';
 import { decodeCursor, pageSize, toPage, type Page, type PageRequest } from './pages.js';
 import type { Pipelines } from './pipelines.js';
 import { iso, type Row } from './rows.js';
@@ -28,36 +27,31 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** The code generated for a pipeline, one immutable version per distinct text, keyed by its SHA-256. */
+/**
+ * Stores code as the pipeline's next artifact version inside the caller's transaction, unless the same bytes are
+ * already stored; never overwrites. The caller holds the pipeline's row lock, so versions are not raced for.
+ */
+export async function storeArtifact(c: pg.PoolClient, pipelineId: string, code: string): Promise<{ sha256: string; version: number }> {
+  const sha256 = sha256Hex(code);
+  await c.query(
+    `INSERT INTO artifacts (pipeline_id, version, sha256, language, code)
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, 'python', $3 FROM artifacts WHERE pipeline_id = $1
+     ON CONFLICT (pipeline_id, sha256) DO NOTHING`,
+    [pipelineId, sha256, code],
+  );
+  const { rows } = await c.query('SELECT version FROM artifacts WHERE pipeline_id = $1 AND sha256 = $2', [pipelineId, sha256]);
+  return { sha256, version: Number((rows[0] as { version: number }).version) };
+}
+
+/**
+ * The code of a pipeline's versions, one immutable artifact per distinct text, keyed by its SHA-256. Artifacts are
+ * written with the pipeline version that introduces them (`Pipelines`), never overwritten.
+ */
 export class Artifacts {
   constructor(
     private readonly pool: pg.Pool,
     private readonly pipelines: Pick<Pipelines, 'get'>,
   ) {}
-
-  /** Stores code as the pipeline's next artifact version, unless the same bytes are already stored. */
-  async store(pipelineId: string, language: string, code: string): Promise<{ sha256: string; version: number }> {
-    const sha256 = sha256Hex(code);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.pool.query('SELECT version FROM artifacts WHERE pipeline_id = $1 AND sha256 = $2', [
-        pipelineId,
-        sha256,
-      ]);
-      if (existing.rows[0]) return { sha256, version: Number((existing.rows[0] as { version: number }).version) };
-      try {
-        const { rows } = await this.pool.query(
-          `INSERT INTO artifacts (pipeline_id, version, sha256, language, code)
-           SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM artifacts WHERE pipeline_id = $1
-           RETURNING version`,
-          [pipelineId, sha256, language, code],
-        );
-        return { sha256, version: Number((rows[0] as { version: number }).version) };
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err; // a concurrent writer took the version: look again
-      }
-    }
-    throw new ConflictError('could not store the artifact: too many concurrent versions');
-  }
 
   /** A live pipeline's artifacts, newest version first. */
   async list(tenant: string, pipelineId: string, page: PageRequest): Promise<Page<ArtifactRecord>> {

@@ -1,18 +1,25 @@
 export { createPool, type DatabaseConfig } from './db.js';
 export { Store } from './store.js';
 export { MAX_PAGE_SIZE, type Page, type PageRequest } from './pages.js';
-export { Pipelines, type PipelineRecord, type StoredPipelineSpec } from './pipelines.js';
+export {
+  Pipelines,
+  type PipelineRecord,
+  type PipelineVersionRecord,
+  type StoredPipelineSpec,
+  type VersionOptions,
+} from './pipelines.js';
 export {
   Runs,
   type ChunkCounts,
   type ChunkProgress,
   type RunPatch,
+  type RunPlan,
   type RunRecord,
   type RunStepRecord,
 } from './runs.js';
 export { Approvals, type ApprovalRecord, type ApprovalState } from './approvals.js';
 export { Connections, descriptorOf, type ConnectionRecord } from './connections.js';
-export { Artifacts, type ArtifactRecord } from './artifacts.js';
+export { Artifacts, sha256Hex, type ArtifactRecord } from './artifacts.js';
 export { AuditTrail, type AuditEvent, type AuditFilter } from './audit.js';
 export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';
 export {

@@ -5,12 +5,16 @@ import {
   NotFoundError,
   STREAMS,
   envelope,
+  type CommitTask,
   type FailureReason,
+  type LoadTask,
   type MessageContext,
   type RunStatus,
+  type TaskLimits,
 } from '@aoetl/contracts';
 import { inTransaction, isUniqueViolation } from './db.js';
 import type { Outbox, OutboxMessage } from './outbox.js';
+import type { StoredPipelineSpec } from './pipelines.js';
 import { atAndId, decodeCursor, fromMicros, micros, pageSize, toPage, type Page, type PageRequest } from './pages.js';
 import { iso, num, str, type Row } from './rows.js';
 
@@ -19,6 +23,18 @@ export const CANCELLABLE_STATUSES: readonly RunStatus[] = ['awaiting_approval', 
 
 /** The `run_chunks` row that marks a run's commit as dispatched (staged chunks are 0..chunks-1). */
 export const COMMIT_MARKER = -1;
+
+/**
+ * What a run executes, fixed once by the orchestrator from the run's snapshot: every chunk, the commit and the
+ * abort use it; nothing is read from the pipeline again.
+ */
+export interface RunPlan {
+  chunks: number;
+  source: LoadTask['payload']['source'];
+  target: CommitTask['payload']['target'];
+  transform: LoadTask['payload']['transform'];
+  limits: TaskLimits;
+}
 
 export interface RunRecord {
   id: string;
@@ -29,7 +45,14 @@ export interface RunRecord {
   submittedBy: string;
   cancelledBy: string | null;
   requestId: string;
+  /** The pipeline version the run was submitted for (null only for runs older than snapshots). */
+  pipelineVersion: number | null;
+  /** That version's spec, as it was at submit: what the run executes, whatever happens to the pipeline since. */
+  snapshot: StoredPipelineSpec | null;
+  /** SHA-256 of that version's artifact (its transform code). */
   artifactSha256: string | null;
+  /** Set when the run is planned. */
+  plan: RunPlan | null;
   chunks: number;
   rowsIn: number | null;
   rowsOut: number | null;
@@ -48,13 +71,13 @@ export interface RunStepRecord {
   detail: unknown;
 }
 
-/** Fields a transition may set besides the status (absent: unchanged). */
+/** Fields a transition may set besides the status (absent: unchanged). The snapshot is never changed. */
 export interface RunPatch {
   chunks?: number;
+  plan?: RunPlan;
   rowsIn?: number;
   rowsOut?: number;
   bytesOut?: number;
-  artifactSha256?: string;
   error?: FailureReason;
 }
 
@@ -82,7 +105,10 @@ export function toRun(r: Row): RunRecord {
     submittedBy: r.submitted_by as string,
     cancelledBy: str(r.cancelled_by),
     requestId: r.request_id as string,
+    pipelineVersion: num(r.pipeline_version),
+    snapshot: (r.snapshot as StoredPipelineSpec | null) ?? null,
     artifactSha256: str(r.artifact_sha256),
+    plan: (r.plan as RunPlan | null) ?? null,
     chunks: Number(r.chunks ?? 1),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
@@ -119,14 +145,18 @@ export class Runs {
   ) {}
 
   /**
-   * Creates a run of the tenant's live pipeline (NotFoundError otherwise). With `approvalRequired` it waits in
-   * `awaiting_approval` and no message is sent; otherwise it is `queued` and its `run.requested` message goes to
-   * the outbox in the same transaction. The same idempotency key for the same pipeline returns the first run
-   * (`created: false`).
+   * Creates a run of the tenant's live pipeline (NotFoundError otherwise) as a snapshot of its version
+   * `pipelineVersion`, the one the caller decided on (ConflictError, field `version`, when the pipeline has changed
+   * since): the run records that version, its spec, its artifact and its chunk count (the orchestrator's default
+   * when the spec names none is set at planning), and executes them whatever happens to the pipeline later. With
+   * `approvalRequired` it waits in `awaiting_approval` and no message is sent; otherwise it is `queued` and its
+   * `run.requested` message goes to the outbox in the same transaction. The same idempotency key for the same
+   * pipeline returns the first run (`created: false`).
    */
   async create(input: {
     tenant: string;
     pipelineId: string;
+    pipelineVersion: number;
     submittedBy: string;
     idempotencyKey?: string | undefined;
     approvalRequired: boolean;
@@ -137,15 +167,30 @@ export class Runs {
     try {
       return await inTransaction(this.pool, async (c) => {
         const { rows } = await c.query(
-          `INSERT INTO runs (id, pipeline_id, tenant, status, submitted_by, idempotency_key, request_id, approval_required)
-           SELECT $1::uuid, p.id, p.tenant, $4::text, $5::text, $6::text, $7::text, $8::boolean
-           FROM pipelines p WHERE p.tenant = $3 AND p.id = $2 AND p.deleted_at IS NULL
+          `INSERT INTO runs (id, pipeline_id, tenant, status, submitted_by, idempotency_key, request_id, approval_required,
+                             pipeline_version, snapshot, artifact_sha256, chunks)
+           SELECT $1::uuid, p.id, p.tenant, $4::text, $5::text, $6::text, $7::text, $8::boolean, v.version, v.spec, v.artifact_sha256,
+                  COALESCE((v.spec->>'chunks')::integer, 1)
+           FROM pipelines p JOIN pipeline_versions v ON v.pipeline_id = p.id AND v.version = p.version
+           WHERE p.tenant = $3 AND p.id = $2 AND p.deleted_at IS NULL AND p.version = $9
            RETURNING *`,
           [runId, input.pipelineId, input.tenant, status, input.submittedBy, input.idempotencyKey ?? null,
-            input.ctx.requestId, input.approvalRequired],
+            input.ctx.requestId, input.approvalRequired, input.pipelineVersion],
         );
-        if (!rows[0]) throw new NotFoundError('pipeline not found');
-        await c.query('INSERT INTO run_steps (run_id, status) VALUES ($1, $2)', [runId, status]);
+        if (!rows[0]) {
+          const live = await c.query('SELECT 1 FROM pipelines WHERE tenant = $1 AND id = $2 AND deleted_at IS NULL', [
+            input.tenant,
+            input.pipelineId,
+          ]);
+          if (!live.rows[0]) throw new NotFoundError('pipeline not found');
+          const message = `the pipeline changed since version ${input.pipelineVersion} was read; submit again`;
+          throw new ConflictError(message, { details: [{ field: 'version', message }] });
+        }
+        await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [
+          runId,
+          status,
+          JSON.stringify({ pipelineVersion: input.pipelineVersion, artifactSha256: (rows[0] as Row).artifact_sha256 }),
+        ]);
         if (!input.approvalRequired) await this.outbox.add(c, [runRequested(runId, input.tenant, input.ctx)]);
         return { run: toRun(rows[0] as Row), created: true };
       });
@@ -266,10 +311,10 @@ export class Runs {
            started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
-           artifact_sha256 = COALESCE($7, artifact_sha256), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
+           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
-          patch.artifactSha256 ?? null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
+          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [

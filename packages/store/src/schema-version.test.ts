@@ -30,6 +30,6 @@ describe('assertSchemaReady', () => {
   it('says "schema not ready" and names what is missing', async () => {
     const err = await assertSchemaReady(db(['approvals']), 'public').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SchemaNotReadyError);
-    expect((err as Error).message).toMatch(/^schema not ready: approvals missing in schema public; apply the migrations up to 1764100000000_gateway-api/);
+    expect((err as Error).message).toMatch(new RegExp(`^schema not ready: approvals missing in schema public; apply the migrations up to ${REQUIRED_MIGRATION} `));
   });
 });

@@ -141,6 +141,24 @@ export const ROUTES: RouteCase[] = [
     url: (f) => `/v1/pipelines/${f.pipelineId}/artifacts/2/diff`,
   },
   { method: 'GET', path: '/v1/audit', permission: 'admin', ok: 200, url: (f) => `/v1/audit?pipelineId=${f.pipelineId}` },
+  { method: 'GET', path: '/v1/pipelines/{id}/versions', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}/versions` },
+  { method: 'GET', path: '/v1/pipelines/{id}/versions/{version}', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}/versions/1` },
+  {
+    method: 'GET',
+    path: '/v1/pipelines/{id}/versions/{from}/diff/{to}',
+    permission: 'read',
+    ok: 200,
+    url: (f) => `/v1/pipelines/${f.pipelineId}/versions/1/diff/1`,
+  },
+  {
+    method: 'POST',
+    path: '/v1/pipelines/{id}/rollback',
+    permission: 'submit',
+    ok: 200,
+    url: (f) => `/v1/pipelines/${f.pipelineId}/rollback`,
+    body: () => ({ version: 1 }),
+    consumes: true,
+  },
 ];
 
 /** The identities of the local OIDC issuer (deploy/local/oidc-issuer/server.mjs) and their permissions. */
@@ -189,12 +207,16 @@ export async function createFixture(
   return { pipelineId, runId: run.json().runId as string, connection };
 }
 
-/** SQL (run as the database owner or superuser) giving a pipeline two artifact versions, as the orchestrator would. */
+/**
+ * SQL (run as the database owner or superuser) giving a pipeline of TRIVIAL_CODE two artifact versions: version 1
+ * is stored with the pipeline (left as it is), version 2 is added.
+ */
 export function artifactSql(pipelineId: string): string {
   const v1 = TRIVIAL_CODE;
   const v2 = 'def transform(rows):\n    return [r for r in rows if r.get("email")]\n';
   const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
   return `INSERT INTO artifacts (pipeline_id, version, sha256, language, code) VALUES
     ('${pipelineId}', 1, encode(sha256(convert_to(${quote(v1)}, 'UTF8')), 'hex'), 'python', ${quote(v1)}),
-    ('${pipelineId}', 2, encode(sha256(convert_to(${quote(v2)}, 'UTF8')), 'hex'), 'python', ${quote(v2)})`;
+    ('${pipelineId}', 2, encode(sha256(convert_to(${quote(v2)}, 'UTF8')), 'hex'), 'python', ${quote(v2)})
+    ON CONFLICT DO NOTHING`;
 }

@@ -8,6 +8,7 @@ import {
   FailureReason,
   PipelineSpec,
   Uuid,
+  WriteMode,
 } from '@aoetl/contracts';
 import { MAX_PAGE_SIZE } from '@aoetl/store';
 
@@ -91,8 +92,10 @@ export const PipelineResponse = Type.Object(
   {
     id: Uuid,
     name: Type.String(),
-    version: Type.Integer({ minimum: 1, description: 'bumped by every update' }),
+    version: Type.Integer({ minimum: 1, description: 'its current version; every change writes a new one' }),
     spec: PipelineBody,
+    artifactSha256: Sha256,
+    approvalRequired: Type.Boolean({ description: 'runs of the current version wait for an approval' }),
     createdBy: Identity,
     createdAt: Timestamp,
     updatedBy: Nullable(Identity),
@@ -101,6 +104,50 @@ export const PipelineResponse = Type.Object(
   { additionalProperties: false, description: 'A pipeline' },
 );
 export const PipelinePage = PageOf(PipelineResponse, 'A page of pipelines, newest first');
+
+export const PipelineVersionResponse = Type.Object(
+  {
+    pipelineId: Uuid,
+    version: Type.Integer({ minimum: 1 }),
+    spec: PipelineBody,
+    artifactSha256: Sha256,
+    approvalRequired: Type.Boolean({ description: 'runs of this version wait for an approval' }),
+    rollbackOf: Nullable(Type.Integer({ minimum: 1, description: 'the version this one restored' })),
+    createdBy: Identity,
+    createdAt: Timestamp,
+  },
+  { additionalProperties: false, description: 'One immutable version of a pipeline' },
+);
+export const PipelineVersionPage = PageOf(PipelineVersionResponse, 'A page of a pipeline\'s versions, newest first');
+
+const VersionNumber = Type.Integer({ minimum: 1, maximum: 2147483647 });
+export const VersionParams = Type.Object({ id: Uuid, version: VersionNumber }, { additionalProperties: false });
+export const VersionDiffParams = Type.Object({ id: Uuid, from: VersionNumber, to: VersionNumber }, { additionalProperties: false });
+
+const TextDiff = Type.Object(
+  {
+    additions: Type.Integer({ minimum: 0 }),
+    deletions: Type.Integer({ minimum: 0 }),
+    unified: Type.String({ description: 'unified diff (empty when equal)' }),
+  },
+  { additionalProperties: false },
+);
+const VersionRef = Type.Object({ version: Type.Integer(), artifactSha256: Sha256 }, { additionalProperties: false });
+export const VersionDiff = Type.Object(
+  {
+    pipelineId: Uuid,
+    from: VersionRef,
+    to: VersionRef,
+    spec: Type.Object(TextDiff.properties, { additionalProperties: false, description: 'the spec without its code, as indented JSON' }),
+    code: Type.Object(TextDiff.properties, { additionalProperties: false, description: 'the transform code (the artifacts)' }),
+  },
+  { additionalProperties: false, description: 'What changed between two versions of a pipeline' },
+);
+
+export const RollbackBody = Type.Object(
+  { version: Type.Integer({ minimum: 1, maximum: 2147483647, description: 'the version to restore (as a new version)' }) },
+  { additionalProperties: false },
+);
 
 // ------------------------------------------------------------------------------------------------ runs
 
@@ -122,7 +169,14 @@ const runFields = {
   submittedBy: Identity,
   cancelledBy: Nullable(Identity),
   requestId: Type.String(),
+  pipelineVersion: Nullable(Type.Integer({ minimum: 1, description: 'the pipeline version the run executes (its snapshot, taken at submit)' })),
   artifactSha256: Nullable(Sha256),
+  target: Nullable(
+    Type.Object(
+      { connection: ConnectionName, table: Type.String(), mode: WriteMode, keys: Type.Array(Type.String()) },
+      { additionalProperties: false, description: 'the target of the run\'s snapshot' },
+    ),
+  ),
   chunks: Type.Integer({ minimum: 1 }),
   rowsIn: Nullable(Type.Integer()),
   rowsOut: Nullable(Type.Integer()),
@@ -210,6 +264,8 @@ export const ApprovalResponse = Type.Object(
     submittedBy: Identity,
     requestedAt: Timestamp,
     state: ApprovalState,
+    pipelineVersion: Nullable(Type.Integer({ minimum: 1, description: 'the pipeline version of the run\'s snapshot the approval is for' })),
+    artifactSha256: Nullable(Sha256),
     decidedBy: Nullable(Identity),
     decidedAt: Nullable(Timestamp),
     comment: Nullable(Type.String()),

@@ -56,8 +56,8 @@ describe('RunMetrics', () => {
   test('counts task outcomes by code, and violations only when flagged', async () => {
     const base = { taskId: randomUUID(), runId: randomUUID(), agentId: 'agent-1', ...step };
     metrics.record(envelope('task.succeeded', { ...base, rowsIn: 1, rowsOut: 1, bytesIn: 1, bytesOut: 1, durationMs: 1 }, ctx));
-    metrics.record(envelope('task.failed', { ...base, error: { code: 'sandbox_timeout', message: 'm', violation: true } }, ctx));
-    metrics.record(envelope('task.failed', { ...base, error: { code: 'transform', message: 'm' } }, ctx));
+    metrics.record(envelope('task.failed', { ...base, error: { code: 'sandbox_timeout' as const, message: 'm', violation: true } }, ctx));
+    metrics.record(envelope('task.failed', { ...base, error: { code: 'transform' as const, message: 'm' } }, ctx));
     expect(await value(registry, 'aoetl_tasks_total', { outcome: 'succeeded', code: 'ok' })).toBe(1);
     expect(await value(registry, 'aoetl_tasks_total', { outcome: 'failed', code: 'sandbox_timeout' })).toBe(1);
     expect(await value(registry, 'aoetl_tasks_total', { outcome: 'failed', code: 'transform' })).toBe(1);

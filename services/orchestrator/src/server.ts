@@ -4,7 +4,7 @@ import { startService } from '@aoetl/observability';
 import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/store';
 import { sleep } from '@aoetl/timing';
 import { OrchestratorConfig } from './config.js';
-import { RunMachine } from './run-machine.js';
+import { RunMachine } from '@aoetl/runs';
 
 void startService({
   name: 'orchestrator',

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConflictError, InputError, NotFoundError, type PipelineSpec } from '@aoetl/contracts';
 import { stackEnv } from '@aoetl/testing';
-import { Store, createPool, type RunRecord } from '../../src/index.js';
+import { Store, createPool, sha256Hex, type RunRecord } from '../../src/index.js';
 
 function storeAs(service: 'agent-gateway' | 'orchestrator', producer: string): Store {
   const env = stackEnv(service);
@@ -30,8 +30,10 @@ const spec = (name: string): PipelineSpec => ({
 });
 
 async function newRun(approvalRequired = false, idempotencyKey?: string): Promise<RunRecord> {
-  const p = await gateway.pipelines.create(tenant, spec(`p-${randomUUID().slice(0, 8)}`), 'alice');
-  const { run } = await gateway.runs.create({ tenant, pipelineId: p.id, submittedBy: 'alice', approvalRequired, ctx, ...(idempotencyKey ? { idempotencyKey } : {}) });
+  const p = await gateway.pipelines.create(tenant, spec(`p-${randomUUID().slice(0, 8)}`), 'alice', { approvalRequired });
+  const { run } = await gateway.runs.create({
+    tenant, pipelineId: p.id, pipelineVersion: p.version, submittedBy: 'alice', approvalRequired, ctx, ...(idempotencyKey ? { idempotencyKey } : {}),
+  });
   runs.push(run.id);
   return run;
 }
@@ -61,14 +63,14 @@ afterAll(async () => {
 describe('pipelines', () => {
   it('refuses a second live pipeline of the same name with a ConflictError on the domain field `name`', async () => {
     const name = `dup-${suffix}`;
-    await gateway.pipelines.create(tenant, spec(name), 'alice');
-    const err = await gateway.pipelines.create(tenant, spec(name), 'bob').catch((e: unknown) => e);
+    await gateway.pipelines.create(tenant, spec(name), 'alice', { approvalRequired: false });
+    const err = await gateway.pipelines.create(tenant, spec(name), 'bob', { approvalRequired: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect(err).toMatchObject({ details: [{ field: 'name' }] });
   });
 
   it('hides a deleted pipeline and another tenant\'s, except a deleted one when asked for it', async () => {
-    const p = await gateway.pipelines.create(tenant, spec(`del-${suffix}`), 'alice');
+    const p = await gateway.pipelines.create(tenant, spec(`del-${suffix}`), 'alice', { approvalRequired: false });
     await expect(gateway.pipelines.get(`other-${tenant}`, p.id)).rejects.toBeInstanceOf(NotFoundError);
     await gateway.pipelines.delete(tenant, p.id, 'alice');
     await expect(gateway.pipelines.get(tenant, p.id)).rejects.toBeInstanceOf(NotFoundError);
@@ -77,12 +79,80 @@ describe('pipelines', () => {
   });
 });
 
+describe('pipeline versions', () => {
+  it('writes every change as an immutable version with its artifact, in the same transaction', async () => {
+    const p = await gateway.pipelines.create(tenant, spec(`v-${suffix}`), 'alice', { approvalRequired: false });
+    expect(p).toMatchObject({ version: 1, artifactSha256: sha256Hex(spec('x').transform.code), approvalRequired: false });
+    const code2 = 'def transform(rows):\n    return rows[:1]\n';
+    const p2 = await gateway.pipelines.update(tenant, p.id, { ...spec(p.name), transform: { kind: 'python', code: code2 } }, 'bob', {
+      expectedVersion: 1,
+      approvalRequired: true,
+    });
+    expect(p2).toMatchObject({ version: 2, artifactSha256: sha256Hex(code2), approvalRequired: true });
+    const back = await gateway.pipelines.update(tenant, p.id, (await gateway.pipelines.version(tenant, p.id, 1)).spec, 'bob', {
+      expectedVersion: 2,
+      approvalRequired: false,
+      rollbackOf: 1,
+    });
+    expect(back).toMatchObject({ version: 3, artifactSha256: p.artifactSha256 });
+
+    const page = await gateway.pipelines.versions(tenant, p.id, { limit: 2 });
+    expect(page.items.map((v) => [v.version, v.rollbackOf, v.createdBy])).toEqual([[3, 1, 'bob'], [2, null, 'bob']]);
+    const rest = await gateway.pipelines.versions(tenant, p.id, { limit: 2, cursor: page.nextCursor! });
+    expect(rest.items.map((v) => v.version)).toEqual([1]);
+    expect(rest.nextCursor).toBeNull();
+    // Two versions of code, one artifact each: the rollback reused version 1's, nothing was overwritten.
+    const artifacts = await gateway.artifacts.list(tenant, p.id, { limit: 10 });
+    expect(artifacts.items.map((a) => [a.version, a.sha256])).toEqual([[2, sha256Hex(code2)], [1, p.artifactSha256]]);
+  });
+
+  it('refuses a change decided on a stale version, and names an unknown version', async () => {
+    const p = await gateway.pipelines.create(tenant, spec(`stale-${suffix}`), 'alice', { approvalRequired: false });
+    await gateway.pipelines.update(tenant, p.id, spec(p.name), 'alice', { expectedVersion: 1, approvalRequired: false });
+    const stale = await gateway.pipelines.update(tenant, p.id, spec(p.name), 'bob', { expectedVersion: 1, approvalRequired: false }).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ConflictError);
+    expect(stale).toMatchObject({ details: [{ field: 'version' }] });
+    const unknown = await gateway.pipelines.version(tenant, p.id, 99).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(NotFoundError);
+    expect(unknown).toMatchObject({ details: [{ field: 'version' }] });
+    expect((await gateway.pipelines.get(tenant, p.id)).version).toBe(2);
+  });
+});
+
 describe('runs', () => {
+  it('snapshots the submitted version: a later change or delete of the pipeline does not touch the run', async () => {
+    const run = await newRun(true);
+    expect(run).toMatchObject({ pipelineVersion: 1, artifactSha256: sha256Hex(run.snapshot!.transform.code), plan: null });
+    const changed = { ...run.snapshot!, target: { ...run.snapshot!.target, mode: 'replace' as const }, transform: { kind: 'python' as const, code: 'x = 1\n' } };
+    await gateway.pipelines.update(tenant, run.pipelineId, changed, 'alice', { expectedVersion: 1, approvalRequired: true });
+    await gateway.pipelines.delete(tenant, run.pipelineId, 'alice');
+    const after = await orchestrator.runs.getById(run.id);
+    expect(after).toMatchObject({ pipelineVersion: 1, artifactSha256: run.artifactSha256, snapshot: run.snapshot });
+
+    // The approval binds to that snapshot, not to the pipeline's current version.
+    const approval = await gateway.approvals.decide({ tenant, runId: run.id, decidedBy: 'bob', decision: 'approved', ctx });
+    expect(approval).toMatchObject({ state: 'approved', pipelineVersion: 1, artifactSha256: run.artifactSha256 });
+    expect(await orchestrator.approvals.get(tenant, run.id)).toMatchObject({ pipelineVersion: 1, artifactSha256: run.artifactSha256 });
+    expect((await relayed(gateway)).map((m) => [m.type, m.payload.runId])).toEqual([['run.requested', run.id]]);
+  });
+
+  it('refuses a submit decided on a version the pipeline no longer has', async () => {
+    const p = await gateway.pipelines.create(tenant, spec(`sub-${suffix}`), 'alice', { approvalRequired: false });
+    await gateway.pipelines.update(tenant, p.id, spec(p.name), 'alice', { expectedVersion: 1, approvalRequired: false });
+    const err = await gateway.runs
+      .create({ tenant, pipelineId: p.id, pipelineVersion: 1, submittedBy: 'alice', approvalRequired: false, ctx })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err).toMatchObject({ details: [{ field: 'version' }] });
+  });
+
   it('queues a run with its request in the outbox; the same idempotency key finds the same run', async () => {
     const key = `k-${suffix}`;
     const run = await newRun(false, key);
     expect(run).toMatchObject({ status: 'queued', tenant, approvalRequired: false, chunks: 1 });
-    const again = await gateway.runs.create({ tenant, pipelineId: run.pipelineId, submittedBy: 'alice', idempotencyKey: key, approvalRequired: false, ctx });
+    const again = await gateway.runs.create({
+      tenant, pipelineId: run.pipelineId, pipelineVersion: 1, submittedBy: 'alice', idempotencyKey: key, approvalRequired: false, ctx,
+    });
     expect(again).toMatchObject({ created: false, run: { id: run.id } });
     expect((await relayed(gateway)).map((m) => [m.type, m.payload.runId])).toEqual([['run.requested', run.id]]);
   });
@@ -94,8 +164,8 @@ describe('runs', () => {
   });
 
   it('creates no run for another tenant\'s pipeline or a deleted one', async () => {
-    const p = await gateway.pipelines.create(tenant, spec(`x-${suffix}`), 'alice');
-    const input = { pipelineId: p.id, submittedBy: 'alice', approvalRequired: false, ctx };
+    const p = await gateway.pipelines.create(tenant, spec(`x-${suffix}`), 'alice', { approvalRequired: false });
+    const input = { pipelineId: p.id, pipelineVersion: p.version, submittedBy: 'alice', approvalRequired: false, ctx };
     await expect(gateway.runs.create({ ...input, tenant: `other-${tenant}` })).rejects.toBeInstanceOf(NotFoundError);
     await gateway.pipelines.delete(tenant, p.id, 'alice');
     await expect(gateway.runs.create({ ...input, tenant })).rejects.toBeInstanceOf(NotFoundError);
@@ -121,10 +191,18 @@ describe('runs', () => {
     const status = (to: string) => [{ stream: 'aoetl:events', message: { type: 'run.status', to } }];
     expect(await runs.transition(run.id, ['queued'], 'planning', {}, status('planning'))).toMatchObject({ status: 'planning' });
     expect(await runs.transition(run.id, ['queued'], 'planning')).toBeNull(); // redelivered: no-op
-    expect(await runs.transition(run.id, ['planning'], 'running', { chunks: 2, artifactSha256: 'a'.repeat(64) })).toMatchObject({
+    const plan = {
+      chunks: 2,
+      source: { connection: { name: 'crm', kind: 'postgres' as const, host: 'h', port: 5432, database: 'd', vaultRole: 'r' }, table: 'crm.customers' },
+      target: { connection: { name: 'warehouse', kind: 'postgres' as const, host: 'h', port: 5432, database: 'd', vaultRole: 'r' }, table: 'silver.customers', mode: 'append' as const, keys: [] },
+      transform: { language: 'python' as const, code: run.snapshot!.transform.code, sha256: run.artifactSha256! },
+      limits: { timeoutMs: 1000, memoryMb: 64, maxOutputBytes: 1024 },
+    };
+    expect(await runs.transition(run.id, ['planning'], 'running', { chunks: 2, plan })).toMatchObject({
       status: 'running',
       chunks: 2,
-      artifactSha256: 'a'.repeat(64),
+      plan,
+      artifactSha256: run.artifactSha256,
     });
 
     expect(await runs.recordChunk(run.id, 0, { rowsIn: 10, rowsOut: 9, bytesOut: 90 })).toEqual({ staged: 1, of: 2, complete: false });

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
 import { InputError } from '@aoetl/contracts';
-import type { PipelineRecord, StoredPipelineSpec } from '@aoetl/store';
+import { changeNeedsApproval } from '@aoetl/runs';
+import type { PipelineRecord, PipelineVersionRecord, StoredPipelineSpec } from '@aoetl/store';
 import type { GatewayQueries, RouteOptions } from '../app.js';
 import { LIST_FIELDS, PIPELINE_BODY_FIELDS, withRequestFields } from '../request-context.js';
 import {
@@ -12,8 +13,15 @@ import {
   PipelineBody,
   PipelinePage,
   PipelineResponse,
+  PipelineVersionPage,
+  PipelineVersionResponse,
+  RollbackBody,
+  VersionDiff,
+  VersionDiffParams,
+  VersionParams,
   problems,
 } from '../schemas.js';
+import { unifiedDiff } from './artifacts.js';
 
 export function pipelineView(p: PipelineRecord) {
   return {
@@ -21,12 +29,36 @@ export function pipelineView(p: PipelineRecord) {
     name: p.name,
     version: p.version,
     spec: p.spec,
+    artifactSha256: p.artifactSha256,
+    approvalRequired: p.approvalRequired,
     createdBy: p.createdBy,
     createdAt: p.createdAt,
     updatedBy: p.updatedBy,
     updatedAt: p.updatedAt,
   };
 }
+
+export function versionView(v: PipelineVersionRecord) {
+  return {
+    pipelineId: v.pipelineId,
+    version: v.version,
+    spec: v.spec,
+    artifactSha256: v.artifactSha256,
+    approvalRequired: v.approvalRequired,
+    rollbackOf: v.rollbackOf,
+    createdBy: v.createdBy,
+    createdAt: v.createdAt,
+  };
+}
+
+/** A spec as diffable text: indented JSON without its code (the code is diffed on its own). */
+function specText(spec: StoredPipelineSpec): string {
+  const { transform, ...rest } = spec;
+  return `${JSON.stringify({ ...rest, transform: { kind: transform.kind } }, null, 2)}\n`;
+}
+
+/** Where a version number in a route came from, for errors that name the field `version`. */
+const versionFields = (path: string) => ({ version: path, cursor: 'querystring/cursor' });
 
 /** Cross-field rules the JSON schema cannot say; each names its field. */
 async function checkSpec(store: GatewayQueries, tenant: string, spec: StoredPipelineSpec): Promise<void> {
@@ -44,7 +76,7 @@ async function checkSpec(store: GatewayQueries, tenant: string, spec: StoredPipe
   }
 }
 
-export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store }) => {
+export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, approvalRequiredModes }) => {
   app.post(
     '/v1/pipelines',
     {
@@ -60,8 +92,9 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     async (request, reply) => {
       const principal = request.principal!;
       await checkSpec(store, principal.tenant, request.body);
+      const approvalRequired = changeNeedsApproval(null, request.body, approvalRequiredModes);
       const created = await withRequestFields(PIPELINE_BODY_FIELDS, () =>
-        store.pipelines.create(principal.tenant, request.body, principal.id),
+        store.pipelines.create(principal.tenant, request.body, principal.id, { approvalRequired }),
       );
       request.log.info({ pipelineId: created.id, tenant: principal.tenant }, 'pipeline created');
       return reply.code(201).header('location', `/v1/pipelines/${created.id}`).send(pipelineView(created));
@@ -109,7 +142,9 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       preHandler: requirePermission('submit'),
       schema: {
         operationId: 'updatePipeline',
-        summary: 'Replace a pipeline\'s spec (bumps its version)',
+        summary:
+          'Replace a pipeline\'s spec as a new immutable version (runs already submitted keep theirs; a target change or a ' +
+          'switch to replace makes its runs wait for an approval when approvals are enabled)',
         tags: ['pipelines'],
         params: IdParams,
         body: PipelineBody,
@@ -118,10 +153,11 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     },
     async (request) => {
       const principal = request.principal!;
-      await store.pipelines.get(principal.tenant, request.params.id); // 404 before 400 for another tenant's id
+      const current = await store.pipelines.get(principal.tenant, request.params.id); // 404 before 400 for another tenant's id
       await checkSpec(store, principal.tenant, request.body);
+      const approvalRequired = changeNeedsApproval(current.spec, request.body, approvalRequiredModes);
       const updated = await withRequestFields(PIPELINE_BODY_FIELDS, () =>
-        store.pipelines.update(principal.tenant, request.params.id, request.body, principal.id),
+        store.pipelines.update(principal.tenant, current.id, request.body, principal.id, { expectedVersion: current.version, approvalRequired }),
       );
       request.log.info({ pipelineId: updated.id, version: updated.version }, 'pipeline updated');
       return pipelineView(updated);
@@ -134,7 +170,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       preHandler: requirePermission('submit'),
       schema: {
         operationId: 'deletePipeline',
-        summary: 'Delete a pipeline (its runs and artifacts stay readable)',
+        summary: 'Delete a pipeline (its runs and artifacts stay readable; runs already submitted still execute their snapshot)',
         tags: ['pipelines'],
         params: IdParams,
         response: { 204: NoContent, ...problems() },
@@ -145,6 +181,111 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       await store.pipelines.delete(principal.tenant, request.params.id, principal.id);
       request.log.info({ pipelineId: request.params.id }, 'pipeline deleted');
       return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    '/v1/pipelines/:id/versions',
+    {
+      preHandler: requirePermission('read'),
+      schema: {
+        operationId: 'listPipelineVersions',
+        summary: 'List a pipeline\'s immutable versions, newest first',
+        tags: ['pipelines'],
+        params: IdParams,
+        querystring: PageOnlyQuery,
+        response: { 200: PipelineVersionPage, ...problems() },
+      },
+    },
+    async (request) => {
+      const page = await withRequestFields(LIST_FIELDS, () =>
+        store.pipelines.versions(request.principal!.tenant, request.params.id, { limit: request.query.limit ?? 20, cursor: request.query.cursor }),
+      );
+      return { items: page.items.map(versionView), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    '/v1/pipelines/:id/versions/:version',
+    {
+      preHandler: requirePermission('read'),
+      schema: {
+        operationId: 'getPipelineVersion',
+        summary: 'Get one version of a pipeline with its spec and artifact hash',
+        tags: ['pipelines'],
+        params: VersionParams,
+        response: { 200: PipelineVersionResponse, ...problems() },
+      },
+    },
+    async (request) =>
+      versionView(
+        await withRequestFields(versionFields('params/version'), () =>
+          store.pipelines.version(request.principal!.tenant, request.params.id, request.params.version),
+        ),
+      ),
+  );
+
+  app.get(
+    '/v1/pipelines/:id/versions/:from/diff/:to',
+    {
+      preHandler: requirePermission('read'),
+      schema: {
+        operationId: 'diffPipelineVersions',
+        summary: 'What changed from one version of a pipeline to another: its spec and its code, as unified diffs',
+        tags: ['pipelines'],
+        params: VersionDiffParams,
+        response: { 200: VersionDiff, ...problems() },
+      },
+    },
+    async (request) => {
+      const tenant = request.principal!.tenant;
+      const { id, from, to } = request.params;
+      const [a, b] = await Promise.all([
+        withRequestFields(versionFields('params/from'), () => store.pipelines.version(tenant, id, from)),
+        withRequestFields(versionFields('params/to'), () => store.pipelines.version(tenant, id, to)),
+      ]);
+      return {
+        pipelineId: id,
+        from: { version: a.version, artifactSha256: a.artifactSha256 },
+        to: { version: b.version, artifactSha256: b.artifactSha256 },
+        spec: unifiedDiff(`v${a.version}/spec.json`, `v${b.version}/spec.json`, specText(a.spec), specText(b.spec)),
+        code: unifiedDiff(`v${a.version}/transform.py`, `v${b.version}/transform.py`, a.spec.transform.code, b.spec.transform.code),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/pipelines/:id/rollback',
+    {
+      preHandler: requirePermission('submit'),
+      bodyLimit: 4 * 1024,
+      schema: {
+        operationId: 'rollbackPipeline',
+        summary:
+          'Restore an earlier version\'s spec and code as a new version (its runs need an approval when the pipeline does, ' +
+          'or when the rollback changes the target or switches to replace)',
+        tags: ['pipelines'],
+        params: IdParams,
+        body: RollbackBody,
+        response: { 200: PipelineResponse, ...problems(409, ...BODY_PROBLEMS) },
+      },
+    },
+    async (request) => {
+      const principal = request.principal!;
+      const current = await store.pipelines.get(principal.tenant, request.params.id);
+      const restored = await withRequestFields(versionFields('body/version'), () =>
+        store.pipelines.version(principal.tenant, current.id, request.body.version),
+      );
+      // The spec and code come back; the name stays (it identifies the pipeline, and may be taken by another since).
+      const spec = { ...restored.spec, name: current.name };
+      const approvalRequired = changeNeedsApproval(current.spec, spec, approvalRequiredModes);
+      const rolledBack = await store.pipelines.update(principal.tenant, current.id, spec, principal.id, {
+        expectedVersion: current.version,
+        approvalRequired,
+        rollbackOf: restored.version,
+      });
+      request.log.info({ pipelineId: rolledBack.id, version: rolledBack.version, rollbackOf: restored.version }, 'pipeline rolled back');
+      return pipelineView(rolledBack);
     },
   );
 };

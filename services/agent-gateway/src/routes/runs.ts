@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
 import { sleep } from '@aoetl/bus';
-import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus, type WriteMode } from '@aoetl/contracts';
-import type { RunRecord, RunStepRecord, StoredPipelineSpec } from '@aoetl/store';
+import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus } from '@aoetl/contracts';
+import { runNeedsApproval } from '@aoetl/runs';
+import type { RunRecord, RunStepRecord } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
 import { LIST_FIELDS, messageContext, withRequestFields } from '../request-context.js';
 import {
@@ -30,7 +31,11 @@ export function runView(r: RunRecord) {
     submittedBy: r.submittedBy,
     cancelledBy: r.cancelledBy,
     requestId: r.requestId,
+    pipelineVersion: r.pipelineVersion,
     artifactSha256: r.artifactSha256,
+    target: r.snapshot
+      ? { connection: r.snapshot.target.connection, table: r.snapshot.target.table, mode: r.snapshot.target.mode, keys: r.snapshot.target.keys ?? [] }
+      : null,
     chunks: r.chunks,
     rowsIn: r.rowsIn,
     rowsOut: r.rowsOut,
@@ -41,11 +46,6 @@ export function runView(r: RunRecord) {
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
   };
-}
-
-/** The approval policy: a run needs one when its pipeline asks for it or its write mode is on the policy's list. */
-export function needsApproval(spec: StoredPipelineSpec, approvalRequiredModes: readonly WriteMode[]): boolean {
-  return spec.approval?.required === true || approvalRequiredModes.includes(spec.target.mode);
 }
 
 const HEARTBEAT_MS = 15_000;
@@ -61,11 +61,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       preHandler: requirePermission('submit'),
       schema: {
         operationId: 'createRun',
-        summary: 'Start a run (it waits for an approval when the pipeline or a policy asks for one)',
+        summary:
+          'Start a run of the pipeline\'s current version, recorded as the run\'s snapshot (it waits for an approval when ' +
+          'the version, the pipeline or a policy asks for one)',
         tags: ['runs'],
         params: IdParams,
         headers: IdempotencyHeaders,
-        response: { 202: RunAccepted, ...problems() },
+        response: { 202: RunAccepted, ...problems(409) },
       },
     },
     async (request, reply) => {
@@ -75,12 +77,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const { run, created } = await store.runs.create({
         tenant: principal.tenant,
         pipelineId: pipeline.id,
+        pipelineVersion: pipeline.version,
         submittedBy: principal.id,
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
-        approvalRequired: needsApproval(pipeline.spec, approvalRequiredModes),
+        approvalRequired: runNeedsApproval(pipeline, approvalRequiredModes),
         ctx: messageContext(request),
       });
-      request.log.info({ runId: run.id, created, status: run.status }, 'run accepted');
+      request.log.info({ runId: run.id, created, status: run.status, pipelineVersion: run.pipelineVersion }, 'run accepted');
       return reply.code(202).header('location', `/v1/runs/${run.id}`).send({ runId: run.id, status: run.status, created });
     },
   );

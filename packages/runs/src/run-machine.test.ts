@@ -11,8 +11,17 @@ import {
   type RunStatus,
 } from '@aoetl/contracts';
 import { createLogger } from '@aoetl/observability';
-import type { ChunkCounts, ConnectionRecord, OutboxMessage, PipelineRecord, RunPatch, RunRecord } from '@aoetl/store';
+import type { ApprovalRecord, ChunkCounts, ConnectionRecord, OutboxMessage, RunPatch, RunRecord, StoredPipelineSpec } from '@aoetl/store';
 import { RunMachine, type RunMachineStore } from './run-machine.js';
+
+/** A pipeline as the API sees it: the run machine has no access to it (its store interface has no pipelines). */
+interface Pipeline {
+  id: string;
+  version: number;
+  spec: StoredPipelineSpec;
+}
+
+const sha256 = (code: string) => createHash('sha256').update(code).digest('hex');
 
 const TENANT = 'acme';
 const LIMITS = { timeoutMs: 60_000, memoryMb: 256, maxOutputBytes: 1 << 20 };
@@ -25,11 +34,12 @@ const ctx = { requestId: 'req-1' };
 class MemoryStore implements RunMachineStore {
   readonly outbox: OutboxMessage[] = [];
   readonly runRows = new Map<string, RunRecord>();
-  readonly pipelineRows = new Map<string, PipelineRecord>();
+  /** Pipelines as the gateway changes them; the machine never sees this map. */
+  readonly pipelineRows = new Map<string, Pipeline>();
+  readonly approvalRows = new Map<string, ApprovalRecord>();
   readonly connectionRows = new Map<string, ConnectionRecord>();
   readonly chunks = new Map<string, Map<number, ChunkCounts>>();
   readonly commitDispatched = new Set<string>();
-  readonly artifactRows = new Map<string, { sha256: string; version: number }[]>();
 
   runs: RunMachineStore['runs'] = {
     getById: async (id) => {
@@ -74,11 +84,11 @@ class MemoryStore implements RunMachineStore {
         .map((r) => ({ ...r })),
   };
 
-  pipelines: RunMachineStore['pipelines'] = {
-    get: async (tenant, id) => {
-      const p = this.pipelineRows.get(id);
-      if (!p || p.tenant !== tenant) throw new NotFoundError('pipeline not found');
-      return p;
+  approvals: RunMachineStore['approvals'] = {
+    get: async (tenant, runId) => {
+      const a = this.approvalRows.get(runId);
+      if (!a || this.runRows.get(runId)?.tenant !== tenant) throw new NotFoundError('this run has no approval');
+      return { ...a };
     },
   };
 
@@ -87,19 +97,6 @@ class MemoryStore implements RunMachineStore {
       const c = this.connectionRows.get(`${tenant}/${name}`);
       if (!c) throw new NotFoundError(`connection '${name}' not found`);
       return c;
-    },
-  };
-
-  artifacts: RunMachineStore['artifacts'] = {
-    store: async (pipelineId, _language, code) => {
-      const sha256 = createHash('sha256').update(code).digest('hex');
-      const versions = this.artifactRows.get(pipelineId) ?? [];
-      this.artifactRows.set(pipelineId, versions);
-      const found = versions.find((v) => v.sha256 === sha256);
-      if (found) return found;
-      const stored = { sha256, version: versions.length + 1 };
-      versions.push(stored);
-      return stored;
     },
   };
 
@@ -114,12 +111,11 @@ class MemoryStore implements RunMachineStore {
     });
   }
 
-  addPipeline(chunks?: number): PipelineRecord {
+  addPipeline(chunks?: number): Pipeline {
     const id = randomUUID();
-    const pipeline: PipelineRecord = {
+    const pipeline: Pipeline = {
       id,
-      tenant: TENANT,
-      name: `p-${id}`,
+      version: 1,
       spec: {
         name: `p-${id}`,
         source: { connection: 'crm', table: 'crm.customers' },
@@ -127,27 +123,38 @@ class MemoryStore implements RunMachineStore {
         transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n' },
         ...(chunks === undefined ? {} : { chunks }),
       },
-      version: 1,
-      createdBy: 'alice',
-      createdAt: new Date().toISOString(),
-      updatedBy: null,
-      updatedAt: null,
     };
     this.pipelineRows.set(id, pipeline);
     return pipeline;
   }
 
-  addRun(pipeline: PipelineRecord, status: RunStatus = 'queued', updatedAt = new Date().toISOString()): RunRecord {
+  /** What the gateway does on PUT: a new version; runs already submitted keep theirs. */
+  editPipeline(pipeline: Pipeline, spec: Partial<StoredPipelineSpec>): void {
+    const current = this.pipelineRows.get(pipeline.id)!;
+    this.pipelineRows.set(pipeline.id, { ...current, version: current.version + 1, spec: { ...current.spec, ...spec } });
+  }
+
+  /** A run submitted now: a snapshot of the pipeline's current version (what the gateway's submit records). */
+  addRun(
+    pipeline: Pipeline,
+    status: RunStatus = 'queued',
+    updatedAt = new Date().toISOString(),
+    approvalRequired = false,
+  ): RunRecord {
+    const current = this.pipelineRows.get(pipeline.id)!;
     const run: RunRecord = {
       id: randomUUID(),
       pipelineId: pipeline.id,
       tenant: TENANT,
       status,
-      approvalRequired: false,
+      approvalRequired,
       submittedBy: 'alice',
       cancelledBy: null,
       requestId: 'req-1',
-      artifactSha256: null,
+      pipelineVersion: current.version,
+      snapshot: structuredClone(current.spec),
+      artifactSha256: sha256(current.spec.transform.code),
+      plan: null,
       chunks: 1,
       rowsIn: null,
       rowsOut: null,
@@ -160,6 +167,23 @@ class MemoryStore implements RunMachineStore {
     };
     this.runRows.set(run.id, run);
     return run;
+  }
+
+  /** bob's decision on the run, bound to the snapshot he saw (by default, the run's). */
+  approve(run: RunRecord, seen: { pipelineVersion: number | null; artifactSha256: string | null } = run): void {
+    this.approvalRows.set(run.id, {
+      runId: run.id,
+      pipelineId: run.pipelineId,
+      submittedBy: run.submittedBy,
+      requestedAt: run.createdAt,
+      state: 'approved',
+      pipelineVersion: seen.pipelineVersion,
+      artifactSha256: seen.artifactSha256,
+      decidedBy: 'bob',
+      decidedAt: new Date().toISOString(),
+      comment: null,
+    });
+    this.runRows.get(run.id)!.status = 'queued';
   }
 
   /** The messages written since the last call. */
@@ -229,7 +253,8 @@ describe('RunMachine: planning', () => {
     for (const m of loads) expect(Value.Errors(LoadTask, m).First()).toBeUndefined(); // descriptors only, no record fields
     for (const m of written.filter((w) => w.type === 'run.status')) expect(Value.Check(RunStatusChanged, m)).toBe(true);
     const stored = store.runRows.get(run.id)!;
-    expect(stored).toMatchObject({ status: 'running', chunks: 3, artifactSha256: store.artifactRows.get(pipeline.id)![0]!.sha256 });
+    expect(stored).toMatchObject({ status: 'running', chunks: 3, artifactSha256: sha256(pipeline.spec.transform.code) });
+    expect(stored.plan).toMatchObject({ chunks: 3, transform: { sha256: stored.artifactSha256 }, target: { table: 'silver.customers' } });
     expect(new Set(loads.map((m) => (m.payload.transform as { sha256: string }).sha256))).toEqual(new Set([stored.artifactSha256]));
   });
 
@@ -278,12 +303,77 @@ describe('RunMachine: planning', () => {
 
   it('lets infrastructure errors escape, so the message is retried, and leaves the run in planning', async () => {
     const { store, pipeline, machine } = setup();
-    store.artifacts.store = async () => {
+    store.connections.get = async () => {
       throw new Error('connection reset');
     };
     const run = store.addRun(pipeline);
     await expect(machine.onRunRequested(requested(run))).rejects.toThrow('connection reset');
     expect(store.runRows.get(run.id)!.status).toBe('planning');
+  });
+
+  it('fails a run without a snapshot (submitted before snapshots existed) instead of guessing what to run', async () => {
+    const { store, pipeline, machine } = setup();
+    const run = store.addRun(pipeline);
+    Object.assign(store.runRows.get(run.id)!, { snapshot: null, pipelineVersion: null });
+    await machine.onRunRequested(requested(run));
+    expect(statuses(store.take())).toEqual(['planning', 'failed']);
+    expect(store.runRows.get(run.id)!.error).toMatchObject({ code: 'snapshot_missing' });
+  });
+
+  it('fails a run whose snapshot code does not hash to its artifact', async () => {
+    const { store, pipeline, machine } = setup();
+    const run = store.addRun(pipeline);
+    store.runRows.get(run.id)!.snapshot!.transform.code = 'def transform(rows):\n    return []\n';
+    await machine.onRunRequested(requested(run));
+    expect(store.runRows.get(run.id)).toMatchObject({ status: 'failed', error: { code: 'snapshot_mismatch' } });
+    expect(store.take().some((m) => m.type === 'task.load')).toBe(false);
+  });
+});
+
+describe('RunMachine: approvals bind to the snapshot', () => {
+  it('starts an approved run with exactly the approved version and artifact', async () => {
+    const { store, pipeline, machine } = setup(1);
+    const run = store.addRun(pipeline, 'awaiting_approval', undefined, true);
+    store.approve(run);
+    await machine.onRunRequested(requested(run));
+    const loads = store.take().filter((m) => m.type === 'task.load');
+    expect(loads.map((m) => (m.payload.transform as { sha256: string }).sha256)).toEqual([run.artifactSha256]);
+    expect(store.runRows.get(run.id)!.status).toBe('running');
+  });
+
+  it('fails the run when the approval names another version or artifact than the run executes', async () => {
+    const { store, pipeline, machine } = setup(1);
+    const run = store.addRun(pipeline, 'awaiting_approval', undefined, true);
+    store.approve(run, { pipelineVersion: 2, artifactSha256: 'f'.repeat(64) });
+    await machine.onRunRequested(requested(run));
+    const written = store.take();
+    expect(statuses(written)).toEqual(['planning', 'failed']);
+    expect(written.some((m) => m.type === 'task.load')).toBe(false);
+    expect(store.runRows.get(run.id)!.error).toMatchObject({ code: 'approval_mismatch' });
+  });
+
+  it('fails a run that needs an approval and has none', async () => {
+    const { store, pipeline, machine } = setup(1);
+    const run = store.addRun(pipeline, 'queued', undefined, true);
+    await machine.onRunRequested(requested(run));
+    expect(store.runRows.get(run.id)).toMatchObject({ status: 'failed', error: { code: 'approval_missing' } });
+  });
+
+  it('runs the approved version when the pipeline was edited after the approval, before planning', async () => {
+    const { store, pipeline, machine } = setup(1);
+    const approvedCode = pipeline.spec.transform.code;
+    const run = store.addRun(pipeline, 'awaiting_approval', undefined, true);
+    store.approve(run);
+    store.editPipeline(pipeline, {
+      transform: { kind: 'python', code: 'def transform(rows):\n    return []\n' },
+      target: { connection: 'warehouse', table: 'silver.elsewhere', mode: 'replace' },
+    });
+    await machine.onRunRequested(requested(run));
+    const [load] = store.take().filter((m) => m.type === 'task.load');
+    expect(load!.payload).toMatchObject({
+      transform: { code: approvedCode, sha256: sha256(approvedCode) },
+      target: { table: 'silver.customers', mode: 'merge', keys: ['email'] },
+    });
   });
 });
 
@@ -408,5 +498,77 @@ describe('RunMachine: reconcile', () => {
 
     expect(store.runRows.get(idle.id)!.status).toBe('running');
     expect(store.runRows.get(fresh.id)!.status).toBe('queued');
+  });
+});
+
+describe('RunMachine: the pipeline changes mid-run', () => {
+  /** Runs a planned run to success, checking every task it sends against the snapshot it was submitted with. */
+  async function finish(s: Awaited<ReturnType<typeof runningRun>>, planned: { type: string; payload: Record<string, unknown> }[]) {
+    const { store, run, machine } = s;
+    const chunks = store.runRows.get(run.id)!.chunks;
+    for (let i = 0; i < chunks; i += 1) await machine.onEvent(loadSucceeded(run, i));
+    const afterLoads = store.take();
+    await machine.onEvent(commitSucceeded(run, 7));
+    return { tasks: [...planned, ...afterLoads].filter((m) => m.type.startsWith('task.')), final: store.runRows.get(run.id)! };
+  }
+
+  it('pipeline edited mid-run: every chunk and the commit use the snapshot (code, artifact, target, mode)', async () => {
+    const s = setup(3);
+    const { store, pipeline, machine } = s;
+    const snapshot = structuredClone(pipeline.spec);
+    const run = store.addRun(pipeline);
+    await machine.onRunRequested(requested(run));
+    const planned = store.take();
+    // A PUT of new code, a new target and append → replace, after planning and between chunks.
+    store.editPipeline(pipeline, {
+      transform: { kind: 'python', code: 'def transform(rows):\n    return []\n' },
+      target: { connection: 'warehouse', table: 'silver.other', mode: 'replace' },
+      chunks: 5,
+    });
+    const { tasks, final } = await finish({ ...s, run }, planned);
+
+    expect(final).toMatchObject({ status: 'succeeded', pipelineVersion: 1, artifactSha256: sha256(snapshot.transform.code) });
+    const loads = tasks.filter((m) => m.type === 'task.load');
+    const commits = tasks.filter((m) => m.type === 'task.commit');
+    expect(loads).toHaveLength(3);
+    expect(commits.map((m) => m.payload.action)).toEqual(['commit']);
+    for (const m of loads) {
+      expect(m.payload).toMatchObject({ transform: { code: snapshot.transform.code, sha256: final.artifactSha256 }, chunk: { count: 3 } });
+    }
+    for (const m of [...loads, ...commits]) {
+      expect(m.payload.target).toMatchObject({ table: 'silver.customers', mode: 'merge', keys: ['email'] });
+    }
+  });
+
+  it('pipeline deleted mid-run: the run finishes with its snapshot, and its artifact is the one that ran', async () => {
+    const s = await runningRun(2);
+    const { store, pipeline, run, machine } = s;
+    store.pipelineRows.delete(pipeline.id);
+    const { tasks, final } = await finish(s, []);
+    expect(final.status).toBe('succeeded');
+    expect(tasks.map((m) => [m.type, m.payload.action])).toEqual([['task.commit', 'commit']]);
+    expect(final.artifactSha256).toBe(sha256(final.snapshot!.transform.code));
+    expect(final.plan!.transform.sha256).toBe(final.artifactSha256);
+    expect(statuses(store.take())).toEqual(['succeeded']);
+    await machine.onRunRequested(requested(run)); // a redelivered request for the finished run: nothing
+    expect(store.take()).toEqual([]);
+  });
+
+  it('pipeline deleted mid-run: a failed chunk aborts on the snapshot\'s target', async () => {
+    const { store, pipeline, run, machine } = await runningRun(2);
+    store.pipelineRows.delete(pipeline.id);
+    await machine.onEvent(taskFailed(run, 'load', 0));
+    const aborts = store.take().filter((m) => m.type === 'task.commit');
+    expect(aborts.map((m) => [m.payload.action, (m.payload.target as { table: string }).table])).toEqual([['abort', 'silver.customers']]);
+  });
+
+  it('the reconciler redispatches chunks from the stored plan after the pipeline was edited', async () => {
+    const { store, pipeline, run, machine } = await runningRun(2);
+    store.editPipeline(pipeline, { transform: { kind: 'python', code: 'x = 1\n' }, chunks: 4 });
+    store.runRows.get(run.id)!.updatedAt = new Date(Date.now() - 60_000).toISOString();
+    await machine.reconcile(30_000, 30_000);
+    const loads = store.take().filter((m) => m.type === 'task.load');
+    expect(loads.map((m) => m.payload.chunk)).toEqual([{ index: 0, count: 2 }, { index: 1, count: 2 }]);
+    for (const m of loads) expect((m.payload.transform as { sha256: string }).sha256).toBe(run.artifactSha256);
   });
 });

@@ -1,13 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import {
   InputError,
   NotFoundError,
   STREAMS,
   envelope,
-  type CommitTask,
   type EventMessage,
   type FailureReason,
-  type LoadTask,
   type MessageContext,
   type RunRequested,
   type TaskLimits,
@@ -16,21 +13,24 @@ import {
 import type { Logger } from '@aoetl/observability';
 import {
   descriptorOf,
-  type Artifacts,
+  type ApprovalRecord,
+  type Approvals,
   type Connections,
   type OutboxMessage,
-  type PipelineRecord,
-  type Pipelines,
+  type RunPlan,
   type RunRecord,
   type Runs,
 } from '@aoetl/store';
+import { commitTask, derivePlan, loadTask, startRefusal } from './plan.js';
 
-/** What the run machine needs from the control database: the orchestrator passes its Store, unit tests a fake. */
+/**
+ * What the run machine needs from the control database: the orchestrator passes its Store, unit tests a fake.
+ * It never reads a pipeline: a run executes its snapshot.
+ */
 export interface RunMachineStore {
   runs: Pick<Runs, 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight'>;
-  pipelines: Pick<Pipelines, 'get'>;
   connections: Pick<Connections, 'get'>;
-  artifacts: Pick<Artifacts, 'store'>;
+  approvals: Pick<Approvals, 'get'>;
 }
 
 export interface RunMachineOptions {
@@ -39,18 +39,12 @@ export interface RunMachineOptions {
   defaultChunks: number;
 }
 
-interface Plan {
-  pipeline: PipelineRecord;
-  sha256: string;
-  chunks: number;
-  load: LoadTask['payload'];
-  target: CommitTask['payload']['target'];
-}
-
 /**
  * The run state machine: queued → planning → running → succeeded | failed, persisted in the control database.
- * A run is split into chunks (one load task each) and a commit task dispatched once every chunk is staged.
- * Every handler is idempotent: a redelivered message finds the transition already made and does nothing.
+ * Planning checks the run's snapshot (and its approval, bound to that snapshot), derives the plan from it once and
+ * stores it on the run; every chunk, the commit, the abort and the reconciler use that stored plan. A run is split
+ * into chunks (one load task each) and a commit task dispatched once every chunk is staged. Every handler is
+ * idempotent: a redelivered message finds the transition already made and does nothing.
  */
 export class RunMachine {
   constructor(
@@ -73,20 +67,24 @@ export class RunMachine {
     if (run.status === 'queued') {
       const moved = await this.store.runs.transition(run.id, ['queued'], 'planning', {}, [this.statusEvent(run, 'planning', ctx)]);
       if (!moved) return;
+      run = moved;
     }
-    let plan: Plan;
+    const approval = run.approvalRequired ? await this.approvalOf(run) : null;
+    const refusal = startRefusal(run, approval);
+    if (refusal) return this.fail(run, refusal, ctx, null);
+    let plan: RunPlan;
     try {
-      plan = await this.plan(run);
+      plan = await this.derive(run);
     } catch (err) {
       if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
       return this.fail(run, { code: err.code, message: err.message }, ctx, null);
     }
-    const tasks = Array.from({ length: plan.chunks }, (_, index) => this.loadTask(plan, index, ctx));
-    await this.store.runs.transition(run.id, ['planning'], 'running', { artifactSha256: plan.sha256, chunks: plan.chunks }, [
+    const tasks = Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
+    await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks }, [
       ...tasks,
       this.statusEvent(run, 'running', ctx),
     ]);
-    log.info({ chunks: plan.chunks, artifact: plan.sha256 }, 'run planned; tasks dispatched');
+    log.info({ chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion }, 'run planned; tasks dispatched');
   }
 
   async onEvent(msg: EventMessage): Promise<void> {
@@ -104,15 +102,15 @@ export class RunMachine {
     }
     if (run.status !== 'running') return;
 
-    if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.plan(run).catch(() => null));
+    if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.planOf(run).catch(() => null));
     const p = msg.payload;
     if (step === 'load') {
       const progress = await this.store.runs.recordChunk(run.id, chunk, p);
       if (!progress.complete) return;
       // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash
       // before dispatchCommit leaves the result unacknowledged, so its redelivery (or the reconciler) dispatches it.
-      const plan = await this.plan(run);
-      const dispatched = await this.store.runs.dispatchCommit(run.id, [this.commitTask(plan, run, 'commit', ctx)]);
+      const plan = await this.planOf(run);
+      const dispatched = await this.store.runs.dispatchCommit(run.id, [commitTask(plan, run, 'commit', ctx)]);
       if (dispatched) this.log.info({ runId: run.id, chunks: progress.of }, 'all chunks staged; commit dispatched');
       return;
     }
@@ -133,13 +131,14 @@ export class RunMachine {
     if (!runId) return;
     const run = await this.store.runs.getById(runId).catch(() => null);
     if (!run) return;
-    const plan = run.status === 'running' ? await this.plan(run).catch(() => null) : null;
+    const plan = run.status === 'running' ? await this.planOf(run).catch(() => null) : null;
     await this.fail(run, { code: 'poison_message', message: `a message of this run was dead-lettered: ${reason}`.slice(0, 4000) }, { requestId: run.requestId }, plan);
   }
 
   /**
    * Resumes runs from the database: queued or planning runs are planned again; running runs idle for long
-   * get their missing chunk tasks (or the commit) dispatched again. The load ledger makes repeats no-ops.
+   * get their missing chunk tasks (or the commit) dispatched again from their stored plan. The load ledger makes
+   * repeats no-ops.
    */
   async reconcile(planningIdleMs: number, runningIdleMs: number): Promise<number> {
     let resumed = 0;
@@ -151,14 +150,14 @@ export class RunMachine {
         await this.onRunRequested(envelope('run.requested', { runId: run.id, tenant: run.tenant }, ctx));
       } else {
         if (idle < runningIdleMs) continue;
-        const plan = await this.plan(run);
+        const plan = await this.planOf(run);
         const staged = new Set(await this.store.runs.stagedChunks(run.id));
         const messages: OutboxMessage[] =
-          staged.size === run.chunks
-            ? [this.commitTask(plan, run, 'commit', ctx)]
-            : Array.from({ length: run.chunks }, (_, i) => i)
+          staged.size === plan.chunks
+            ? [commitTask(plan, run, 'commit', ctx)]
+            : Array.from({ length: plan.chunks }, (_, i) => i)
                 .filter((i) => !staged.has(i))
-                .map((i) => this.loadTask({ ...plan, chunks: run.chunks }, i, ctx));
+                .map((i) => loadTask(plan, run, i, ctx));
         await this.store.runs.transition(run.id, ['running'], 'running', {}, messages);
       }
       this.log.info({ runId: run.id, status: run.status, idleMs: idle }, 'run resumed from the database');
@@ -167,55 +166,34 @@ export class RunMachine {
     return resumed;
   }
 
-  private async plan(run: RunRecord): Promise<Plan> {
-    // A run submitted before its pipeline was deleted still runs the pipeline it was submitted for.
-    const pipeline = await this.store.pipelines.get(run.tenant, run.pipelineId, { includeDeleted: true });
-    const spec = pipeline.spec;
+  /** The run's stored plan; a run planned before plans were stored gets one derived from its snapshot. */
+  private async planOf(run: RunRecord): Promise<RunPlan> {
+    return run.plan ?? this.derive(run);
+  }
+
+  private async derive(run: RunRecord): Promise<RunPlan> {
+    const spec = run.snapshot;
+    if (!spec) throw new InputError('the run has no snapshot of its pipeline version');
     const [source, target] = await Promise.all([
       this.store.connections.get(run.tenant, spec.source.connection).then(descriptorOf),
       this.store.connections.get(run.tenant, spec.target.connection).then(descriptorOf),
     ]);
-    const artifact = await this.store.artifacts.store(pipeline.id, 'python', spec.transform.code);
-    const targetSpec = { connection: target, table: spec.target.table, mode: spec.target.mode, keys: spec.target.keys ?? [] };
-    const chunks = run.status === 'running' ? run.chunks : (spec.chunks ?? this.opts.defaultChunks);
-    return {
-      pipeline,
-      sha256: artifact.sha256,
-      chunks,
-      target: targetSpec,
-      load: {
-        taskId: '',
-        runId: run.id,
-        tenant: run.tenant,
-        source: { connection: source, table: spec.source.table },
-        target: targetSpec,
-        transform: { language: 'python', code: spec.transform.code, sha256: artifact.sha256 },
-        limits: this.opts.limits,
-        chunk: { index: 0, count: chunks },
-      },
-    };
+    return derivePlan(run, { source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks });
   }
 
-  private loadTask(plan: Plan, index: number, ctx: MessageContext): OutboxMessage {
-    const payload = { ...plan.load, taskId: randomUUID(), chunk: { index, count: plan.chunks } };
-    return { stream: STREAMS.tasks, message: envelope('task.load', payload, ctx) };
-  }
-
-  private commitTask(plan: Plan, run: RunRecord, action: 'commit' | 'abort', ctx: MessageContext): OutboxMessage {
-    return {
-      stream: STREAMS.tasks,
-      message: envelope(
-        'task.commit',
-        { taskId: randomUUID(), runId: run.id, tenant: run.tenant, action, target: plan.target, chunks: run.chunks },
-        ctx,
-      ),
-    };
+  private async approvalOf(run: RunRecord): Promise<ApprovalRecord | null> {
+    try {
+      return await this.store.approvals.get(run.tenant, run.id);
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
   }
 
   /** Fails the run; if tasks were dispatched, an abort task drops whatever they staged. */
-  private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext, plan: Plan | null): Promise<void> {
+  private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext, plan: RunPlan | null): Promise<void> {
     const messages = [this.statusEvent(run, 'failed', ctx, { reason: error.message.slice(0, 500) })];
-    if (plan && run.status === 'running') messages.push(this.commitTask(plan, run, 'abort', ctx));
+    if (plan && run.status === 'running') messages.push(commitTask(plan, run, 'abort', ctx));
     const done = await this.store.runs.transition(run.id, ['queued', 'planning', 'running'], 'failed', { error }, messages);
     if (done) this.log.warn({ runId: run.id, code: error.code, requestId: ctx.requestId }, 'run failed');
   }
