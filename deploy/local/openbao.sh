@@ -93,9 +93,36 @@ EOF
 has_secrets() { bao secrets list -format=json | grep -q "\"$1/\""; }
 has_auth() { bao auth list -format=json | grep -q "\"$1/\""; }
 
+# approle NAME: an AppRole with the policy of the same name. Fixed role_id/secret_id (.state/secrets) so the env
+# files stay valid across restarts of the in-memory server.
+approle() {
+  local name="$1" role_id
+  bao write "auth/approle/role/$name" token_policies="$name" token_ttl=1h token_max_ttl=24h \
+    secret_id_ttl=0 secret_id_num_uses=0 >/dev/null
+  [ -s "$SECRETS/openbao-$name-role-id" ] || put_secret "openbao-$name-role-id" "$(cat /proc/sys/kernel/random/uuid)"
+  role_id="$(cat "$SECRETS/openbao-$name-role-id")"
+  bao write "auth/approle/role/$name/role-id" role_id="$role_id" >/dev/null
+  if [ -z "$(bao write -format=json "auth/approle/role/$name/secret-id/lookup" - <<<"{\"secret_id\": \"$(secret "openbao-$name-secret-id")\"}")" ]; then
+    bao write "auth/approle/role/$name/custom-secret-id" - >/dev/null <<EOF
+{"secret_id": "$(secret "openbao-$name-secret-id")"}
+EOF
+  fi
+}
+
+# DEV ONLY: storage is in memory, so a new server has a new Ed25519 key aoetl-signing and the audit-ledger
+# checkpoints signed with the old one can no longer be verified. Move them aside (kept, named) rather than have
+# /v1/audit/verify report them as forged. A production Vault keeps its keys.
+retire_checkpoints() {
+  local file="$STATE/audit/checkpoints.jsonl"
+  if [ -s "$file" ]; then
+    mv "$file" "$file.$(date -u +%Y%m%dT%H%M%SZ).old-key"
+    log "new signing key: moved the old ledger checkpoints aside ($file.*.old-key)"
+  fi
+}
+
 # Idempotent: runs after every start, also on a server that is already configured.
 configure() {
-  local db role_id
+  local db
   has_secrets secret || bao secrets enable -path=secret -version=2 kv >/dev/null
   has_secrets database || bao secrets enable -path=database database >/dev/null
   for db in source warehouse; do
@@ -151,22 +178,31 @@ path "transit/decrypt/aoetl-audit"  { capabilities = ["update"] }
 path "transit/sign/aoetl-signing"   { capabilities = ["update"] }
 path "transit/verify/aoetl-signing" { capabilities = ["update"] }
 EOF
-  has_auth approle || bao auth enable approle >/dev/null
-  bao write auth/approle/role/etl-agent token_policies=etl-agent token_ttl=1h token_max_ttl=24h \
-    secret_id_ttl=0 secret_id_num_uses=0 >/dev/null
-  # Fixed role_id/secret_id so the env files stay valid across restarts of the in-memory server.
-  [ -s "$SECRETS/openbao-etl-agent-role-id" ] || put_secret openbao-etl-agent-role-id "$(cat /proc/sys/kernel/random/uuid)"
-  role_id="$(cat "$SECRETS/openbao-etl-agent-role-id")"
-  bao write auth/approle/role/etl-agent/role-id role_id="$role_id" >/dev/null
-  if [ -z "$(bao write -format=json auth/approle/role/etl-agent/secret-id/lookup - <<<"{\"secret_id\": \"$(secret openbao-etl-agent-secret-id)\"}")" ]; then
-    bao write auth/approle/role/etl-agent/custom-secret-id - >/dev/null <<EOF
-{"secret_id": "$(secret openbao-etl-agent-secret-id)"}
+  # Audit ledger and erasure: the orchestrator signs checkpoints; the gateway verifies them, reads the erasure HMAC
+  # key and takes target credentials to delete a subject's rows.
+  bao policy write orchestrator - >/dev/null <<'EOF'
+path "transit/sign/aoetl-signing"   { capabilities = ["update"] }
+path "transit/verify/aoetl-signing" { capabilities = ["update"] }
 EOF
-  fi
+  bao policy write agent-gateway - >/dev/null <<'EOF'
+path "transit/verify/aoetl-signing"              { capabilities = ["update"] }
+path "secret/data/aoetl-governance/erasure-hmac" { capabilities = ["read"] }
+path "database/creds/warehouse-writer"           { capabilities = ["read"] }
+path "sys/leases/revoke"                         { capabilities = ["update"] }
+EOF
+  has_auth approle || bao auth enable approle >/dev/null
+  local svc
+  for svc in etl-agent orchestrator agent-gateway; do approle "$svc"; done
 
   has_secrets transit || bao secrets enable transit >/dev/null
   bao write -f transit/keys/aoetl-audit >/dev/null
   bao write transit/keys/aoetl-signing type=ed25519 >/dev/null
+
+  # The erasure HMAC key (the ledger records erased subjects only as HMACs); kept in .state so hashes stay stable
+  # across restarts of the in-memory server.
+  bao kv put -mount=secret aoetl-governance/erasure-hmac - >/dev/null <<EOF
+{"key": "$(secret openbao-erasure-hmac-key)"}
+EOF
 
   # Non-secret connection descriptors; the last step, so its presence means "configured".
   bao kv put -mount=secret aoetl/connections/crm-source - >/dev/null <<'EOF'
@@ -183,6 +219,16 @@ write_envs() {
   write_env etl-agent AOETL_VAULT_AUTH approle
   write_env etl-agent AOETL_VAULT_ROLE_ID "$(cat "$SECRETS/openbao-etl-agent-role-id")"
   write_env etl-agent AOETL_VAULT_SECRET_ID "$(secret openbao-etl-agent-secret-id)"
+  local svc
+  for svc in agent-gateway orchestrator; do
+    write_env "$svc" AOETL_VAULT_ADDR "$ADDR"
+    write_env "$svc" AOETL_VAULT_CACERT "$CA"
+    write_env "$svc" AOETL_VAULT_ROLE_ID "$(cat "$SECRETS/openbao-$svc-role-id")"
+    write_env "$svc" AOETL_VAULT_SECRET_ID "$(secret "openbao-$svc-secret-id")"
+    write_env "$svc" AOETL_AUDIT_CHECKPOINT_FILE "$STATE/audit/checkpoints.jsonl"
+  done
+  write_env agent-gateway AOETL_DB_CA_FILE "$CA"
+  write_env test AOETL_AUDIT_CHECKPOINT_FILE "$STATE/audit/checkpoints.jsonl"
   write_env test AOETL_VAULT_ADDR "$ADDR"
   write_env test AOETL_VAULT_CACERT "$CA"
   write_env test AOETL_VAULT_TOKEN "$(secret openbao-root-token)"
@@ -209,6 +255,7 @@ start() {
     reachable
     step "initialising and unsealing"
     (initialize) >>"$LOG" 2>&1
+    retire_checkpoints
     step "configuring secrets engines and auth"
     (configure) >>"$LOG" 2>&1
   else

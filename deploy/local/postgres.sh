@@ -65,9 +65,13 @@ bootstrap_sql() {
   local r
   cat <<'EOF'
 SELECT format('CREATE ROLE %I', r)
-  FROM unnest(ARRAY['aoetl_owner','aoetl_gateway','aoetl_orchestrator','vault_admin','source_read','warehouse_load']) AS r
+  FROM unnest(ARRAY['aoetl_owner','aoetl_gateway','aoetl_orchestrator','vault_admin','source_read','warehouse_load','aoetl_audit']) AS r
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
 ALTER ROLE source_read NOLOGIN;
+-- The audit ledger's writer: may only INSERT into audit_ledger (through audit_append, which it owns); never logs
+-- in. The owner role is a member so that its migration can hand audit_append over to it.
+ALTER ROLE aoetl_audit NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+GRANT aoetl_audit TO aoetl_owner;
 ALTER ROLE warehouse_load NOLOGIN;
 EOF
   for r in "${LOGIN_ROLES[@]}"; do

@@ -9,7 +9,7 @@ set -euo pipefail
 COMPONENT=stack
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-ORDER=(postgres redis openbao docker sandbox-image oidc-issuer)
+ORDER=(postgres redis openbao docker sandbox-image oidc-issuer model-server)
 
 # components: the ones to manage, in start order.
 components() {
@@ -28,6 +28,7 @@ endpoint() {
     docker) echo "unix://$(read_env etl-agent AOETL_DOCKER_SOCKET | sed 's|^unix://||'), runtime $(read_env etl-agent AOETL_SANDBOX_RUNTIME)" ;;
     sandbox-image) echo "image $(read_env etl-agent AOETL_SANDBOX_IMAGE)" ;;
     oidc-issuer) read_env agent-gateway AOETL_OIDC_ISSUER ;;
+    model-server) read_env test AOETL_MODEL_SERVER_URL ;;
   esac
 }
 

@@ -114,9 +114,9 @@ describe('approval, live events and artifacts on the running services', () => {
     expect(diff).toMatchObject({ from: { version: 1, sha256: firstSha }, to: { version: 2, sha256: run.artifactSha256 }, additions: 1, deletions: 1 });
     expect(diff.unified).toContain('+    return [seen[k] for k in sorted(seen, reverse=True)]');
 
-    // The audit trail tells who submitted and who approved.
-    const audit = (await call('GET', `/v1/audit?runId=${runId}&limit=100`, as('admin'))).json();
-    const byKind = (k: string) => audit.items.find((e: { kind: string }) => e.kind === k);
+    // The audit ledger tells who submitted and who approved.
+    const audit = (await call('GET', `/v1/audit?object=run:${runId}&limit=100`, as('admin'))).json();
+    const byKind = (k: string) => audit.items.find((e: { action: string }) => e.action === k);
     expect(byKind('run.submitted').actor).toMatch(/\|alice$/);
     expect(byKind('approval.approved').actor).toMatch(/\|bob$/);
   });

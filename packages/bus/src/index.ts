@@ -1,7 +1,5 @@
 export { connectRedis, redisSettings, type RedisConnectionConfig, type RedisEnvConfig } from './redis.js';
 export { Bus, type ConsumeOptions } from './bus.js';
-/** @deprecated import these from @aoetl/timing (kept while callers move). */
-export { backoffMs, sleep } from '@aoetl/timing';
 export { trimAcknowledged, safeTrimId, compareIds } from './trim.js';
 export { StreamAdmin, type GroupStats, type StreamStats, type StreamTrimmer } from './admin.js';
 export {

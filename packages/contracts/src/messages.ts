@@ -23,11 +23,18 @@ export function Envelope<T extends string, P extends TSchema>(type: T, payload: 
 export const RunRequested = Envelope('run.requested', Type.Object({ runId: Uuid, tenant: Type.String() }));
 export type RunRequested = Static<typeof RunRequested>;
 
+/**
+ * The chunk numbers of a run's two final tasks, in results and in both ledgers (control `run_chunks`, target
+ * `load_ledger`): loads are 0…n-1, the commit is COMMIT_CHUNK and the abort ABORT_CHUNK.
+ */
+export const COMMIT_CHUNK = -1;
+export const ABORT_CHUNK = -2;
+
 /** Which task a result is about: a chunk's load (index ≥ 0), the commit or the abort. */
 export const TaskStep = Type.Object({
   step: Type.Union([Type.Literal('load'), Type.Literal('commit'), Type.Literal('abort')]),
-  /** The chunk index; -1 for the commit, -2 for the abort. */
-  chunk: Type.Integer({ minimum: -2 }),
+  /** The chunk index; COMMIT_CHUNK (-1) for the commit, ABORT_CHUNK (-2) for the abort. */
+  chunk: Type.Integer({ minimum: ABORT_CHUNK }),
 });
 
 export const TaskLimits = Type.Object({
@@ -163,6 +170,28 @@ export const Heartbeat = Envelope(
 );
 export type Heartbeat = Static<typeof Heartbeat>;
 
+/**
+ * A credential access of an agent (issue, renew, revoke, denial), for the audit ledger: identifiers and hashes only
+ * (the lease id and the generated user name as SHA-256), never a credential.
+ */
+export const CredentialAudit = Envelope(
+  'credential.audit',
+  Type.Object({
+    event: Type.Union([
+      Type.Literal('credential.issued'), Type.Literal('credential.renewed'), Type.Literal('credential.revoked'), Type.Literal('credential.denied'),
+    ]),
+    actor: Type.String({ minLength: 1, maxLength: 300 }),
+    path: Type.String({ minLength: 1, maxLength: 500 }),
+    runId: Uuid,
+    taskId: Type.Optional(Uuid),
+    leaseSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    usernameSha256: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    outcome: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
+    error: Type.Optional(Type.String({ maxLength: 100 })),
+  }, { additionalProperties: false }),
+);
+export type CredentialAudit = Static<typeof CredentialAudit>;
+
 /** Everything that may appear on the events stream. */
-export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat]);
+export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat, CredentialAudit]);
 export type EventMessage = Static<typeof EventMessage>;

@@ -10,3 +10,4 @@ export {
 } from './load.js';
 export { quoteIdent, quoteQualified, mergeStatement, chunkPredicate, stagingTable } from './sql.js';
 export { LeaseKeeper, CredentialLostError, type LeaseKeeperOptions } from './leases.js';
+export { eraseSubject, type EraseDeps, type ErasureCount, type ErasureSubject, type ErasureTarget } from './erase.js';

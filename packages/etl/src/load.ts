@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { AoetlError, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits } from '@aoetl/contracts';
+import { ABORT_CHUNK, AoetlError, COMMIT_CHUNK, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits } from '@aoetl/contracts';
 import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
 import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
 import { CredentialLostError, LeaseKeeper } from './leases.js';
@@ -52,10 +52,10 @@ export class LoadFailure extends AoetlError {
   }
 }
 
-/** The target database's record of what was staged and committed, keyed by run and chunk (-1: commit, -2: abort). */
+/** The target database's record of what was staged and committed, keyed by run and chunk (COMMIT_CHUNK, ABORT_CHUNK). */
 export const LEDGER = 'aoetl_staging.load_ledger';
-const COMMITTED = -1;
-const ABORTED = -2;
+const COMMITTED = COMMIT_CHUNK;
+const ABORTED = ABORT_CHUNK;
 
 /** Counts bytes and newline-terminated rows flowing through. */
 class RowCounter extends Transform {

@@ -20,8 +20,10 @@ export {
 export { Approvals, type ApprovalRecord, type ApprovalState } from './approvals.js';
 export { Connections, descriptorOf, type ConnectionRecord } from './connections.js';
 export { Artifacts, sha256Hex, type ArtifactRecord } from './artifacts.js';
-export { AuditTrail, type AuditEvent, type AuditFilter } from './audit.js';
 export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';
+export { Ledger, type LedgerAppend, type LedgerFilter } from './ledger.js';
+export { Lineage, type LineageTarget } from './lineage.js';
+export { Retention, type PurgeCounts } from './retention.js';
 export {
   assertSchemaReady,
   missingRelations,

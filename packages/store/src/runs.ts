@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
+  COMMIT_CHUNK,
   ConflictError,
   NotFoundError,
   STREAMS,
@@ -22,7 +23,7 @@ import { iso, num, str, type Row } from './rows.js';
 export const CANCELLABLE_STATUSES: readonly RunStatus[] = ['awaiting_approval', 'queued', 'planning'];
 
 /** The `run_chunks` row that marks a run's commit as dispatched (staged chunks are 0..chunks-1). */
-export const COMMIT_MARKER = -1;
+const COMMIT_MARKER = COMMIT_CHUNK;
 
 /**
  * What a run executes, fixed once by the orchestrator from the run's snapshot: every chunk, the commit and the

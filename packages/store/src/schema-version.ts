@@ -6,7 +6,7 @@ import { UpstreamError } from '@aoetl/contracts';
  * Service roles cannot read the migrations table (pgmigrations), so readiness looks the relations up in the
  * catalog (to_regclass needs no privilege on them).
  */
-export const REQUIRED_MIGRATION = '1765000000000_run-snapshots-and-versions';
+export const REQUIRED_MIGRATION = '1765100000000_audit-ledger';
 export const REQUIRED_RELATIONS: readonly string[] = [
   'connections',
   'pipelines',
@@ -17,6 +17,9 @@ export const REQUIRED_RELATIONS: readonly string[] = [
   'run_chunks',
   'approvals',
   'pipeline_versions',
+  'audit_ledger',
+  'audit_heads',
+  'run_lineage',
 ];
 
 /** Something that runs a query: a pg Pool, PoolClient or Client. */

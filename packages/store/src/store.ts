@@ -1,10 +1,12 @@
 import type pg from 'pg';
 import { Approvals } from './approvals.js';
 import { Artifacts } from './artifacts.js';
-import { AuditTrail } from './audit.js';
 import { Connections } from './connections.js';
+import { Ledger } from './ledger.js';
+import { Lineage } from './lineage.js';
 import { Outbox } from './outbox.js';
 import { Pipelines } from './pipelines.js';
+import { Retention } from './retention.js';
 import { Runs } from './runs.js';
 
 /**
@@ -19,7 +21,9 @@ export class Store {
   readonly approvals: Approvals;
   readonly connections: Connections;
   readonly artifacts: Artifacts;
-  readonly audit: AuditTrail;
+  readonly ledger: Ledger;
+  readonly lineage: Lineage;
+  readonly retention: Retention;
 
   /** `producer` names this service's outbox rows: its relay publishes only those. */
   constructor(
@@ -32,7 +36,9 @@ export class Store {
     this.approvals = new Approvals(pool, this.outbox);
     this.connections = new Connections(pool);
     this.artifacts = new Artifacts(pool, this.pipelines);
-    this.audit = new AuditTrail(pool);
+    this.ledger = new Ledger(pool);
+    this.lineage = new Lineage(pool);
+    this.retention = new Retention(pool);
   }
 
   async ping(): Promise<void> {

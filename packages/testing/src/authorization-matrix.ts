@@ -87,7 +87,7 @@ export function describeAuthorizationMatrix(opts: MatrixOptions): void {
         } while (cursor && pages < 50);
       }
       if (identity.permissions.includes('admin')) {
-        const audit = await call('GET', `/v1/audit?pipelineId=${shared.pipelineId}`, auth);
+        const audit = await call('GET', `/v1/audit?object=pipeline:${shared.pipelineId}`, auth);
         expect(audit.status).toBe(200);
         expect(audit.json().items).toEqual([]);
       }

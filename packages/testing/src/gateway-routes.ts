@@ -140,7 +140,8 @@ export const ROUTES: RouteCase[] = [
     ok: 200,
     url: (f) => `/v1/pipelines/${f.pipelineId}/artifacts/2/diff`,
   },
-  { method: 'GET', path: '/v1/audit', permission: 'admin', ok: 200, url: (f) => `/v1/audit?pipelineId=${f.pipelineId}` },
+  { method: 'GET', path: '/v1/audit', permission: 'admin', ok: 200, url: (f) => `/v1/audit?object=pipeline:${f.pipelineId}` },
+  { method: 'GET', path: '/v1/audit/verify', permission: 'admin', ok: 200, url: () => '/v1/audit/verify' },
   { method: 'GET', path: '/v1/pipelines/{id}/versions', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}/versions` },
   { method: 'GET', path: '/v1/pipelines/{id}/versions/{version}', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}/versions/1` },
   {

@@ -23,6 +23,7 @@ export { api, liveClient, httpsJson, waitFor, waitForRun, metricValue, type ApiR
 export { stackRedis, adminRedis } from './redis.js';
 export { vaultRequest } from './vault.js';
 export { connectAs, canLogIn, roleExists, type PgLogin } from './postgres.js';
+export { freshControlDb, type FreshDb } from './fresh-db.js';
 export { Collector } from './collect.js';
 export {
   CUSTOMER_COLUMNS,

@@ -48,7 +48,7 @@ export function token(identity: string): string {
   return fresh;
 }
 
-/** Runs SQL as the PostgreSQL superuser over the stack's unix socket; returns unaligned, tuples-only output. */
+/** Runs SQL as the PostgreSQL superuser over the stack's unix socket; returns unaligned, tuples-only output. Throws with psql's message. */
 export function psqlAdmin(database: string, sql: string): string {
   const env = stackEnv('test');
   const socket = env.AOETL_PG_SUPERUSER_SOCKET;
@@ -56,7 +56,7 @@ export function psqlAdmin(database: string, sql: string): string {
   return execFileSync(
     'runuser',
     ['-u', 'postgres', '--', 'psql', '-h', socket, '-p', env.AOETL_PG_PORT ?? '5433', '-d', database, '-v', 'ON_ERROR_STOP=1', '-AtX', '-c', sql],
-    { encoding: 'utf8', env: { PATH: process.env.PATH, TZ: 'UTC', PGTZ: 'UTC' } },
+    { encoding: 'utf8', env: { PATH: process.env.PATH, TZ: 'UTC', PGTZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] },
   ).trim();
 }
 

@@ -13,12 +13,14 @@ import { approvalRoutes } from './routes/approvals.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { auditRoutes } from './routes/audit.js';
 import { connectionRoutes } from './routes/connections.js';
+import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
+import type { GovernanceDeps } from './governance.js';
 import { requestIdFrom } from './request-context.js';
 
 /** What the routes need from the control database: its repositories, not its pool or outbox. */
-export type GatewayQueries = Pick<Store, 'pipelines' | 'runs' | 'approvals' | 'connections' | 'artifacts' | 'audit'>;
+export type GatewayQueries = Pick<Store, 'pipelines' | 'runs' | 'approvals' | 'connections' | 'artifacts' | 'ledger' | 'lineage'>;
 
 export interface AppDeps {
   store: GatewayQueries;
@@ -35,12 +37,15 @@ export interface AppDeps {
   maxEventLoopDelayMs?: number;
   /** Serve Swagger UI at /docs. Default true. */
   docs?: boolean;
+  /** Audit verify's checkpoints and signature checks, erasure (Vault); without it verify trusts no checkpoint, erasure answers 503. */
+  governance?: GovernanceDeps | null;
 }
 
 export interface RouteOptions {
   store: GatewayQueries;
   approvalRequiredModes: readonly WriteMode[];
   ssePollMs: number;
+  governance: GovernanceDeps | null;
 }
 
 // Bodies are validated strictly (no type coercion: "5" is not a port); query strings, path parameters and
@@ -86,6 +91,7 @@ export async function buildApp(deps: AppDeps) {
     store: deps.store,
     approvalRequiredModes: deps.approvalRequiredModes ?? [],
     ssePollMs: deps.ssePollMs ?? 500,
+    governance: deps.governance ?? null,
   };
   await app.register(async (api) => {
     await api.register(aoetlAuth, deps.auth);
@@ -96,6 +102,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(connectionRoutes, routeOptions);
     await api.register(artifactRoutes, routeOptions);
     await api.register(auditRoutes, routeOptions);
+    await api.register(erasureRoutes, routeOptions);
   });
   return app;
 }

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonConfig, DatabaseConfig, Port } from '@aoetl/config';
+import { CommonConfig, DatabaseConfig, Port, Secret } from '@aoetl/config';
 
 export const GatewayConfig = Type.Object({
   ...CommonConfig,
@@ -18,5 +18,17 @@ export const GatewayConfig = Type.Object({
   AOETL_SSE_POLL_MS: Type.Integer({ minimum: 50, default: 500 }),
   /** Load shedding: 503 while the event loop lags more than this. */
   AOETL_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, default: 1000 }),
+  /** Vault (AppRole) for audit verify (transit) and erasure (target credentials, HMAC key); both answer 503 without it. */
+  AOETL_VAULT_ADDR: Type.Optional(Type.String({ pattern: '^https://' })),
+  AOETL_VAULT_CACERT: Type.Optional(Type.String({ minLength: 1 })),
+  AOETL_VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AOETL_VAULT_SECRET_ID: Type.Optional(Secret(Type.String({ minLength: 1 }))),
+  /** CA of the target databases' server certificates (erasure). */
+  AOETL_DB_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
+  /** Where the orchestrator exports the signed ledger checkpoints (JSON lines). */
+  AOETL_AUDIT_CHECKPOINT_FILE: Type.String({ minLength: 1, default: '/var/lib/aoetl/audit/checkpoints.jsonl' }),
+  AOETL_AUDIT_SIGNING_KEY: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'aoetl-signing' }),
+  /** KV v2 path (mount `secret`) of the erasure HMAC key (field `key`). */
+  AOETL_ERASURE_HMAC_KV_PATH: Type.String({ minLength: 1, default: 'aoetl-governance/erasure-hmac' }),
 });
 export type GatewayConfig = Static<typeof GatewayConfig>;

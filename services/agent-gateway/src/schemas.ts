@@ -353,36 +353,69 @@ export const ArtifactDiff = Type.Object(
 
 // ------------------------------------------------------------------------------------------------ audit
 
-export const AuditKind = Type.Union(
-  [
-    'pipeline.created', 'pipeline.updated', 'pipeline.deleted', 'connection.registered', 'connection.updated',
-    'run.submitted', 'run.status', 'artifact.stored', 'approval.approved', 'approval.rejected',
-  ].map((k) => Type.Literal(k)),
-);
-
-export const AuditEvent = Type.Object(
+export const AuditEntry = Type.Object(
   {
-    id: Type.String(),
+    seq: Type.Integer({ minimum: 1, description: 'position in the tenant\'s hash chain' }),
     at: Timestamp,
-    kind: AuditKind,
-    actor: Type.String({ description: 'identity (issuer|subject), or system' }),
-    pipelineId: Nullable(Uuid),
-    runId: Nullable(Uuid),
-    detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
+    actor: Type.String({ description: 'identity (issuer|subject), or service:<database role>' }),
+    action: Type.String({ description: 'pipeline.created, run.succeeded, approval.approved, erasure.completed…' }),
+    object: Type.String({ description: 'what the action touched: pipeline:<id>, run:<id>, connection:<name>…' }),
+    payload: Type.Record(Type.String(), Type.Unknown(), { description: 'ids and hashes only, never a raw value' }),
+    prevHash: Sha256,
+    hash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256(prevHash ‖ canonical JSON of the entry)' }),
   },
   { additionalProperties: false },
 );
-export const AuditPage = PageOf(AuditEvent, 'A page of audit events, newest first');
+export const AuditPage = PageOf(AuditEntry, 'A page of ledger entries, newest first');
 
+const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.:|/@-]+$' });
 export const AuditQuery = Type.Object(
   {
     ...PageQuery,
-    kind: Type.Optional(AuditKind),
+    action: Type.Optional(Name),
+    object: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
     actor: Type.Optional(Type.String({ minLength: 1, maxLength: 2100 })),
-    pipelineId: Type.Optional(Uuid),
-    runId: Type.Optional(Uuid),
     since: Type.Optional(Timestamp),
     until: Type.Optional(Timestamp),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditVerification = Type.Object(
+  {
+    ok: Type.Boolean(),
+    entries: Type.Integer({ minimum: 0, description: 'entries that verified (before the first bad one)' }),
+    checkpoints: Type.Optional(Type.Integer({ minimum: 0, description: 'signed checkpoints checked' })),
+    head: Type.Optional(Nullable(Type.Object({ seq: Type.Integer(), hash: Sha256 }, { additionalProperties: false }))),
+    firstBad: Type.Optional(Type.Object({ seq: Type.Integer(), reason: Type.String() }, { additionalProperties: false })),
+  },
+  { additionalProperties: false, description: 'The tenant\'s chain recomputed and checked against the signed checkpoints' },
+);
+
+// ------------------------------------------------------------------------------------------------ erasure
+
+export const ErasureRequest = Type.Object(
+  {
+    subject: Type.Object(
+      {
+        column: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'the column that identifies the subject (email, a key column)' }),
+        value: Type.String({ minLength: 1, maxLength: 1000, description: 'never stored or logged; audited as a keyed hash' }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+export const ErasureResponse = Type.Object(
+  {
+    subjectHash: Type.String({ description: 'HMAC-SHA-256 of the subject (the ledger\'s record of it)' }),
+    tables: Type.Array(
+      Type.Object(
+        { connection: Type.String(), table: Type.String(), deleted: Nullable(Type.Integer({ minimum: 0 })) },
+        { additionalProperties: false },
+      ),
+    ),
+    ledgerSeq: Type.Integer({ minimum: 1 }),
   },
   { additionalProperties: false },
 );

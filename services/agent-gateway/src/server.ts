@@ -4,6 +4,7 @@ import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/sto
 import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
+import { governanceFrom } from './governance.js';
 
 void startService({
   name: 'agent-gateway',
@@ -16,8 +17,10 @@ void startService({
     const bus = new Bus(redis, 'agent-gateway', logger);
     const relayed = new Counter({ name: 'aoetl_outbox_relayed_total', help: 'Outbox messages published', registers: [registry] });
 
+    const governance = governanceFrom(config, logger);
     const app = await buildApp({
       store,
+      governance,
       logger,
       bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
       rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
@@ -48,6 +51,7 @@ void startService({
         await relayLoop;
         await bus.close();
         redis.disconnect();
+        governance?.close();
         await store.close();
       },
     };

@@ -5,6 +5,7 @@ import { commitRun, loadChunk } from '@aoetl/etl';
 import { registerSecret, startService } from '@aoetl/observability';
 import { EtlAgentConfig, sandboxSettings } from './config.js';
 import { SandboxTransformRunner, createSandboxDriver } from './sandbox-runner.js';
+import { CredentialEvents } from './credential-events.js';
 import { deadLetterHandler, taskHandler } from './task-handler.js';
 import { secretStoreFrom } from './vault-auth.js';
 
@@ -14,10 +15,12 @@ void startService({
   graceMs: 30_000,
   async start({ config, logger }) {
     const agentId = `${hostname()}/${config.AOETL_CONSUMER_NAME}`;
+    const credentialEvents = new CredentialEvents(logger);
     const secrets = secretStoreFrom(config, {
       logger: logger.child({ component: 'vault' }),
       actor: agentId,
       onSecret: registerSecret,
+      onAudit: credentialEvents.sink,
     });
     const sandbox = await createSandboxDriver(sandboxSettings(config), logger.child({ component: 'sandbox' }));
 
@@ -25,6 +28,7 @@ void startService({
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
     const publish = (stream: string, message: { type: string }) => bus.publish(stream, message);
+    credentialEvents.attach(publish);
 
     bus.consume({
       stream: STREAMS.tasks,

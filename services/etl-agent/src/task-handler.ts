@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  ABORT_CHUNK,
+  COMMIT_CHUNK,
   STREAMS,
   classifyError,
   envelope,
@@ -11,7 +13,7 @@ import {
   type TaskMessage,
   type TaskSucceeded,
 } from '@aoetl/contracts';
-import { backoffMs, sleep } from '@aoetl/bus';
+import { backoffMs, sleep } from '@aoetl/timing';
 import { LoadFailure, type LoadDeps, type LoadResult } from '@aoetl/etl';
 import type { Logger } from '@aoetl/observability';
 
@@ -59,7 +61,7 @@ export function taskHandler(deps: TaskHandlerDeps) {
     const step =
       msg.type === 'task.load'
         ? { step: 'load' as const, chunk: msg.payload.chunk.index }
-        : { step: msg.payload.action, chunk: msg.payload.action === 'commit' ? -1 : -2 };
+        : { step: msg.payload.action, chunk: msg.payload.action === 'commit' ? COMMIT_CHUNK : ABORT_CHUNK };
     const ctx = { requestId: msg.requestId, ...(msg.traceparent ? { traceparent: msg.traceparent } : {}) };
     const log = deps.logger.child({ runId, taskId, requestId: msg.requestId, ...step });
     const run = (): Promise<LoadResult> =>

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonConfig, DatabaseConfig } from '@aoetl/config';
+import { CommonConfig, DatabaseConfig, Secret } from '@aoetl/config';
 
 export const OrchestratorConfig = Type.Object({
   ...CommonConfig,
@@ -15,5 +15,19 @@ export const OrchestratorConfig = Type.Object({
   AOETL_RECONCILE_PLANNING_MS: Type.Integer({ minimum: 100, default: 30_000 }),
   /** A running run untouched this long gets its missing tasks dispatched again (tasks are idempotent). */
   AOETL_RECONCILE_RUNNING_MS: Type.Integer({ minimum: 1000, default: 900_000 }),
+  /** Days a tenant's finished runs (steps, chunks, approvals) and unused old artifacts are kept. */
+  AOETL_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 90 }),
+  /** Per-tenant overrides: `acme=7,globex=30`. */
+  AOETL_RETENTION_TENANT_DAYS: Type.String({ pattern: '^([^=,\\s]+=[0-9]{1,5}(,[^=,\\s]+=[0-9]{1,5})*)?$', default: '' }),
+  AOETL_RETENTION_EVERY_MS: Type.Integer({ minimum: 1000, default: 3_600_000 }),
+  /** Vault (AppRole) for signing ledger checkpoints with transit; without it no checkpoints are signed. */
+  AOETL_VAULT_ADDR: Type.Optional(Type.String({ pattern: '^https://' })),
+  AOETL_VAULT_CACERT: Type.Optional(Type.String({ minLength: 1 })),
+  AOETL_VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1 })),
+  AOETL_VAULT_SECRET_ID: Type.Optional(Secret(Type.String({ minLength: 1 }))),
+  AOETL_AUDIT_SIGNING_KEY: Type.String({ pattern: '^[A-Za-z0-9_-]+$', default: 'aoetl-signing' }),
+  /** Where signed checkpoints are exported (JSON lines, appended): outside the database, read by audit verify. */
+  AOETL_AUDIT_CHECKPOINT_FILE: Type.String({ minLength: 1, default: '/var/lib/aoetl/audit/checkpoints.jsonl' }),
+  AOETL_AUDIT_CHECKPOINT_EVERY_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
 });
 export type OrchestratorConfig = Static<typeof OrchestratorConfig>;

@@ -3,8 +3,10 @@ import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { startService } from '@aoetl/observability';
 import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/store';
 import { sleep } from '@aoetl/timing';
-import { OrchestratorConfig } from './config.js';
 import { RunMachine } from '@aoetl/runs';
+import { OrchestratorConfig } from './config.js';
+import { credentialAuditHandler } from './credential-audit.js';
+import { startGovernance } from './governance.js';
 
 void startService({
   name: 'orchestrator',
@@ -30,7 +32,14 @@ void startService({
 
     const onDeadLetter = (raw: string, reason: string) => machine.onDeadLetter(raw, reason);
     bus.consume({ stream: STREAMS.requests, group: GROUPS.orchestrator, schema: RunRequested, handler: (m) => machine.onRunRequested(m), onDeadLetter });
-    bus.consume({ stream: STREAMS.events, group: GROUPS.orchestrator, schema: EventMessage, handler: (m) => machine.onEvent(m), onDeadLetter });
+    const onCredentialAudit = credentialAuditHandler(store, logger);
+    bus.consume({
+      stream: STREAMS.events,
+      group: GROUPS.orchestrator,
+      schema: EventMessage,
+      handler: (m) => (m.type === 'credential.audit' ? onCredentialAudit(m) : machine.onEvent(m)),
+      onDeadLetter,
+    });
 
     const relay = new AbortController();
     const relayLoop = runOutboxRelay(store.outbox, (stream, message) => bus.publish(stream, message), {
@@ -51,11 +60,13 @@ void startService({
       }
     })();
 
+    const governanceLoops = startGovernance(config, store, logger, relay.signal);
+
     return {
       checks: { postgres: () => store.ping(), schema: () => assertSchemaReady(pool), redis: async () => void (await redis.ping()) },
       async stop() {
         relay.abort();
-        await Promise.all([relayLoop, reconcileLoop]);
+        await Promise.all([relayLoop, reconcileLoop, governanceLoops]);
         await bus.close();
         redis.disconnect();
         await store.close();

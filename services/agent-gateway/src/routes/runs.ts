@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
-import { sleep } from '@aoetl/bus';
+import { sleep } from '@aoetl/timing';
 import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus } from '@aoetl/contracts';
 import { runNeedsApproval } from '@aoetl/runs';
 import type { RunRecord, RunStepRecord } from '@aoetl/store';

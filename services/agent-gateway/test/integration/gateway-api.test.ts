@@ -1,7 +1,7 @@
 /**
  * The v1 API's behaviour through buildApp + inject, over the real control database and real tokens from the
  * local OIDC issuer: pipelines CRUD, pagination, runs (Idempotency-Key, approval, cancel, events), four eyes,
- * connections (Vault references only), artifacts with diffs, the audit query, problem+json.
+ * connections (Vault references only), artifacts with diffs, the audit ledger, problem+json.
  */
 import Fastify from 'fastify';
 import { artifactSql, bearer, connectionBody, pipelineBody, psqlAdmin, token as realToken, unique, type Client } from '@aoetl/testing';
@@ -333,34 +333,36 @@ describe('artifacts', () => {
 });
 
 describe('audit', () => {
-  it('reconstructs who did what, filtered and paginated, admins only', async () => {
+  it('reads the ledger: who did what, filtered and paginated, admins only, hashes instead of text', async () => {
     const p = await newPipeline('alice');
     const run = await newRun(p.id, 'alice');
-    await call('POST', `/v1/runs/${run.runId}/approval`, { ...as('bob'), body: { decision: 'reject', comment: 'no' } });
-    psqlAdmin('aoetl', artifactSql(p.id));
+    const comment = unique('private-comment');
+    await call('POST', `/v1/runs/${run.runId}/approval`, { ...as('bob'), body: { decision: 'reject', comment } });
 
-    expect((await call('GET', `/v1/audit?pipelineId=${p.id}`, as('bob'))).status).toBe(403);
-    const res = await call('GET', `/v1/audit?pipelineId=${p.id}&limit=100`, as('admin'));
+    expect((await call('GET', `/v1/audit?object=run:${run.runId}`, as('bob'))).status).toBe(403);
+    const res = await call('GET', `/v1/audit?object=run:${run.runId}&limit=100`, as('admin'));
     expect(res.status).toBe(200);
-    const kinds = res.json().items.map((e: { kind: string }) => e.kind).sort();
-    expect(kinds).toEqual(
-      ['approval.rejected', 'artifact.stored', 'artifact.stored', 'pipeline.created', 'run.status', 'run.status', 'run.submitted'].sort(),
-    );
-    const rejection = res.json().items.find((e: { kind: string }) => e.kind === 'approval.rejected');
-    expect(rejection).toMatchObject({ runId: run.runId, detail: { comment: 'no' }, actor: expect.stringMatching(/\|bob$/) });
+    const actions = res.json().items.map((e: { action: string }) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(['run.submitted', 'approval.rejected']));
+    const rejection = res.json().items.find((e: { action: string }) => e.action === 'approval.rejected');
+    expect(rejection).toMatchObject({ object: `run:${run.runId}`, actor: expect.stringMatching(/\|bob$/), payload: { commentSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(res.text).not.toContain(comment);
 
-    // Pages of 2 cover the same events, newest first, without overlap.
-    const ids: string[] = [];
+    // Pages of 1 cover the same entries, newest first, without overlap.
+    const seqs: number[] = [];
     let cursor: string | null = null;
     do {
-      const page: any = (await call('GET', `/v1/audit?pipelineId=${p.id}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, as('admin'))).json();
-      ids.push(...page.items.map((e: { id: string }) => e.id));
+      const page: any = (await call('GET', `/v1/audit?object=run:${run.runId}&limit=1${cursor ? `&cursor=${cursor}` : ''}`, as('admin'))).json();
+      seqs.push(...page.items.map((e: { seq: number }) => e.seq));
       cursor = page.nextCursor;
     } while (cursor);
-    expect(ids).toEqual(res.json().items.map((e: { id: string }) => e.id));
+    expect(seqs).toEqual(res.json().items.map((e: { seq: number }) => e.seq));
 
-    const onlyRejections = (await call('GET', `/v1/audit?pipelineId=${p.id}&kind=approval.rejected`, as('admin'))).json();
+    const onlyRejections = (await call('GET', `/v1/audit?object=run:${run.runId}&action=approval.rejected`, as('admin'))).json();
     expect(onlyRejections.items).toHaveLength(1);
+    const verify = await call('GET', '/v1/audit/verify', as('admin'));
+    expect(verify.status).toBe(200);
+    expect(verify.json()).toMatchObject({ ok: true });
   });
 });
 

@@ -11,7 +11,7 @@ export const TAGS = [
   { name: 'approvals', description: 'Four-eyes approvals of runs (permission approve to decide)' },
   { name: 'connections', description: 'The connection registry: Vault references only (permission admin to change)' },
   { name: 'artifacts', description: 'Generated-code artifacts per pipeline: versions, hashes and diffs' },
-  { name: 'audit', description: 'What happened, reconstructed from the control database (permission admin)' },
+  { name: 'audit', description: 'The hash-chained audit ledger, its verification, and GDPR erasure (permission admin)' },
 ];
 
 /**

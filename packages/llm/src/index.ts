@@ -1,0 +1,21 @@
+export type { LlmClient, PlanRequest, PlanResult, TransformPlan, ChatMessage, TokenUsage, LlmParameters } from './types.js';
+export { OpenAiLlmClient, type OpenAiLlmOptions } from './openai-client.js';
+export { TransformPlanSchema, PLAN_SCHEMA_NAME, PLAN_LANGUAGES, planJsonSchema, parsePlan } from './plan.js';
+export {
+  buildPrompt,
+  neutralise,
+  DEFAULT_ALLOWED_IMPORTS,
+  type PromptInput,
+  type PromptColumn,
+  type PromptTarget,
+  type BuiltPrompt,
+} from './prompt.js';
+export { costUsd, estimateTokens, type BudgetLedger, type TokenSpend, type ModelPrice, type PriceTable } from './budget.js';
+export { retryAfterMs, withRetries, type RetryOptions } from './retry.js';
+export {
+  LlmRequestError,
+  LlmAnswerError,
+  LlmBudgetExceededError,
+  type LlmRequestFailure,
+  type LlmAnswerFailure,
+} from './errors.js';

@@ -1,0 +1,10 @@
+export { findPii, kindOfColumn, luhnValid, ibanRemainder, type PiiKind, type PiiMatch } from './detect.js';
+export {
+  maskSample,
+  scrubText,
+  Masker,
+  type SampleColumn,
+  type SampleRow,
+  type ColumnPiiReport,
+  type MaskedSample,
+} from './mask.js';
