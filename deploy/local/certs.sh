@@ -87,6 +87,7 @@ write_env_default agent-gateway AOETL_OIDC_ISSUER https://127.0.0.1:9400
 write_env_default agent-gateway AOETL_OIDC_AUDIENCE aoetl-api
 write_env_default agent-gateway AOETL_OIDC_CA_FILE "$CERTS/ca.crt"
 write_env_default etl-agent AOETL_SANDBOX_RUNTIME runc
+write_env_default etl-agent AOETL_SANDBOX_ALLOW_RUNC true  # the runc default above is for development only
 write_env_default etl-agent AOETL_DOCKER_SOCKET /var/run/docker.sock
 write_env test AOETL_STATE_DIR "$STATE"
 write_env test AOETL_TLS_CA_FILE "$CERTS/ca.crt"

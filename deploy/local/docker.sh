@@ -5,7 +5,7 @@
 #   docker.sh status  show whether the engine answers and which runtimes it has
 # dockerd listens on its unix socket and on a loopback TLS port (AOETL_DOCKER_TLS_PORT, default 2376)
 # that requires a client certificate (--tlsverify; certificates docker and docker-client from certs.sh).
-# Writes AOETL_DOCKER_SOCKET, AOETL_SANDBOX_RUNTIME and, when the TLS port answers, AOETL_DOCKER_HOST
+# Writes AOETL_DOCKER_SOCKET, AOETL_SANDBOX_RUNTIME, AOETL_SANDBOX_ALLOW_RUNC and, when the TLS port answers, AOETL_DOCKER_HOST
 # with AOETL_DOCKER_CA_FILE/CERT_FILE/KEY_FILE to $AOETL_STATE_DIR/env/etl-agent.env (the etl-agent
 # then uses the TLS port, as in a cluster; the socket stays for local tools and tests).
 set -euo pipefail
@@ -142,6 +142,8 @@ start() {
   fi
   write_env etl-agent AOETL_DOCKER_SOCKET "$SOCKET"
   write_env etl-agent AOETL_SANDBOX_RUNTIME "$runtime"
+  # runc is refused by the agent unless allowed: only this local fallback allows it (development only).
+  write_env etl-agent AOETL_SANDBOX_ALLOW_RUNC "$([ "$runtime" = runc ] && echo true || echo false)"
   if tls_answering; then
     write_env etl-agent AOETL_DOCKER_HOST "$TLS_HOST"
     write_env etl-agent AOETL_DOCKER_CA_FILE "$CERTS/ca.crt"

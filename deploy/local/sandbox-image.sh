@@ -4,10 +4,11 @@
 # `docker import`.
 #   sandbox-image.sh start    build/import the image if the engine lacks it (needs docker.sh start)
 #   sandbox-image.sh status   print whether the image exists
-# The tag is a content hash: sha256(harness.py + recipe version), first 12 hex digits.
+# The tag is a content hash: sha256(harness.py + policy_check.py + recipe version), first 12 hex digits.
 # Rootfs tarballs are cached in ${AOETL_CACHE_DIR:-$HOME/.cache/aoetl}/sandbox-python so that a
 # fresh dockerd imports in seconds; the debootstrap base is cached by recipe version alone.
 # Writes AOETL_SANDBOX_IMAGE to $AOETL_STATE_DIR/env/etl-agent.env.
+# AOETL_SANDBOX_PRUNE=false keeps the images of other harness versions (several checkouts sharing one engine).
 set -euo pipefail
 
 # Bump when anything below changes what goes into the rootfs.
@@ -21,7 +22,8 @@ STATE_DIR="${AOETL_STATE_DIR:-$ROOT/.state}"
 LOG="$STATE_DIR/logs/sandbox-image.log"
 ENV_DIR="$STATE_DIR/env"
 source "$ROOT/deploy/local/lib/env-file.sh"
-HARNESS="$ROOT/docker/sandbox-python/harness.py"
+# What goes into /opt/aoetl: the harness and the static policy checker it runs (both in the tag).
+HARNESS_FILES=("$ROOT/docker/sandbox-python/harness.py" "$ROOT/docker/sandbox-python/policy_check.py")
 CACHE_DIR="${AOETL_CACHE_DIR:-$HOME/.cache/aoetl}/sandbox-python"
 source "$ROOT/deploy/local/lib/debian.sh"
 export DOCKER_HOST="${DOCKER_HOST:-unix:///var/run/docker.sock}"
@@ -40,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-TAG="$({ cat "$HARNESS"; echo "recipe $RECIPE_VERSION"; } | sha256sum | cut -c1-12)"
+TAG="$({ cat "${HARNESS_FILES[@]}"; echo "recipe $RECIPE_VERSION"; } | sha256sum | cut -c1-12)"
 IMAGE="aoetl/sandbox-python:$TAG"
 BASE_TAR="$CACHE_DIR/base-r$RECIPE_VERSION.tar"
 ROOTFS_TAR="$CACHE_DIR/rootfs-$TAG.tar"
@@ -86,14 +88,14 @@ build_base() {
   mv "$BASE_TAR.tmp" "$BASE_TAR"
 }
 
-# Final rootfs = base + /opt/aoetl/harness.py (appended to a copy of the base tarball).
+# Final rootfs = base + /opt/aoetl/{harness,policy_check}.py (appended to a copy of the base tarball).
 build_rootfs() {
   [ -f "$BASE_TAR" ] || build_base
   local stage
   stage="$(mktemp -d "$CACHE_DIR/stage.XXXXXX")"
   CLEANUP+=("$stage")
   install -d -m 755 "$stage/opt/aoetl"
-  install -m 644 "$HARNESS" "$stage/opt/aoetl/harness.py"
+  install -m 644 "${HARNESS_FILES[@]}" "$stage/opt/aoetl/"
   cp "$BASE_TAR" "$ROOTFS_TAR.tmp"
   tar --numeric-owner --owner=0 --group=0 -C "$stage" -rf "$ROOTFS_TAR.tmp" ./opt/aoetl
   mv "$ROOTFS_TAR.tmp" "$ROOTFS_TAR"
@@ -131,7 +133,7 @@ start() {
     fi
     import_image
     log "built $IMAGE"
-    prune_old
+    [ "${AOETL_SANDBOX_PRUNE:-true}" = false ] || prune_old
   fi
   docker run --rm --network=none --read-only "$IMAGE" /usr/bin/python3 -I -S -c 'import decimal, json, sys; assert sys.version_info[:2] == (3, 11)' \
     >>"$LOG" 2>&1 || die "$IMAGE does not run python3; read $LOG"

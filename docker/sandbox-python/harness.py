@@ -11,10 +11,23 @@ stdout  line 1: JSON {"columns": [...]}: output_columns if given, else OUTPUT_CO
 stderr  anything the user code prints; on failure, last line JSON
         {"error": {"type": ..., "message": ..., "traceback": ...}} and exit status 3.
 
+Policy check: a header whose code is POLICY_CHECK_MARKER followed by a JSON configuration runs the built-in
+static policy check (policy_check.py, beside this file) over rows (idx, code) instead of user code.
+
+Second layer (the static policy is the first, the container the last): user code runs with restricted
+builtins (no eval, exec, compile, open, breakpoint, input, globals, vars, locals; __import__ only of the
+allowed modules; getattr/setattr/delattr/hasattr refuse private and dunder names) under an audit hook,
+armed just before the user's module runs, that refuses imports outside the allowlist, open (except
+reading the time-zone database), exec/compile (except the harness's own exec of the user code and
+collections.namedtuple's), and every os.*, socket.*, subprocess.*, ctypes.* event. The hook cannot be
+removed; the argument --no-guard (given only by the driver's test option, never reachable from user
+code) leaves both off so that the container layer can be tested on its own.
+
 Python 3.11 standard library only.
 """
 
 import builtins
+import collections
 import datetime
 import gc
 import io
@@ -26,6 +39,12 @@ import re
 import sys
 import traceback
 from decimal import Decimal
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import policy_check
+finally:
+    del sys.path[0]
 
 EXIT_ERROR = 3
 CODE_NAME = "<transform>"
@@ -317,6 +336,141 @@ def write_rows(out, columns, result, batch_rows=WRITE_BATCH):
         out.write("\n".join(lines).encode("utf-8"))
 
 
+# ---------------------------------------------------------------- the second layer: restricted builtins + audit hook
+
+POLICY_CHECK_MARKER = "#!aoetl:policy-check\n"
+ALLOWED_MODULES = frozenset(policy_check.DEFAULT_ALLOWED_MODULES)
+# Modules that the allowed ones import only when called (datetime.strptime).
+LAZY_DEPENDENCIES = ("_strptime",)
+REMOVED_BUILTINS = frozenset({
+    "__import__", "__loader__", "__spec__", "eval", "exec", "compile", "open", "breakpoint", "input",
+    "globals", "vars", "locals", "help", "exit", "quit", "memoryview", "copyright", "credits", "license",
+})
+REFUSED_EVENT_PREFIXES = (
+    "os.", "socket.", "subprocess.", "ctypes.", "shutil.", "pty.", "fcntl.", "mmap.", "resource.",
+    "signal.", "_posixsubprocess.", "winreg.", "webbrowser.", "urllib.", "http.", "ftplib.", "smtplib.",
+)
+REFUSED_EVENTS = frozenset({
+    "code.__new__", "function.__new__", "sys.settrace", "sys.setprofile", "sys._current_frames",
+    "sys.addaudithook", "cpython.run_command", "cpython.run_file", "cpython.run_module", "cpython.run_startup",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents", "builtins.input", "import", "open", "exec", "compile",
+})
+ZONEINFO_DIR = "/usr/share/zoneinfo/"
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class SandboxViolation(PermissionError):
+    """Something the sandbox does not allow (raised by the restricted builtins and the audit hook)."""
+
+
+def _check_attribute_name(name):
+    if not isinstance(name, str):
+        raise TypeError("attribute name must be a string")
+    if name.startswith("_") and name not in policy_check.ALLOWED_PRIVATE_ATTRIBUTES:
+        raise SandboxViolation(f"attribute {name!r}: private and double-underscore attributes are not allowed")
+
+
+def _safe_getattr(obj, name, *default):
+    _check_attribute_name(name)
+    return getattr(obj, name, *default)
+
+
+def _safe_hasattr(obj, name):
+    _check_attribute_name(name)
+    return hasattr(obj, name)
+
+
+def _safe_setattr(obj, name, value):
+    _check_attribute_name(name)
+    setattr(obj, name, value)
+
+
+def _safe_delattr(obj, name):
+    _check_attribute_name(name)
+    delattr(obj, name)
+
+
+def _guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+    # (C modules import through the caller's builtins too: datetime.strptime imports _strptime.)
+    if level != 0 or (name not in ALLOWED_MODULES and name not in LAZY_DEPENDENCIES):
+        raise SandboxViolation(f"import of {name!r} is not allowed")
+    module = builtins.__import__(name, globals, locals, fromlist, level)
+    for item in fromlist or ():
+        value = getattr(module, item, None)
+        if type(value) is type(sys) and value.__name__ not in ALLOWED_MODULES:
+            raise SandboxViolation(f"import of {value.__name__!r} (from {name!r}) is not allowed")
+    return module
+
+
+def restricted_builtins():
+    """The builtins mapping that user code gets."""
+    safe = {k: v for k, v in vars(builtins).items() if k not in REMOVED_BUILTINS}
+    safe.update(
+        __import__=_guarded_import, getattr=_safe_getattr, hasattr=_safe_hasattr,
+        setattr=_safe_setattr, delattr=_safe_delattr,
+    )
+    return safe
+
+
+class AuditGuard:
+    """sys.addaudithook callback; refuses nothing until armed (the harness's own start-up is not user code)."""
+
+    def __init__(self):
+        self.armed = False
+        self.allowed_code = None  # the code object of the user's module, which the harness execs itself
+        self.trusted_callers = (collections.namedtuple.__code__,)  # compiles and execs its __new__
+        self.busy = False
+
+    def __call__(self, event, args):
+        if not self.armed or self.busy:
+            return
+        if event not in REFUSED_EVENTS and not event.startswith(REFUSED_EVENT_PREFIXES):
+            return
+        self.busy = True  # what the checks below do (frame access) raises audit events of its own
+        try:
+            if self.allowed(event, args):
+                return
+        finally:
+            self.busy = False
+        raise SandboxViolation(f"the sandbox does not allow {event!r}")
+
+    def allowed(self, event, args):
+        if event == "import":
+            return args[0] in ALLOWED_MODULES or args[0] in LAZY_DEPENDENCIES
+        if event == "open":
+            path, mode, flags = args[0], args[1], args[2]
+            return (
+                isinstance(path, str) and mode in ("r", "rb") and isinstance(flags, int)
+                and not flags & _WRITE_FLAGS and os.path.normpath(path).startswith(ZONEINFO_DIR)
+            )
+        if event == "exec" and args and args[0] is self.allowed_code:
+            return True
+        if event in ("exec", "compile"):
+            try:
+                caller = sys._getframe(2).f_code  # 0 = allowed, 1 = __call__, 2 = the Python caller of the event
+            except ValueError:
+                return False
+            return caller in self.trusted_callers
+        return False
+
+
+GUARD = AuditGuard()
+
+
+NO_GUARD_ARGUMENT = "--no-guard"
+
+
+def guard_enabled():
+    return NO_GUARD_ARGUMENT not in sys.argv[1:]
+
+
+def install_guard():
+    """Imports the allowed modules (their own imports happen now, unguarded), then installs the hook."""
+    for name in sorted(ALLOWED_MODULES) + list(LAZY_DEPENDENCIES):
+        __import__(name)
+    sys.addaudithook(GUARD)
+
+
 # ---------------------------------------------------------------- main
 
 def parse_header(line):
@@ -349,10 +503,17 @@ def parse_header(line):
     return code, columns, types, expected
 
 
-def load_transform(code):
+def load_transform(code, guarded=True):
+    if code.startswith(POLICY_CHECK_MARKER):
+        # The built-in policy check: trusted code from the image; the user's code is only parsed, never run.
+        return policy_check.transform_for(code[len(POLICY_CHECK_MARKER):]), {"OUTPUT_COLUMNS": policy_check.OUTPUT_COLUMNS}
     linecache.cache[CODE_NAME] = (len(code), None, code.splitlines(True), CODE_NAME)
-    namespace = {"__name__": "__transform__", "__builtins__": builtins}
-    exec(compile(code, CODE_NAME, "exec"), namespace)
+    namespace = {"__name__": "__transform__", "__builtins__": restricted_builtins() if guarded else builtins}
+    compiled = compile(code, CODE_NAME, "exec")
+    if guarded:
+        GUARD.allowed_code = compiled
+        GUARD.armed = True
+    exec(compiled, namespace)
     transform = namespace.get("transform")
     if not callable(transform):
         raise HarnessError("InvalidTransform", "the code does not define a callable transform(rows)")
@@ -370,11 +531,14 @@ def main():
     os.dup2(2, 1)
     os.close(null_fd)
     sys.stdout = sys.stderr
+    guarded = guard_enabled()
+    if guarded:
+        install_guard()
 
     try:
         code, columns, types, expected_columns = parse_header(data_in.readline())
         try:
-            transform, namespace = load_transform(code)
+            transform, namespace = load_transform(code, guarded)
         except HarnessError:
             raise
         except BaseException as exc:

@@ -13,6 +13,7 @@ export {
   JwksKeyResolver,
   KeyResolutionError,
   SUPPORTED_ALGORITHMS,
+  type KeyLookupContext,
   type KeyResolverOptions,
   type SupportedAlgorithm,
 } from './keys.js';

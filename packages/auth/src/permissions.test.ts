@@ -18,8 +18,21 @@ describe('permissionsOf', () => {
     expect(sorted(permissionsOf({ roles: ['read'], scopes: ['aoetl:admin'] }))).toEqual(['read']);
   });
 
-  it('uses the scopes alone when there is no roles claim, and ignores other scopes', () => {
-    expect(sorted(permissionsOf({ roles: [], scopes: ['aoetl:submit', 'email'] }))).toEqual(['read', 'submit']);
-    expect(sorted(permissionsOf({ roles: [], scopes: ['email', 'admin'] }))).toEqual([]);
+  it('keeps the roles when the token has no aoetl scopes, and ignores other scopes', () => {
+    expect(sorted(permissionsOf({ roles: ['submit'], scopes: ['openid', 'email'] }))).toEqual(['read', 'submit']);
+    expect(sorted(permissionsOf({ roles: ['read', 'approve'], scopes: ['aoetl:approve', 'admin'] }))).toEqual(['approve', 'read']);
+  });
+
+  it.each([
+    [['aoetl:admin']],
+    [['aoetl:submit', 'email']],
+    [['aoetl:read', 'aoetl:submit', 'aoetl:approve', 'aoetl:admin']],
+    [[]],
+  ])('an empty roles claim grants nothing, whatever the scopes (%p)', (scopes) => {
+    expect(sorted(permissionsOf({ roles: [], scopes }))).toEqual([]);
+  });
+
+  it('scopes naming unknown or prototype roles narrow to nothing', () => {
+    expect(sorted(permissionsOf({ roles: ['admin'], scopes: ['aoetl:owner', 'aoetl:__proto__'] }))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ export const PERMISSIONS = ['read', 'submit', 'approve', 'admin'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
 /**
- * Role (or `aoetl:<role>` scope) → the permissions it grants. Every role may read; admin may do everything.
+ * Role → the permissions it grants (an `aoetl:<role>` scope narrows to the same set). Every role may read; admin may do everything.
  * Unknown roles grant nothing.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<string, readonly Permission[]>> = {
@@ -30,19 +30,20 @@ function grantedBy(names: readonly string[], table: Readonly<Record<string, read
 }
 
 /**
- * The caller's permissions. The `roles` claim says what the identity may do; `aoetl:*` scopes say what this
- * token was granted. When both are present the token gets their intersection (a token asked for fewer
- * scopes is narrowed), when only one is present it alone counts, and with neither there is no permission.
+ * The caller's permissions. Only the `roles` claim grants: it says what the identity may do. `aoetl:*` scopes
+ * can only narrow that to what this token was granted (their intersection); a token without `aoetl:*` scopes
+ * keeps its roles' permissions. Scopes never grant on their own: an absent or empty `roles` claim grants
+ * nothing, whatever the scopes say.
  */
 export function permissionsOf(
   principal: Pick<Principal, 'roles' | 'scopes'>,
   table: Readonly<Record<string, readonly Permission[]>> = ROLE_PERMISSIONS,
 ): Set<Permission> {
+  const fromRoles = grantedBy(principal.roles, table);
   const scoped = principal.scopes.filter((s) => s.startsWith(SCOPE_PREFIX)).map((s) => s.slice(SCOPE_PREFIX.length));
-  const fromRoles = principal.roles.length > 0 ? grantedBy(principal.roles, table) : null;
-  const fromScopes = scoped.length > 0 ? grantedBy(scoped, table) : null;
-  if (fromRoles && fromScopes) return new Set([...fromRoles].filter((p) => fromScopes.has(p)));
-  return fromRoles ?? fromScopes ?? new Set();
+  if (scoped.length === 0) return fromRoles;
+  const fromScopes = grantedBy(scoped, table);
+  return new Set([...fromRoles].filter((p) => fromScopes.has(p)));
 }
 
 export function hasPermission(principal: Principal | null, permission: Permission): boolean {

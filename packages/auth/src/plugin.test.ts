@@ -263,7 +263,7 @@ describe('rejected tokens', () => {
 
 describe('unknown kid', () => {
   it('refetches the JWKS once, then rate-limits further unknown kids', async () => {
-    const local = await buildApp({ unknownKidCooldownMs: 400 });
+    const local = await buildApp({ unknownKidCooldownMs: 400, unknownKidClientCooldownMs: 400 });
     const stranger = makeKey('RS256');
     try {
       const start = issuer.jwksFetches();

@@ -80,7 +80,7 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
   fastify.addHook('onClose', async () => resolver.close());
 
   // The key comes only from the allow-listed issuer's JWKS, chosen by the token's iss, alg and kid.
-  async function keyForToken(_request: FastifyRequest, decoded: unknown): Promise<string> {
+  async function keyForToken(request: FastifyRequest, decoded: unknown): Promise<string> {
     const { header, payload } = decoded as { header: Record<string, unknown>; payload: Record<string, unknown> };
     const alg = header.alg;
     if (!isSupportedAlgorithm(alg) || !algorithms.includes(alg)) throw new TokenRejectedError('algorithm not allowed');
@@ -91,7 +91,7 @@ async function authPlugin(fastify: FastifyInstance, options: AuthPluginOptions):
     }
     const iss = payload.iss;
     if (typeof iss !== 'string' || !issuers.has(iss)) throw new TokenRejectedError('issuer not allowed');
-    return resolver.publicKeyPem(iss, alg, kid);
+    return resolver.publicKeyPem(iss, alg, kid, { clientAddress: request.ip });
   }
 
   await fastify.register(fastifyJwt, {

@@ -1,4 +1,14 @@
-export { createLogger, registerSecret, forgetSecret, scrub, REDACT_PATHS, type Logger, type LoggerConfig } from './logger.js';
+export {
+  createLogger,
+  registerSecret,
+  forgetSecret,
+  scrub,
+  MIN_SECRET_LENGTH,
+  SecretTooShortError,
+  REDACT_PATHS,
+  type Logger,
+  type LoggerConfig,
+} from './logger.js';
 export { buildOpsServer, startOpsServer, createRegistry, runChecks, type ReadinessChecks } from './ops-server.js';
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export {

@@ -1,6 +1,8 @@
 import {
   buildContainerSpec,
   containerLimitsKey,
+  fitsContainer,
+  HARNESS_SYSCALLS,
   OWNER_HOST_LABEL,
   OWNER_LABEL,
   OWNER_PID_LABEL,
@@ -69,21 +71,27 @@ describe('buildContainerSpec', () => {
     expect((host.SecurityOpt as string[]).some((o) => o.startsWith('seccomp'))).toBe(false); // default profile stays on
   });
 
+  // timeout 120 s at 0.5 CPU: at most 120 CPU seconds (cpus below 1 count as 1), + 1.
+  const COMMON_ULIMITS = [
+    { Name: 'nofile', Soft: 128, Hard: 128 },
+    { Name: 'core', Soft: 0, Hard: 0 },
+    { Name: 'fsize', Soft: 2 * DEFAULT_LIMITS.tmpfsBytes, Hard: 2 * DEFAULT_LIMITS.tmpfsBytes },
+    { Name: 'stack', Soft: 8 * 1024 * 1024, Hard: 8 * 1024 * 1024 },
+    { Name: 'cpu', Soft: 121, Hard: 122 },
+  ];
+
   it('applies the limits; under gVisor the process limit is RLIMIT_NPROC inside the sandbox', () => {
     expect(host).toMatchObject({
       Memory: 256 * 1024 * 1024,
       MemorySwap: 256 * 1024 * 1024,
       NanoCpus: 500_000_000,
       PidsLimit: runscHostPidsLimit(32),
-      Ulimits: [
-        { Name: 'nofile', Soft: 128, Hard: 128 },
-        { Name: 'nproc', Soft: 32, Hard: 32 },
-      ],
+      Ulimits: [...COMMON_ULIMITS, { Name: 'nproc', Soft: 32, Hard: 32 }],
     });
     // runc: the container's pids cgroup; no RLIMIT_NPROC (the host counts it per uid across sandboxes)
     expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig).toMatchObject({
       PidsLimit: 32,
-      Ulimits: [{ Name: 'nofile', Soft: 128, Hard: 128 }],
+      Ulimits: COMMON_ULIMITS,
     });
     expect(host.Tmpfs).toEqual({ '/tmp': `rw,noexec,nosuid,nodev,size=${DEFAULT_LIMITS.tmpfsBytes}` });
   });
@@ -91,6 +99,26 @@ describe('buildContainerSpec', () => {
   it('uses the runtime it is given', () => {
     expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.Runtime).toBe('runc');
   });
+  it('under runc, filters system calls with the harness allowlist unless Docker default is asked for (tests only)', () => {
+    const runc = buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits }).HostConfig!.SecurityOpt!;
+    expect(runc[0]).toBe('no-new-privileges:true');
+    const profile = JSON.parse(runc[1]!.replace(/^seccomp=/, '')) as { defaultAction: string; syscalls: { names: string[]; action: string }[] };
+    expect(profile.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(profile.syscalls).toEqual([{ names: [...HARNESS_SYSCALLS], action: 'SCMP_ACT_ALLOW' }]);
+    for (const refused of ['socket', 'connect', 'clone', 'clone3', 'fork', 'vfork', 'ptrace', 'mount', 'unshare', 'setns', 'bpf', 'keyctl', 'io_uring_setup']) {
+      expect(HARNESS_SYSCALLS).not.toContain(refused);
+    }
+    expect(buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits, seccomp: 'docker-default' }).HostConfig!.SecurityOpt).toEqual(['no-new-privileges:true']);
+    expect(host.SecurityOpt).toEqual(['no-new-privileges:true']); // gVisor: its own kernel filters
+  });
+
+  it('starts the harness with its guard unless switched off (tests only)', () => {
+    expect(buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits }).Cmd).toEqual([...HARNESS_COMMAND]);
+    const unguarded = buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits, harnessGuard: false });
+    expect(unguarded.Cmd).toEqual([...HARNESS_COMMAND, '--no-guard']);
+    expect(unguarded.Env).toEqual([]);
+  });
+
 });
 
 describe('runscHostPidsLimit', () => {
@@ -104,8 +132,16 @@ describe('containerLimitsKey', () => {
   it('changes with the limits baked into the container, not with the driver-enforced ones', () => {
     const base = resolveLimits();
     expect(containerLimitsKey(resolveLimits({ timeoutMs: 5_000, maxOutputBytes: 10 }))).toBe(containerLimitsKey(base));
-    for (const change of [{ memoryBytes: 64 * 1024 * 1024 }, { cpus: 0.5 }, { pidsLimit: 16 }, { tmpfsBytes: 1024 * 1024 }, { nofile: 64 }]) {
+    for (const change of [{ memoryBytes: 64 * 1024 * 1024 }, { cpus: 2 }, { pidsLimit: 16 }, { tmpfsBytes: 1024 * 1024 }, { nofile: 64 }]) {
       expect(containerLimitsKey(resolveLimits(change))).not.toBe(containerLimitsKey(base));
     }
+  });
+
+  it('lets a container serve runs whose CPU seconds (from their timeout) are at most its own', () => {
+    const created = resolveLimits();
+    expect(fitsContainer(resolveLimits({ timeoutMs: 5_000 }), created)).toBe(true);
+    expect(fitsContainer(created, created)).toBe(true);
+    expect(fitsContainer(resolveLimits({ timeoutMs: created.timeoutMs + 2_000 }), created)).toBe(false);
+    expect(fitsContainer(resolveLimits({ nofile: 64 }), created)).toBe(false);
   });
 });

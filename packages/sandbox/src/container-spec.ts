@@ -46,19 +46,65 @@ export interface ContainerSpecInput {
   owner?: ContainerOwner;
   /** A warm-pool container. */
   pool?: boolean;
+  /** false (tests only): the harness runs without its restricted builtins and audit hook. */
+  harnessGuard?: boolean;
+  /** Seccomp profile under runc: the harness's own allowlist (default) or Docker's default profile (tests only). */
+  seccomp?: SeccompChoice;
+}
+
+export type SeccompChoice = 'harness' | 'docker-default';
+
+/**
+ * The system calls the sandbox may make under runc: what the harness was traced making
+ * (docker/sandbox-python/seccomp_trace.py), plus what runc's exec path, the dynamic loader, the Go
+ * runtime of runc-init between seccomp and exec, and Debian's python3 use on other kernels and libc
+ * versions. Everything else fails with EPERM: no sockets, no fork/clone of processes, no ptrace,
+ * mount, unshare, keyctl, bpf, io_uring...
+ */
+export const HARNESS_SYSCALLS: readonly string[] = Object.freeze([
+  // traced
+  'access', 'arch_prctl', 'brk', 'close', 'dup2', 'execve', 'exit_group', 'fcntl', 'futex', 'getdents64', 'getrandom',
+  'gettid', 'ioctl', 'lseek', 'mmap', 'mprotect', 'munmap', 'newfstatat', 'openat', 'pread64', 'prlimit64', 'read',
+  'readlink', 'rseq', 'rt_sigaction', 'set_robust_list', 'set_tid_address', 'sysinfo', 'uname', 'write',
+  // the same operations through other entry points (libc and kernel versions)
+  'dup', 'dup3', 'fstat', 'stat', 'lstat', 'statx', 'fstatfs', 'faccessat', 'faccessat2', 'readlinkat', 'getcwd',
+  'readv', 'writev', 'pwrite64', 'mremap', 'madvise', 'exit', 'rt_sigprocmask', 'rt_sigreturn', 'sigaltstack',
+  'clock_gettime', 'clock_getres', 'gettimeofday', 'time', 'nanosleep', 'clock_nanosleep', 'sched_yield',
+  'sched_getaffinity', 'getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getgroups', 'poll', 'ppoll',
+  'select', 'pselect6', 'pipe2', 'close_range', 'restart_syscall', 'futex_waitv', 'getrlimit',
+  // runc-init after the filter is installed, until it execs the harness (Go runtime threads)
+  'execveat', 'epoll_pwait', 'epoll_ctl', 'tgkill', 'getpgrp', 'capget', 'prctl',
+]);
+
+/** The seccomp profile (Docker's JSON format) that allows HARNESS_SYSCALLS and refuses the rest with EPERM. */
+export function harnessSeccompProfile(): string {
+  return JSON.stringify({
+    defaultAction: 'SCMP_ACT_ERRNO',
+    defaultErrnoRet: 1,
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+    syscalls: [{ names: [...HARNESS_SYSCALLS], action: 'SCMP_ACT_ALLOW' }],
+  });
 }
 
 /**
  * Hardened container settings: no network, no IPC namespace sharing (and no /dev/shm), read-only
- * root, small noexec /tmp, no capabilities, no privilege escalation (Docker's default seccomp
- * profile stays on), bounded memory (no swap), CPU, processes and files, no environment, no log
- * driver, stdin attached for the data stream.
+ * root, small noexec /tmp, no capabilities, no privilege escalation, under runc a seccomp allowlist
+ * of what the harness needs (HARNESS_SYSCALLS; narrower than Docker's default profile), bounded memory
+ * (no swap), CPU, processes and files, no environment, no log driver, stdin attached for the data stream.
+ *
+ * No init process (Docker's `Init`): docker-init runs as the sandbox user, so with Docker's default
+ * profile user code could PTRACE_ATTACH it (measured under runc by the adversarial battery: the run then
+ * hangs until its timeout), and under the harness allowlist it could not fork the harness at all. Each
+ * run's container is removed with its whole process tree anyway. Resource limits
+ * (ulimits): no core dumps, files no larger than twice the /tmp tmpfs (the tmpfs fills first; a backstop
+ * for any other writable place), an 8 MiB stack, and CPU seconds up to
+ * what the run may use in its timeout (cpus × timeout, + 1 s): a backstop behind the driver's kill timer.
  *
  * Processes: runc counts them in the container's pids cgroup. RLIMIT_NPROC is not used with runc,
  * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
  * gVisor it is counted per sandbox by gVisor's own kernel (see runscHostPidsLimit).
  */
-export function buildContainerSpec({ image, runtime, runId, limits, owner, pool }: ContainerSpecInput): ContainerCreateOptions {
+export function buildContainerSpec({ image, runtime, runId, limits, owner, pool, harnessGuard = true, seccomp = 'harness' }: ContainerSpecInput): ContainerCreateOptions {
   const labels: Record<string, string> = { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId };
   if (pool) labels[POOL_LABEL] = '1';
   if (owner) {
@@ -67,11 +113,18 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool 
     labels[OWNER_PID_LABEL] = String(owner.pid);
     labels[OWNER_START_LABEL] = owner.start;
   }
-  const ulimits = [{ Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile }];
+  const cpuSeconds = cpuSecondsLimit(limits);
+  const ulimits = [
+    { Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile },
+    { Name: 'core', Soft: 0, Hard: 0 },
+    { Name: 'fsize', Soft: 2 * limits.tmpfsBytes, Hard: 2 * limits.tmpfsBytes },
+    { Name: 'stack', Soft: STACK_BYTES, Hard: STACK_BYTES },
+    { Name: 'cpu', Soft: cpuSeconds, Hard: cpuSeconds + 1 },
+  ];
   if (runtime === 'runsc') ulimits.push({ Name: 'nproc', Soft: limits.pidsLimit, Hard: limits.pidsLimit });
   return {
     Image: image,
-    Cmd: [...HARNESS_COMMAND],
+    Cmd: harnessGuard ? [...HARNESS_COMMAND] : [...HARNESS_COMMAND, '--no-guard'],
     User: SANDBOX_USER,
     WorkingDir: '/tmp',
     Env: [],
@@ -90,7 +143,9 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool 
       ReadonlyRootfs: true,
       Tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${limits.tmpfsBytes}` },
       CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges:true'],
+      // gVisor filters its own host calls; the harness profile narrows what runc lets user code ask the host kernel.
+      SecurityOpt:
+        runtime === 'runc' && seccomp === 'harness' ? ['no-new-privileges:true', `seccomp=${harnessSeccompProfile()}`] : ['no-new-privileges:true'],
       Privileged: false,
       PidsLimit: runtime === 'runsc' ? runscHostPidsLimit(limits.pidsLimit) : limits.pidsLimit,
       Memory: limits.memoryBytes,
@@ -103,7 +158,24 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool 
   };
 }
 
-/** The limits that are baked into a container at creation (the others are enforced by the driver). */
+/** Stack size limit of the sandbox's processes (the usual default, made explicit). */
+export const STACK_BYTES = 8 * 1024 * 1024;
+
+/** RLIMIT_CPU (soft, seconds): the CPU time a run can use before its timeout, plus one second. */
+export function cpuSecondsLimit(limits: Pick<SandboxLimits, 'timeoutMs' | 'cpus'>): number {
+  return Math.ceil((limits.timeoutMs / 1000) * Math.max(1, limits.cpus)) + 1;
+}
+
+/**
+ * The limits that are baked into a container at creation (the others are enforced by the driver). RLIMIT_CPU
+ * is baked in too but is not part of the key: a container may serve a run whose CPU seconds are at most its
+ * own (see fitsContainer).
+ */
 export function containerLimitsKey(limits: SandboxLimits): string {
   return [limits.memoryBytes, limits.cpus, limits.pidsLimit, limits.tmpfsBytes, limits.nofile].join('/');
+}
+
+/** Whether a container created with `created` limits can serve a run with `wanted` limits. */
+export function fitsContainer(wanted: SandboxLimits, created: SandboxLimits): boolean {
+  return containerLimitsKey(wanted) === containerLimitsKey(created) && cpuSecondsLimit(wanted) <= cpuSecondsLimit(created);
 }

@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import { sleep } from '@aoetl/timing';
 import { dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
-import { buildContainerSpec, containerLimitsKey, POOL_RUN_ID, type ContainerOwner } from './container-spec.js';
+import { assertRuntimeAllowed } from './policy-runtime.js';
+import { buildContainerSpec, fitsContainer, POOL_RUN_ID, type ContainerOwner, type SeccompChoice } from './container-spec.js';
 import { SandboxClosedError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
 import { HarnessSession, prepareRun, RunSet, type PreparedRun } from './harness-io.js';
 import { resolveLimits } from './limits.js';
@@ -26,8 +27,17 @@ export interface WarmPoolSettings {
 export interface DockerSandboxDriverOptions {
   /** Sandbox image, e.g. aoetl/sandbox-python:<hash> (AOETL_SANDBOX_IMAGE). */
   image: string;
-  /** Container runtime (AOETL_SANDBOX_RUNTIME); default runsc. */
+  /** Container runtime (AOETL_SANDBOX_RUNTIME); default runsc. runc is refused unless allowRunc. */
   runtime?: SandboxRuntime;
+  /** Allows runtime runc (AOETL_SANDBOX_ALLOW_RUNC=true): development and tests only, logged loudly. */
+  allowRunc?: boolean;
+  /**
+   * Tests only: false starts the harness without its second layer (restricted builtins, audit hook), so
+   * that a test can probe the container on its own. Default true; no configuration variable sets it.
+   */
+  harnessGuard?: boolean;
+  /** Seccomp under runc: the harness allowlist (default) or, for tests that probe the container, Docker's default. */
+  seccomp?: SeccompChoice;
   /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. Local development only. */
   socketPath?: string;
   /** A remote engine over TLS with a client certificate (AOETL_DOCKER_HOST and its files); wins over socketPath. */
@@ -75,12 +85,13 @@ const STREAM_CLOSE_GRACE_MS = 5_000;
 export class DockerSandboxDriver implements SandboxDriver {
   readonly image: string;
   readonly runtime: SandboxRuntime;
+  private readonly harnessGuard: boolean;
+  private readonly seccomp: SeccompChoice;
   /** Owner id written on every container of this driver (label aoetl.owner). */
   readonly ownerId: string;
   private readonly owner: ContainerOwner;
   private readonly docker: Docker;
   private readonly defaults: SandboxLimits;
-  private readonly poolKey: string;
   private readonly log: SandboxLogger;
   private readonly stderrTailBytes: number;
   private readonly pool: WarmPool<Slot> | undefined;
@@ -97,11 +108,13 @@ export class DockerSandboxDriver implements SandboxDriver {
   constructor(options: DockerSandboxDriverOptions) {
     this.image = options.image;
     this.runtime = options.runtime ?? 'runsc';
+    this.log = options.logger ?? SILENT_LOGGER;
+    assertRuntimeAllowed(this.runtime, options.allowRunc, this.log);
+    this.harnessGuard = options.harnessGuard ?? true;
+    this.seccomp = options.seccomp ?? 'harness';
     this.docker =
       options.docker ?? new Docker(dockerConnectionOptions({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET, remote: options.remote }));
     this.defaults = resolveLimits(options.limits);
-    this.poolKey = containerLimitsKey(this.defaults);
-    this.log = options.logger ?? SILENT_LOGGER;
     this.stderrTailBytes = options.stderrTailBytes ?? 64 * 1024;
     this.ownerId = randomUUID();
     this.owner = currentOwner(this.ownerId);
@@ -188,7 +201,7 @@ export class DockerSandboxDriver implements SandboxDriver {
   private async runContainer(req: SandboxRunRequest, prepared: PreparedRun): Promise<SandboxResult> {
     const started = performance.now();
     const { limits } = prepared;
-    const warm = this.pool && containerLimitsKey(limits) === this.poolKey ? this.pool.take() : undefined;
+    const warm = this.pool && fitsContainer(limits, this.defaults) ? this.pool.take() : undefined;
     const slot = warm ?? (await this.startSlot(req.runId, limits, false));
     const startMs = slot.warm ? Math.round((performance.now() - started) * 10) / 10 : slot.startMs;
     const log = { containerId: slot.container.id, runId: req.runId, runtime: this.runtime, warm: slot.warm };
@@ -218,7 +231,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     if (this.closed) throw new SandboxClosedError();
     const t0 = performance.now();
     const container = await this.docker.createContainer(
-      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool }),
+      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool, harnessGuard: this.harnessGuard, seccomp: this.seccomp }),
     );
     this.active.set(container.id, container);
     let socket: Duplex | undefined;

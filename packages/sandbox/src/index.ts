@@ -47,6 +47,7 @@ export {
   DEFAULT_ALLOWED_MODULES,
   DEFAULT_POLICY_MAX_BYTES,
   policyRefusal,
+  POLICY_CHECK_MARKER,
   type PolicyOptions,
   type PolicyResult,
 } from './policy.js';

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { POLICY_CHECKER_SOURCE } from './policy-checker.js';
 import { sandboxEvent, type PolicyReason, type PolicyRefusal, type SandboxEvent } from './results.js';
 import type { SandboxDriver, SandboxLimits, SandboxResult } from './types.js';
 
-/** Modules a transform may import: data handling only (no I/O, processes, network or introspection). */
+/**
+ * Modules a transform may import: data handling only (no I/O, processes, network or introspection).
+ * docker/sandbox-python/policy_check.py holds the same list (its tests keep them equal); the harness
+ * enforces that list at run time whatever `allowedModules` the static check was given.
+ */
 export const DEFAULT_ALLOWED_MODULES: readonly string[] = Object.freeze([
   'base64',
   'bisect',
@@ -33,6 +36,12 @@ export const DEFAULT_ALLOWED_MODULES: readonly string[] = Object.freeze([
   'zoneinfo',
 ]);
 
+/**
+ * First line of the code that makes the sandbox harness run its built-in static check
+ * (docker/sandbox-python/policy_check.py) instead of user code; the JSON configuration follows.
+ */
+export const POLICY_CHECK_MARKER = '#!aoetl:policy-check\n';
+
 export const DEFAULT_POLICY_MAX_BYTES = 64 * 1024;
 export const DEFAULT_POLICY_MAX_NODES = 20_000;
 
@@ -54,17 +63,20 @@ export interface PolicyOptions {
 export type PolicyResult = { ok: true } | { ok: false; reasons: PolicyReason[] };
 
 /**
- * The static policy check of a Python transform, a filter in front of the sandbox (the container
- * stays the boundary). The code is parsed by Python's own `ast` inside a sandbox run of `driver`
- * (no network, read-only, limits) — never executed — and refused, with a reason per finding, when it:
+ * The static policy check of a Python transform, the first of three layers (then the harness's
+ * restricted builtins and audit hook, then the container). The code is parsed by Python's own `ast`
+ * inside a sandbox run of `driver` (no network, read-only, limits), by the checker baked into the
+ * image (docker/sandbox-python/policy_check.py) — never executed — and refused, with a reason per finding, when it:
  * imports a module outside the allowlist (or relatively, or with *); uses eval, exec, compile, open,
  * input, breakpoint, help, globals, locals, vars, memoryview, getattr/setattr/delattr/hasattr with a
  * non-literal or private name, or type() with 3 arguments; names anything with a double underscore
  * (`__import__`, `__builtins__`, `__class__`, `__subclasses__`, `__globals__`...; only common special
  * methods may be defined in classes); reaches private attributes, frames, code objects or modules
  * through attributes (`gi_frame`, `f_globals`, `typing.sys`, `uuid.os`, `.mro`, `.format` of a
- * non-literal...); has format fields that look up attributes; names a dunder in a string literal;
- * uses a metaclass; is over the size or node limits; does not parse; or defines no top-level
+ * non-literal...); has format fields that look up attributes or nested fields in a format spec; names
+ * a dunder in a string literal; uses typing.get_type_hints, ForwardRef, functools.singledispatch or
+ * .register (they evaluate annotation strings as code) or a string annotation; uses `type` other than
+ * as a one-argument call (an alias, type(x)(...)); uses a metaclass; is over the size or node limits; does not parse; or defines no top-level
  * transform(rows). Rejects (throws) only when the sandbox cannot run at all.
  */
 export async function checkPolicy(driver: SandboxDriver, code: string, options: PolicyOptions = {}): Promise<PolicyResult> {
@@ -122,7 +134,7 @@ async function runChecker(
     maxBytes: options.maxBytes,
     maxNodes: options.maxNodes ?? DEFAULT_POLICY_MAX_NODES,
   };
-  const source = POLICY_CHECKER_SOURCE.replace('__CONFIG_JSON__', JSON.stringify(JSON.stringify(config)));
+  const source = POLICY_CHECK_MARKER + JSON.stringify(config);
   const input = Readable.from(items.map(({ code, idx }) => `${idx}\t${escapeCopyText(code)}\n`));
   const chunks: Buffer[] = [];
   const output = new Writable({

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ConfigError, InputError, NotFoundError } from '@aoetl/contracts';
-import { registerSecret } from '@aoetl/observability';
+import { MIN_SECRET_LENGTH, registerSecret } from '@aoetl/observability';
 import { emitAudit, type AuditSink } from './audit.js';
 import type { CredentialContext, DatabaseCredential, KvReadOptions, KvSecret, LeaseInfo, SecretStore } from './secret-store.js';
 
@@ -147,7 +147,10 @@ export class DevFileSecretStore implements SecretStore {
 }
 
 function registerValues(value: unknown, onSecret: (v: string) => void): void {
-  if (typeof value === 'string') onSecret(value);
+  // KV entries mix secrets with short descriptors; only values long enough to scrub are registered.
+  if (typeof value === 'string') {
+    if (value.length >= MIN_SECRET_LENGTH) onSecret(value);
+  }
   else if (Array.isArray(value)) value.forEach((v) => registerValues(v, onSecret));
   else if (value && typeof value === 'object') Object.values(value).forEach((v) => registerValues(v, onSecret));
 }

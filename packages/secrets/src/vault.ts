@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import nodeVault from 'node-vault';
 import type { Logger } from 'pino';
 import { InputError } from '@aoetl/contracts';
-import { forgetSecret, registerSecret } from '@aoetl/observability';
+import { forgetSecret, MIN_SECRET_LENGTH, registerSecret } from '@aoetl/observability';
 import { emitAudit, type AuditEvent, type AuditRecord, type AuditSink } from './audit.js';
 import { backoffMs, sleep } from '@aoetl/timing';
 import { LeaseNotFoundError, VaultLoginRefusedError, VaultPermissionError, VaultUnavailableError, httpStatusOf, toTypedError } from './errors.js';
@@ -468,7 +468,10 @@ export class VaultSecretStore implements SecretStore {
   }
 
   private registerValues(value: unknown): void {
-    if (typeof value === 'string') this.onSecret(value);
+    // KV entries mix secrets with short descriptors ("source", a port); only values long enough to scrub are registered.
+    if (typeof value === 'string') {
+      if (value.length >= MIN_SECRET_LENGTH) this.onSecret(value);
+    }
     else if (Array.isArray(value)) value.forEach((v) => this.registerValues(v));
     else if (value && typeof value === 'object') Object.values(value).forEach((v) => this.registerValues(v));
   }

@@ -68,7 +68,7 @@ $$;
 
 -- Appends one entry to the tenant's chain; answers its seq. hash = SHA-256(prev_hash ‖ canonical entry).
 CREATE FUNCTION audit_append(p_tenant text, p_actor text, p_action text, p_object text, p_payload jsonb)
-RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
   h_seq bigint;
   h_hash text;
@@ -88,10 +88,15 @@ BEGIN
   UPDATE audit_heads SET seq = h_seq + 1, hash = v_hash WHERE tenant = p_tenant;
   RETURN h_seq + 1;
 END $$;
--- A new owner needs CREATE on the schema for the change of owner only.
-GRANT CREATE ON SCHEMA public TO aoetl_audit;
+-- A SECURITY DEFINER function runs with a fixed search_path: the schema the migrations run in (public unless
+-- the migration tool is given another), then pg_temp last. A new owner needs CREATE on the schema for the change
+-- of owner only, and USAGE to resolve the tables.
+DO $$ BEGIN
+  EXECUTE format('ALTER FUNCTION audit_append(text, text, text, text, jsonb) SET search_path = %I, pg_temp', current_schema());
+  EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO aoetl_audit', current_schema());
+END $$;
 ALTER FUNCTION audit_append(text, text, text, text, jsonb) OWNER TO aoetl_audit;
-REVOKE CREATE ON SCHEMA public FROM aoetl_audit;
+DO $$ BEGIN EXECUTE format('REVOKE CREATE ON SCHEMA %I FROM aoetl_audit', current_schema()); END $$;
 REVOKE ALL ON FUNCTION audit_append(text, text, text, text, jsonb) FROM PUBLIC;
 ALTER TABLE audit_ledger OWNER TO aoetl_owner;
 GRANT INSERT ON audit_ledger TO aoetl_audit;
@@ -218,7 +223,7 @@ CREATE TRIGGER approvals_no_update BEFORE UPDATE OR DELETE ON approvals FOR EACH
 -- current or any recorded version of a pipeline that is not deleted). The ledger keeps its entries. Audited.
 CREATE FUNCTION retention_purge(p_tenant text, p_cutoff timestamptz, p_actor text)
 RETURNS TABLE (runs bigint, steps bigint, chunks bigint, approvals bigint, artifacts bigint)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
   ids uuid[];
   n_runs bigint; n_steps bigint; n_chunks bigint; n_approvals bigint; n_artifacts bigint := 0;
@@ -253,6 +258,9 @@ REVOKE ALL ON FUNCTION retention_purge(text, timestamptz, text) FROM PUBLIC;
 GRANT SELECT ON audit_ledger TO aoetl_gateway, aoetl_orchestrator;
 GRANT SELECT ON audit_heads TO aoetl_orchestrator;
 GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text, jsonb) TO aoetl_gateway, aoetl_orchestrator;
+DO $$ BEGIN
+  EXECUTE format('ALTER FUNCTION retention_purge(text, timestamptz, text) SET search_path = %I, pg_temp', current_schema());
+END $$;
 GRANT EXECUTE ON FUNCTION retention_purge(text, timestamptz, text) TO aoetl_orchestrator;
 GRANT SELECT, INSERT ON run_lineage TO aoetl_orchestrator;
 GRANT SELECT ON run_lineage TO aoetl_gateway;

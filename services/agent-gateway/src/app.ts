@@ -7,7 +7,7 @@ import { problems } from '@aoetl/http';
 import type { Logger } from '@aoetl/observability';
 import type { Store } from '@aoetl/store';
 import { openapi } from './plugins/external/openapi.js';
-import { perIdentityRateLimit } from './plugins/external/rate-limit.js';
+import { perIdentityRateLimit, unauthenticatedRateLimit } from './plugins/external/rate-limit.js';
 import { security } from './plugins/external/security.js';
 import { approvalRoutes } from './routes/approvals.js';
 import { artifactRoutes } from './routes/artifacts.js';
@@ -94,6 +94,7 @@ export async function buildApp(deps: AppDeps) {
     governance: deps.governance ?? null,
   };
   await app.register(async (api) => {
+    await api.register(unauthenticatedRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 }); // before verification
     await api.register(aoetlAuth, deps.auth);
     await api.register(perIdentityRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 });
     await api.register(pipelineRoutes, routeOptions);

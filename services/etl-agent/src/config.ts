@@ -28,6 +28,8 @@ export const EtlAgentConfig = Type.Object({
   AOETL_DB_CA_FILE: Path,
   AOETL_SANDBOX_IMAGE: Type.String({ minLength: 1 }),
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),
+  /** runc is refused unless this is true (development only; the agent warns loudly at start). */
+  AOETL_SANDBOX_ALLOW_RUNC: Type.Boolean({ default: false }),
   /** docker: a Docker engine (remote over TLS, or the local socket); kubernetes: one pod per run in AOETL_SANDBOX_NAMESPACE. */
   AOETL_SANDBOX_DRIVER: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], { default: 'docker' }),
   AOETL_SANDBOX_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),
@@ -69,7 +71,7 @@ const MiB = 1024 * 1024;
 
 /** The sandbox driver the configuration asks for, with its options (read from the validated config only). */
 export type SandboxSettings =
-  | { driver: 'docker'; image: string; runtime: 'runc' | 'runsc'; socketPath: string; remote?: DockerRemoteTls; poolSize: number; memoryBytes: number }
+  | { driver: 'docker'; image: string; runtime: 'runc' | 'runsc'; allowRunc: boolean; socketPath: string; remote?: DockerRemoteTls; poolSize: number; memoryBytes: number }
   | { driver: 'kubernetes'; image: string; namespace: string; runtimeClassName?: string; memoryBytes: number };
 
 /** The sandbox settings; names the missing variable when the chosen driver needs one that is absent. */
@@ -91,6 +93,7 @@ export function sandboxSettings(config: EtlAgentConfig): SandboxSettings {
     driver: 'docker',
     image: config.AOETL_SANDBOX_IMAGE,
     runtime: config.AOETL_SANDBOX_RUNTIME,
+    allowRunc: config.AOETL_SANDBOX_ALLOW_RUNC,
     ...dockerEngineFrom(config),
     poolSize: config.AOETL_SANDBOX_POOL_SIZE,
     memoryBytes,

@@ -30,6 +30,7 @@ export async function createSandboxDriver(settings: SandboxSettings, logger: San
   return DockerSandboxDriver.create({
     image: settings.image,
     runtime: settings.runtime,
+    allowRunc: settings.allowRunc,
     socketPath: settings.socketPath,
     ...(settings.remote ? { remote: settings.remote } : {}),
     limits,
@@ -71,22 +72,38 @@ export function policyFailure(reasons: PolicyReason[]): FailureReason {
   return { code: 'policy_refused', message: `the transform breaks the code policy: ${listed}`.slice(0, 4000), violation: true };
 }
 
+/** Policy verdicts kept per agent (least recently used forgotten first). */
+export const DEFAULT_MAX_VERDICTS = 1000;
+
 /**
- * Runs transforms in the sandbox driver: the static policy check first (its verdict cached per code hash),
- * then the run, translating the task's limits and the sandbox's typed results.
+ * Runs transforms in the sandbox driver: the static policy check first (its verdict cached per code hash, at
+ * most `maxVerdicts` of them, least recently used evicted), then the run, translating the task's limits and
+ * the sandbox's typed results.
  */
 export class SandboxTransformRunner implements TransformRunner {
+  /** Insertion order = recency: a hit moves its entry to the end, the first entry is the eviction candidate. */
   private readonly verdicts = new Map<string, Promise<FailureReason | null>>();
 
-  constructor(private readonly driver: SandboxDriver) {}
+  constructor(
+    private readonly driver: SandboxDriver,
+    private readonly maxVerdicts = DEFAULT_MAX_VERDICTS,
+  ) {}
 
   private policy(code: string, sha256: string, runId: string): Promise<FailureReason | null> {
     let verdict = this.verdicts.get(sha256);
-    if (!verdict) {
-      verdict = checkPolicy(this.driver, code, { runId }).then((r) => (r.ok ? null : policyFailure(r.reasons)));
-      verdict.catch(() => this.verdicts.delete(sha256)); // an infrastructure failure is not a verdict
+    if (verdict) {
+      this.verdicts.delete(sha256);
       this.verdicts.set(sha256, verdict);
+      return verdict;
     }
+    verdict = checkPolicy(this.driver, code, { runId }).then((r) => (r.ok ? null : policyFailure(r.reasons)));
+    const pending = verdict;
+    // an infrastructure failure is not a verdict
+    verdict.catch(() => {
+      if (this.verdicts.get(sha256) === pending) this.verdicts.delete(sha256);
+    });
+    this.verdicts.set(sha256, verdict);
+    if (this.verdicts.size > this.maxVerdicts) this.verdicts.delete(this.verdicts.keys().next().value!);
     return verdict;
   }
 

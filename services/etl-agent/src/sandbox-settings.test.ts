@@ -40,6 +40,7 @@ describe('etl-agent configuration', () => {
     const config = loadConfig(EtlAgentConfig, parseEnv(STACK_ENV));
     expect(sandboxSettings(config)).toEqual({
       driver: 'docker',
+      allowRunc: false,
       image: 'aoetl/sandbox-python:8fe0588d7021',
       runtime: 'runsc',
       socketPath: '/var/run/docker.sock',

@@ -2,7 +2,9 @@
 // For each one: it is contained, it ends with the expected result kind (and event/violation flag),
 // the host is unaffected (a sentinel process and file, a TCP listener that must see no connection,
 // no container left behind), and a benign canary transform running at the same time still finishes
-// with the right output. The programs skip the static policy check on purpose: the container is the boundary.
+// with the right output. The programs skip the static policy check and the harness's second layer (restricted
+// builtins, audit hook: harnessGuard false) and, under runc, the harness's seccomp allowlist (Docker's default
+// profile instead) on purpose: this battery proves the container's other walls on their own.
 // Needs: deploy/local/docker.sh start && deploy/local/sandbox-image.sh start, and a built packages/sandbox/dist.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -693,7 +695,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('adversarial battery under %s',
   let n = 0;
 
   beforeAll(async () => {
-    driver = await DockerSandboxDriver.create({ image, runtime, socketPath, limits: LIMITS, reapIntervalMs: 0, onEvent: (e) => events.push(e) });
+    driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, seccomp: 'docker-default', socketPath, limits: LIMITS, reapIntervalMs: 0, onEvent: (e) => events.push(e) });
     server = createServer((socket) => {
       connections++;
       socket.end('hello from the host\n');
@@ -845,7 +847,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('adversarial battery under %s',
       expect((await docker.getContainer(orphan.Id).inspect()).State.Running).toBe(true);
       // The next agent reaps it when it starts, while a canary of the running agent goes on.
       const [next] = await Promise.all([
-        DockerSandboxDriver.create({ image, runtime, socketPath, reapIntervalMs: 0 }),
+        DockerSandboxDriver.create({ image, runtime, allowRunc: true, socketPath, reapIntervalMs: 0 }),
         canary(),
       ]);
       await next.close();

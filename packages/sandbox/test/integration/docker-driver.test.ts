@@ -39,7 +39,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('DockerSandboxDriver with %s', 
     });
 
     beforeAll(async () => {
-      driver = await DockerSandboxDriver.create({ image, runtime, socketPath, limits: { timeoutMs: 60_000, memoryBytes: 256 * 1024 * 1024 } });
+      driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, seccomp: 'docker-default', socketPath, limits: { timeoutMs: 60_000, memoryBytes: 256 * 1024 * 1024 } });
     });
     afterAll(() => driver.close());
 
@@ -285,13 +285,13 @@ describe('DockerSandboxDriver engine checks and housekeeping', () => {
 
   it('refuses a missing image', async () => {
     await expect(
-      DockerSandboxDriver.create({ image: 'aoetl/sandbox-python:does-not-exist', socketPath, runtime: 'runc' }),
+      DockerSandboxDriver.create({ image: 'aoetl/sandbox-python:does-not-exist', socketPath, runtime: 'runc', allowRunc: true }),
     ).rejects.toBeInstanceOf(SandboxImageMissingError);
   });
 
   it('reaps orphaned sandbox containers that never started, after the grace period', async () => {
     const orphan = await docker.createContainer({ Image: image, Labels: { 'aoetl.sandbox': '1', 'aoetl.run': 'orphan-test' } });
-    const driver = new DockerSandboxDriver({ image, socketPath, runtime: 'runc' });
+    const driver = new DockerSandboxDriver({ image, socketPath, runtime: 'runc', allowRunc: true });
     expect(await driver.reapOrphans()).not.toContain(orphan.id); // 30 s grace: it may be a run being set up
     expect(await driver.reapOrphans({ graceMs: 0, olderThanMs: 60 * 60 * 1000 })).not.toContain(orphan.id);
     expect(await driver.reapOrphans({ graceMs: 0 })).toContain(orphan.id);
@@ -299,7 +299,7 @@ describe('DockerSandboxDriver engine checks and housekeeping', () => {
   });
 
   it('close() kills running sandboxes', async () => {
-    const driver = await DockerSandboxDriver.create({ image, socketPath, runtime: 'runc' });
+    const driver = await DockerSandboxDriver.create({ image, socketPath, runtime: 'runc', allowRunc: true });
     const pending = driver.run({
       runId: 'close-test',
       code: py('def transform(rows):', '    while True:', '        pass'),

@@ -51,6 +51,9 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('warm pool with %s', (runtime) 
     driver = await DockerSandboxDriver.create({
       image,
       runtime,
+      allowRunc: true,
+      harnessGuard: false, // the tests below probe the container itself (files left behind, /tmp)
+      seccomp: 'docker-default',
       socketPath,
       pool: { size: 2 },
       limits: { memoryBytes: 128 * 1024 * 1024 },
@@ -148,7 +151,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('warm pool with %s', (runtime) 
   it("another agent's reaper leaves a live agent's pool alone", async () => {
     await driver.warmUp();
     const before = (await ownedBy(driver, [`${POOL_LABEL}=1`])).map((c) => c.Id).sort();
-    const other = await DockerSandboxDriver.create({ image, runtime, socketPath, reapIntervalMs: 0 });
+    const other = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, socketPath, reapIntervalMs: 0 });
     await other.close();
     expect((await ownedBy(driver, [`${POOL_LABEL}=1`])).map((c) => c.Id).sort()).toEqual(before);
   });
@@ -156,7 +159,7 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('warm pool with %s', (runtime) 
 
 describe('warm pool lifecycle and the periodic reaper', () => {
   it('close() removes the waiting containers', async () => {
-    const driver = await DockerSandboxDriver.create({ image, runtime: 'runc', socketPath, pool: { size: 2 }, reapIntervalMs: 0 });
+    const driver = await DockerSandboxDriver.create({ image, runtime: 'runc', allowRunc: true, socketPath, pool: { size: 2 }, reapIntervalMs: 0 });
     await driver.warmUp();
     expect(await ownedBy(driver)).toHaveLength(2);
     await driver.close();
@@ -165,7 +168,7 @@ describe('warm pool lifecycle and the periodic reaper', () => {
   });
 
   it('replaces a waiting container that died', async () => {
-    const driver = await DockerSandboxDriver.create({ image, runtime: 'runc', socketPath, pool: { size: 1, maxIdleMs: 4_000 }, reapIntervalMs: 0 });
+    const driver = await DockerSandboxDriver.create({ image, runtime: 'runc', allowRunc: true, socketPath, pool: { size: 1, maxIdleMs: 4_000 }, reapIntervalMs: 0 });
     try {
       await driver.warmUp();
       const [victim] = await ownedBy(driver, [`${POOL_LABEL}=1`]);
@@ -188,7 +191,7 @@ describe('warm pool lifecycle and the periodic reaper', () => {
   });
 
   it('reaps orphans periodically, not only at start', async () => {
-    const driver = await DockerSandboxDriver.create({ image, runtime: 'runc', socketPath, reapIntervalMs: 500 });
+    const driver = await DockerSandboxDriver.create({ image, runtime: 'runc', allowRunc: true, socketPath, reapIntervalMs: 500 });
     try {
       // a container that an agent of this host, gone since, created and never started
       const orphan = await docker.createContainer({

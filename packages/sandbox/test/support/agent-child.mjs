@@ -5,7 +5,8 @@ import { PassThrough, Writable } from 'node:stream';
 import { DockerSandboxDriver } from '../../dist/index.js';
 
 const [image, runtime, socketPath, runId] = process.argv.slice(2);
-const driver = await DockerSandboxDriver.create({ image, runtime, socketPath, reapIntervalMs: 0 });
+// A test stand-in: runc allowed, and the harness's second layer off (time is not an allowed module).
+const driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, socketPath, reapIntervalMs: 0 });
 process.stdout.write(JSON.stringify({ ownerId: driver.ownerId, pid: process.pid }) + '\n');
 const input = new PassThrough();
 input.end();

@@ -54,6 +54,8 @@ export class FakeKubeApi {
   createFailure: { status: number; store: boolean } | undefined;
   /** Containers do not start: they wait with this reason (e.g. ImagePullBackOff). */
   startFailure: { reason: string; message: string } | undefined;
+  /** Extra harness arguments, e.g. ['--no-guard'] for a test that needs os (the harness guard refuses it). */
+  harnessArgs: string[] = [];
   /** WebSocket subprotocols the attach endpoint accepts. */
   protocols = ['v5.channel.k8s.io'];
   private readonly server: Server;
@@ -171,7 +173,7 @@ export class FakeKubeApi {
       return;
     }
     // The container command is HARNESS_COMMAND; the harness file is taken from the repository.
-    const child = spawn('python3', ['-I', '-S', HARNESS_PATH], { cwd: tmpdir(), env: {}, stdio: 'pipe' });
+    const child = spawn('python3', ['-I', '-S', HARNESS_PATH, ...this.harnessArgs], { cwd: tmpdir(), env: {}, stdio: 'pipe' });
     child.stdin.on('error', () => undefined); // EPIPE once the harness has exited
     entry.process = child;
     entry.pod.status.phase = 'Running';

@@ -33,7 +33,7 @@ export const openapi = fp(
           version: API_VERSION,
           description:
             'The REST door to aoetl. Every operation needs an OIDC access token (RS256, ES256 or EdDSA) for the audience ' +
-            'aoetl-api, with a `tenant` claim and `roles` (or `aoetl:*` scopes) that grant read, submit, approve or admin. ' +
+            'aoetl-api, with a `tenant` claim and `roles` that grant read, submit, approve or admin (`aoetl:*` scopes only narrow them). ' +
             'Errors are application/problem+json (RFC 9457) naming the offending field. Lists are paginated with limit and cursor.',
         },
         components: {

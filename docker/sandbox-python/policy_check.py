@@ -1,17 +1,27 @@
-// The static policy check, run as a transform inside the sandbox so that the code is parsed by the
-// same CPython (ast.parse) that would run it, with no network and the sandbox's limits.
-// Input rows: idx (int4), code (text). Output rows: idx, rule, line, message; the first row of
-// every idx is rule "#sha256" with the digest of the code as received. __CONFIG_JSON__ is
-// replaced by a Python string literal holding the JSON configuration (see policy.ts).
-export const POLICY_CHECKER_SOURCE = String.raw`import ast
+"""aoetl static code policy: parses a transform with CPython's own ast (never runs it) and lists what it refuses.
+
+A filter in front of the sandbox, not the boundary: the harness (harness.py) also runs every transform with
+restricted builtins under an audit hook, and the container is the last wall. The harness runs this module as a
+built-in transform (see harness.py, POLICY_CHECK_MARKER): input rows are (idx int4, code text); output rows are
+(idx, rule, line, message), and the first row of every idx is rule "#sha256" with the digest of the code as received.
+
+Python 3.11 standard library only.
+"""
+
+import ast
 import hashlib
 import json
 import string
 
-CONFIG = json.loads(__CONFIG_JSON__)
-ALLOWED_MODULES = frozenset(CONFIG["allowedModules"])
-MAX_BYTES = CONFIG["maxBytes"]
-MAX_NODES = CONFIG["maxNodes"]
+# Modules a transform may import: data handling only (no I/O, processes, network or introspection).
+# packages/sandbox/src/policy.ts (DEFAULT_ALLOWED_MODULES) holds the same list; a test keeps them equal.
+DEFAULT_ALLOWED_MODULES = (
+    "base64", "bisect", "calendar", "collections", "collections.abc", "datetime", "decimal", "fractions",
+    "functools", "hashlib", "heapq", "hmac", "itertools", "json", "math", "numbers", "random", "re",
+    "statistics", "string", "textwrap", "typing", "unicodedata", "uuid", "zoneinfo",
+)
+DEFAULT_MAX_BYTES = 64 * 1024
+DEFAULT_MAX_NODES = 20_000
 MAX_REASONS = 50
 
 # Builtins that run code, reach the interpreter's internals, the file system or the terminal.
@@ -29,6 +39,11 @@ FORBIDDEN_NAMES = {
     "memoryview": "gives raw memory access",
     "exit": "ends the interpreter",
     "quit": "ends the interpreter",
+    # annotation strings are evaluated as code against the function's globals (and real builtins)
+    "get_type_hints": "evaluates annotation strings as code",
+    "ForwardRef": "evaluates a string as code",
+    "singledispatch": "evaluates annotation strings as code (register)",
+    "singledispatchmethod": "evaluates annotation strings as code (register)",
 }
 # getattr and friends are allowed only with a literal, public attribute name.
 ATTRIBUTE_FUNCTIONS = {"getattr", "setattr", "delattr", "hasattr"}
@@ -38,6 +53,8 @@ FORBIDDEN_ATTRIBUTES = {
     "modules", "system", "popen", "spawnv", "spawnl", "execv", "execl", "fork", "kill",
     "load_module", "exec_module", "find_spec", "import_module", "get_objects", "get_referrers", "get_referents",
     "eval", "exec", "open", "globals", "locals", "getattr", "setattr", "delattr",
+    # evaluation of annotation strings (typing.get_type_hints, functools.singledispatch().register)
+    "get_type_hints", "ForwardRef", "singledispatch", "singledispatchmethod", "register", "evaluate",
     # modules reachable as attributes of allowed modules (typing.sys, uuid.os, json.codecs, re.enum ...)
     "sys", "os", "posix", "nt", "platform", "builtins", "bltns", "codecs", "copyreg", "inspect", "types",
     "warnings", "contextlib", "operator", "enum", "subprocess", "importlib", "ctypes", "socket", "pickle",
@@ -74,8 +91,10 @@ def contains_dunder(text):
 
 
 class Checker(ast.NodeVisitor):
-    def __init__(self):
+    def __init__(self, allowed_modules):
+        self.allowed_modules = allowed_modules
         self.reasons = []
+        self.type_calls = set()
         self.allowed_dunder_defs = set()
         self.literal_attribute_calls = set()
         self.literal_format_receivers = set()
@@ -119,20 +138,20 @@ class Checker(ast.NodeVisitor):
     # --- imports ---
     def visit_Import(self, node):
         for alias in node.names:
-            if alias.name not in ALLOWED_MODULES:
-                self.refuse("import", node, f"import of {alias.name!r} is not allowed; allowed modules: {', '.join(sorted(ALLOWED_MODULES))}")
+            if alias.name not in self.allowed_modules:
+                self.refuse("import", node, f"import of {alias.name!r} is not allowed; allowed modules: {', '.join(sorted(self.allowed_modules))}")
         self.generic_visit(node)
 
     def visit_ImportFrom(self, node):
         if node.level:
             self.refuse("import", node, "relative imports are not allowed")
-        elif node.module not in ALLOWED_MODULES:
-            self.refuse("import", node, f"import from {node.module!r} is not allowed; allowed modules: {', '.join(sorted(ALLOWED_MODULES))}")
+        elif node.module not in self.allowed_modules:
+            self.refuse("import", node, f"import from {node.module!r} is not allowed; allowed modules: {', '.join(sorted(self.allowed_modules))}")
         else:
             for alias in node.names:
                 if alias.name == "*":
                     self.refuse("import", node, "star imports are not allowed")
-                elif f"{node.module}.{alias.name}" in ALLOWED_MODULES:
+                elif f"{node.module}.{alias.name}" in self.allowed_modules:
                     pass
                 else:
                     self.check_attribute_name(alias.name, node)
@@ -146,8 +165,12 @@ class Checker(ast.NodeVisitor):
             if isinstance(name, ast.Constant) and isinstance(name.value, str) and not node.keywords:
                 self.literal_attribute_calls.add(id(func))
                 self.check_attribute_name(name.value, node)
-        if isinstance(func, ast.Name) and func.id == "type" and len(node.args) > 1:
-            self.refuse("forbidden_name", node, "type() with more than one argument creates classes dynamically")
+        if isinstance(func, ast.Name) and func.id == "type":
+            self.type_calls.add(id(func))
+            if len(node.args) != 1 or node.keywords:
+                self.refuse("forbidden_name", node, "type() with more than one argument creates classes dynamically")
+        if isinstance(func, ast.Call) and isinstance(func.func, ast.Name) and func.func.id == "type":
+            self.refuse("type_alias", node, "calling what type() returns can create classes dynamically")
         if isinstance(func, ast.Attribute) and func.attr in ("format", "format_map"):
             receiver = func.value
             if isinstance(receiver, ast.Constant) and isinstance(receiver.value, str):
@@ -157,13 +180,44 @@ class Checker(ast.NodeVisitor):
 
     def check_format_string(self, text, node):
         try:
-            fields = [f for _, f, spec, _ in string.Formatter().parse(text) if f is not None]
+            fields = [(f, spec) for _, f, spec, _ in string.Formatter().parse(text) if f is not None]
         except ValueError as exc:
             self.refuse("format_string", node, f"invalid format string: {exc}")
             return
-        for field in fields:
+        for field, spec in fields:
             if "." in field or "[" in field:
                 self.refuse("format_string", node, f"format field {field!r} looks up attributes or items")
+            if spec and ("{" in spec or "}" in spec):
+                self.refuse("format_string", node, f"format spec {spec!r} has nested fields (they look up values too)")
+
+    # --- type: only ever called with one argument ---
+    def visit_Name(self, node):
+        if node.id == "type" and id(node) not in self.type_calls:
+            self.refuse("type_alias", node, "type may only be called as type(x): an alias or other use can create classes dynamically")
+        self.generic_visit(node)
+
+    # --- annotations: a string annotation is code that typing.get_type_hints and friends evaluate ---
+    def check_annotation(self, annotation):
+        if annotation is None:
+            return
+        for sub in ast.walk(annotation):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, (str, bytes)):
+                self.refuse("string_annotation", sub, "string annotations are not allowed: they are evaluated as code")
+                return
+
+    def visit_arg(self, node):
+        self.check_annotation(node.annotation)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node):
+        self.check_annotation(node.returns)
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_AnnAssign(self, node):
+        self.check_annotation(node.annotation)
+        self.generic_visit(node)
 
     # --- definitions ---
     def visit_ClassDef(self, node):
@@ -189,10 +243,11 @@ class Checker(ast.NodeVisitor):
             self.refuse("dunder_string", node, "strings naming double-underscore attributes are not allowed")
 
 
-def check(code):
+def check(code, allowed_modules=DEFAULT_ALLOWED_MODULES, max_bytes=DEFAULT_MAX_BYTES, max_nodes=DEFAULT_MAX_NODES):
+    """The reasons (rule, line, message) why `code` is refused; empty when it is accepted."""
     size = len(code.encode("utf-8", "surrogatepass"))
-    if size > MAX_BYTES:
-        return [("size", 0, f"the code is {size} bytes; the limit is {MAX_BYTES}")]
+    if size > max_bytes:
+        return [("size", 0, f"the code is {size} bytes; the limit is {max_bytes}")]
     try:
         tree = ast.parse(code, "<transform>", "exec")
     except SyntaxError as exc:
@@ -205,9 +260,9 @@ def check(code):
         count = 0
         for _ in ast.walk(tree):
             count += 1
-            if count > MAX_NODES:
-                return [("too_complex", 0, f"the code has more than {MAX_NODES} syntax nodes")]
-        checker = Checker()
+            if count > max_nodes:
+                return [("too_complex", 0, f"the code has more than {max_nodes} syntax nodes")]
+        checker = Checker(frozenset(allowed_modules))
         checker.visit(tree)
     except RecursionError:
         return [("too_complex", 0, "the code is nested too deeply to check")]
@@ -220,14 +275,23 @@ def check(code):
 OUTPUT_COLUMNS = ["idx", "rule", "line", "message"]
 
 
-def transform(rows):
-    out = []
-    for row in rows:
-        code = row["code"]
-        # What this check saw, so that the caller can prove it is the code it sent.
-        digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
-        out.append({"idx": row["idx"], "rule": "#sha256", "line": 0, "message": digest})
-        for rule, line, message in check(code):
-            out.append({"idx": row["idx"], "rule": rule, "line": line, "message": message})
-    return out
-`;
+def transform_for(config):
+    """The built-in transform of the harness for a JSON configuration
+    {"allowedModules": [...], "maxBytes": n, "maxNodes": n} (missing keys: the defaults)."""
+    settings = json.loads(config) if isinstance(config, str) else dict(config)
+    allowed = tuple(settings.get("allowedModules", DEFAULT_ALLOWED_MODULES))
+    max_bytes = int(settings.get("maxBytes", DEFAULT_MAX_BYTES))
+    max_nodes = int(settings.get("maxNodes", DEFAULT_MAX_NODES))
+
+    def transform(rows):
+        out = []
+        for row in rows:
+            code = row["code"]
+            # What this check saw, so that the caller can prove it is the code it sent.
+            digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+            out.append({"idx": row["idx"], "rule": "#sha256", "line": 0, "message": digest})
+            for rule, line, message in check(code, allowed, max_bytes, max_nodes):
+                out.append({"idx": row["idx"], "rule": rule, "line": line, "message": message})
+        return out
+
+    return transform
