@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, STATE, api, psqlAdmin, stackEnv, token, waitForRun } from '../support/stack';
+import { REPO, STATE, api, psqlAdmin, stackEnv, token, waitForRun } from '@aoetl/testing';
 
 jest.setTimeout(300_000);
 
