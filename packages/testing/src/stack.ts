@@ -56,7 +56,7 @@ export function psqlAdmin(database: string, sql: string): string {
   return execFileSync(
     'runuser',
     ['-u', 'postgres', '--', 'psql', '-h', socket, '-p', env.AOETL_PG_PORT ?? '5433', '-d', database, '-v', 'ON_ERROR_STOP=1', '-AtX', '-c', sql],
-    { encoding: 'utf8', env: { PATH: process.env.PATH, TZ: 'UTC', PGTZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { encoding: 'utf8', env: { PATH: process.env.PATH, TZ: 'UTC', PGTZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 512 * 1024 * 1024 },
   ).trim();
 }
 
