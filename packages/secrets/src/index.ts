@@ -8,6 +8,7 @@ export type {
   Transit,
 } from './secret-store.js';
 export { VaultSecretStore, type VaultAuth, type VaultOptions } from './vault.js';
+export { appRoleVault, type AppRoleSettings } from './approle.js';
 export { VaultTransit } from './transit.js';
 export { emitAudit, type AuditRecord, type AuditEvent, type AuditSink } from './audit.js';
 export {

@@ -3,7 +3,7 @@ import { ConfigError } from '@aoetl/contracts';
 import { CheckpointFile, canonicalJson, transitSigner, type Checkpoint, type CheckpointVerifier } from '@aoetl/audit';
 import { eraseSubject, type ErasureCount, type ErasureSubject, type ErasureTarget } from '@aoetl/etl';
 import type { Logger } from '@aoetl/observability';
-import { VaultSecretStore } from '@aoetl/secrets';
+import { appRoleVault, type VaultSecretStore } from '@aoetl/secrets';
 import type { GatewayConfig } from './config.js';
 
 /** What the audit verify and erasure routes need beyond the control database. */
@@ -44,17 +44,11 @@ export function vaultGovernance(secrets: VaultSecretStore, opts: VaultGovernance
 
 /** Vault-backed governance from the configuration; null when it names no Vault (verify trusts no checkpoint, erasure answers 503). */
 export function governanceFrom(config: GatewayConfig, logger: Logger): GovernanceDeps | null {
-  if (!config.AOETL_VAULT_ADDR) return null;
-  if (!config.AOETL_VAULT_CACERT || !config.AOETL_VAULT_ROLE_ID || !config.AOETL_VAULT_SECRET_ID || !config.AOETL_DB_CA_FILE) {
-    throw new ConfigError('invalid configuration: AOETL_VAULT_ADDR needs AOETL_VAULT_CACERT, AOETL_VAULT_ROLE_ID, AOETL_VAULT_SECRET_ID and AOETL_DB_CA_FILE');
+  if (config.AOETL_VAULT_ADDR && !config.AOETL_DB_CA_FILE) {
+    throw new ConfigError('invalid configuration: AOETL_VAULT_ADDR needs AOETL_DB_CA_FILE (erasure connects to the targets)');
   }
-  const secrets = new VaultSecretStore({
-    endpoint: config.AOETL_VAULT_ADDR,
-    caFile: config.AOETL_VAULT_CACERT,
-    auth: { method: 'approle', roleId: config.AOETL_VAULT_ROLE_ID, secretId: config.AOETL_VAULT_SECRET_ID },
-    logger: logger.child({ component: 'vault' }),
-    actor: 'agent-gateway',
-  });
+  const secrets = appRoleVault(config, { logger: logger.child({ component: 'vault' }), actor: 'agent-gateway' });
+  if (!secrets || !config.AOETL_DB_CA_FILE) return null;
   return vaultGovernance(secrets, {
     checkpointFile: config.AOETL_AUDIT_CHECKPOINT_FILE,
     signingKey: config.AOETL_AUDIT_SIGNING_KEY,

@@ -2,7 +2,7 @@ import { sleep } from '@aoetl/timing';
 import { CheckpointFile, signCheckpoint, transitSigner, type CheckpointSigner } from '@aoetl/audit';
 import { ConfigError } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
-import { VaultSecretStore } from '@aoetl/secrets';
+import { appRoleVault } from '@aoetl/secrets';
 import type { Store } from '@aoetl/store';
 import type { OrchestratorConfig } from './config.js';
 
@@ -69,17 +69,8 @@ export async function startGovernance(config: OrchestratorConfig, store: Governa
   const log = logger.child({ component: 'governance' });
   const days = retentionDays(config.AOETL_RETENTION_DAYS, config.AOETL_RETENTION_TENANT_DAYS);
   const loops = [every(config.AOETL_RETENTION_EVERY_MS, signal, log, 'retention purge', () => purgeOnce(store, days, log))];
-  if (config.AOETL_VAULT_ADDR) {
-    if (!config.AOETL_VAULT_CACERT || !config.AOETL_VAULT_ROLE_ID || !config.AOETL_VAULT_SECRET_ID) {
-      throw new ConfigError('invalid configuration: AOETL_VAULT_ADDR needs AOETL_VAULT_CACERT, AOETL_VAULT_ROLE_ID and AOETL_VAULT_SECRET_ID');
-    }
-    const vault = new VaultSecretStore({
-      endpoint: config.AOETL_VAULT_ADDR,
-      caFile: config.AOETL_VAULT_CACERT,
-      auth: { method: 'approle', roleId: config.AOETL_VAULT_ROLE_ID, secretId: config.AOETL_VAULT_SECRET_ID },
-      logger: log.child({ component: 'vault' }),
-      actor: 'orchestrator',
-    });
+  const vault = appRoleVault(config, { logger: log.child({ component: 'vault' }), actor: 'orchestrator' });
+  if (vault) {
     const signer = transitSigner(vault.transit(), config.AOETL_AUDIT_SIGNING_KEY);
     const file = new CheckpointFile(config.AOETL_AUDIT_CHECKPOINT_FILE);
     const signed = new Map<string, number>();
