@@ -4,7 +4,7 @@
  * through the real harness. Needs the stack's superuser socket (test.env); a missing stack fails.
  */
 import { execFileSync } from 'node:child_process';
-import { stackEnv } from '../../../../test/support/stack.js';
+import { stackEnv } from '@aoetl/testing';
 import { planFromInstruction, sqlFromPlan, type Column } from '../../src/index.js';
 import { fromCopyText, runHarness, type Value } from '../support/harness.js';
 
