@@ -28,7 +28,8 @@ import { emptyInput, generatedInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const { image, socketPath, docker } = dockerSandbox();
+// The battery's driver reaches Docker the way the etl-agent does: over the TLS endpoint with a client certificate.
+const { image, socketPath, engine, docker } = dockerSandbox();
 
 // A secret planted in the agent's own environment (this process is the agent) before any sandbox starts.
 const CANARY_SECRET = `canary-${randomBytes(16).toString('hex')}`;
@@ -695,7 +696,8 @@ describe.each<SandboxRuntime>(['runc', 'runsc'])('adversarial battery under %s',
   let n = 0;
 
   beforeAll(async () => {
-    driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, seccomp: 'docker-default', socketPath, limits: LIMITS, reapIntervalMs: 0, onEvent: (e) => events.push(e) });
+    if (!engine.remote) throw new Error('the stack has no Docker TLS endpoint (AOETL_DOCKER_HOST in etl-agent.env): restart it with deploy/local/docker.sh');
+    driver = await DockerSandboxDriver.create({ image, runtime, allowRunc: true, harnessGuard: false, seccomp: 'docker-default', ...engine, limits: LIMITS, reapIntervalMs: 0, onEvent: (e) => events.push(e) });
     server = createServer((socket) => {
       connections++;
       socket.end('hello from the host\n');

@@ -3,14 +3,22 @@
 import { PassThrough, Readable } from 'node:stream';
 import { stackEnv } from '@aoetl/testing';
 import Docker from 'dockerode';
+import { dockerConnectionOptions, type DockerRemoteTls } from '../../src/index.js';
 
-/** The local stack's sandbox image and Docker engine (from .state/env/etl-agent.env). */
-export function dockerSandbox(): { image: string; socketPath: string; docker: Docker } {
+/**
+ * The local stack's sandbox image and Docker engine (from .state/env/etl-agent.env): `engine` is the way the
+ * etl-agent itself reaches Docker (the TLS endpoint with its client certificate when the stack has one, as in a
+ * cluster), `socketPath` the local socket for tests that need it.
+ */
+export function dockerSandbox(): { image: string; socketPath: string; engine: { socketPath: string; remote?: DockerRemoteTls }; docker: Docker } {
   const env = stackEnv('etl-agent');
   const image = env.AOETL_SANDBOX_IMAGE;
   if (!image) throw new Error('AOETL_SANDBOX_IMAGE is missing from etl-agent.env: run deploy/local/sandbox-image.sh start');
   const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
-  return { image, socketPath, docker: new Docker({ socketPath }) };
+  const host = env.AOETL_DOCKER_HOST;
+  const [caFile, certFile, keyFile] = [env.AOETL_DOCKER_CA_FILE, env.AOETL_DOCKER_CERT_FILE, env.AOETL_DOCKER_KEY_FILE];
+  const engine = host && caFile && certFile && keyFile ? { socketPath, remote: { host, caFile, certFile, keyFile } } : { socketPath };
+  return { image, socketPath, engine, docker: new Docker(dockerConnectionOptions(engine)) };
 }
 
 /** COPY text input from rows of already-encoded fields. */
