@@ -3,8 +3,8 @@ import { hasPermission, requirePermission } from '@aoetl/auth';
 import { sleep } from '@aoetl/timing';
 import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus } from '@aoetl/contracts';
 import { runNeedsApproval } from '@aoetl/runs';
-import type { RunRecord, RunStepRecord } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
+import { audienceOf, runView, stepView } from '../run-view.js';
 import { LIST_FIELDS, messageContext, withRequestFields } from '../request-context.js';
 import {
   EventStream,
@@ -18,35 +18,6 @@ import {
   RunResponse,
   problems,
 } from '../schemas.js';
-
-const stepView = (s: RunStepRecord) => ({ status: s.status, at: s.at, detail: s.detail });
-
-/** Named fields only: whatever else a record carries never reaches a response. */
-export function runView(r: RunRecord) {
-  return {
-    id: r.id,
-    pipelineId: r.pipelineId,
-    status: r.status,
-    approvalRequired: r.approvalRequired,
-    submittedBy: r.submittedBy,
-    cancelledBy: r.cancelledBy,
-    requestId: r.requestId,
-    pipelineVersion: r.pipelineVersion,
-    artifactSha256: r.artifactSha256,
-    target: r.snapshot
-      ? { connection: r.snapshot.target.connection, table: r.snapshot.target.table, mode: r.snapshot.target.mode, keys: r.snapshot.target.keys ?? [] }
-      : null,
-    chunks: r.chunks,
-    rowsIn: r.rowsIn,
-    rowsOut: r.rowsOut,
-    bytesOut: r.bytesOut,
-    error: r.error,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-  };
-}
 
 const HEARTBEAT_MS = 15_000;
 
@@ -105,7 +76,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const page = await withRequestFields(LIST_FIELDS, () =>
         store.runs.list(request.principal!.tenant, { pipelineId, status: status as RunStatus | undefined }, { limit: limit ?? 20, cursor }),
       );
-      return { items: page.items.map(runView), nextCursor: page.nextCursor };
+      const audience = audienceOf(request.principal!);
+      return { items: page.items.map((r) => runView(r, audience)), nextCursor: page.nextCursor };
     },
   );
 
@@ -125,7 +97,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const tenant = request.principal!.tenant;
       const run = await store.runs.get(tenant, request.params.id);
       const steps = await store.runs.steps(tenant, run.id);
-      return { ...runView(run), steps: steps.map(stepView) };
+      const audience = audienceOf(request.principal!);
+      return { ...runView(run, audience), steps: steps.map((s) => stepView(s, audience)) };
     },
   );
 
@@ -150,7 +123,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const run = await store.runs.cancel(principal.tenant, found.id, principal.id);
       request.log.info({ runId: run.id }, 'run cancelled');
       const steps = await store.runs.steps(principal.tenant, run.id);
-      return { ...runView(run), steps: steps.map(stepView) };
+      const audience = audienceOf(principal);
+      return { ...runView(run, audience), steps: steps.map((s) => stepView(s, audience)) };
     },
   );
 
@@ -170,6 +144,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     },
     async (request, reply) => {
       const tenant = request.principal!.tenant;
+      const audience = audienceOf(request.principal!);
       const runId = request.params.id;
       const lastEventId = request.headers['last-event-id'];
       let after = request.query.after ?? (lastEventId === undefined ? 0 : Number(lastEventId));
@@ -198,7 +173,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
         let lastWrite = Date.now();
         for (;;) {
           for (const step of batch.steps) {
-            send('status', stepView(step), step.id);
+            send('status', stepView(step, audience), step.id);
             after = step.id;
           }
           if (batch.steps.length > 0) lastWrite = Date.now();
