@@ -17,6 +17,7 @@ import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import type { GovernanceDeps } from './governance.js';
+import { RunEventHub } from './run-events.js';
 import { requestIdFrom } from './request-context.js';
 
 /** What the routes need from the control database: its repositories, not its pool or outbox. */
@@ -33,6 +34,11 @@ export interface AppDeps {
   approvalRequiredModes?: readonly WriteMode[];
   /** How often a run's event stream looks for new steps. Default 500 ms. */
   ssePollMs?: number;
+  /** Open run event streams per identity and per tenant (429 beyond). Defaults 5 and 50. */
+  sseStreamsPerIdentity?: number;
+  sseStreamsPerTenant?: number;
+  /** Requests per identity per minute to expensive routes (event streams, artifact diffs). Default 60. */
+  expensiveRateLimitPerMinute?: number;
   /** Load shedding threshold (0: no load shedding). Default 1000 ms. */
   maxEventLoopDelayMs?: number;
   /** Serve Swagger UI at /docs. Default true. */
@@ -45,6 +51,10 @@ export interface RouteOptions {
   store: GatewayQueries;
   approvalRequiredModes: readonly WriteMode[];
   ssePollMs: number;
+  /** Run event streams, one shared poller per run. */
+  events: RunEventHub;
+  /** Route-level rate limit (`config.rateLimit`) of expensive routes. */
+  expensiveRateLimit: { max: number; timeWindow: number };
   governance: GovernanceDeps | null;
 }
 
@@ -91,6 +101,11 @@ export async function buildApp(deps: AppDeps) {
     store: deps.store,
     approvalRequiredModes: deps.approvalRequiredModes ?? [],
     ssePollMs: deps.ssePollMs ?? 500,
+    events: new RunEventHub(deps.store.runs, deps.ssePollMs ?? 500, {
+      perIdentity: deps.sseStreamsPerIdentity ?? 5,
+      perTenant: deps.sseStreamsPerTenant ?? 50,
+    }, deps.logger),
+    expensiveRateLimit: { max: deps.expensiveRateLimitPerMinute ?? 60, timeWindow: 60_000 },
     governance: deps.governance ?? null,
   };
   await app.register(async (api) => {

@@ -16,6 +16,11 @@ export const GatewayConfig = Type.Object({
   AOETL_APPROVAL_REQUIRED_MODES: Type.String({ pattern: '^((append|merge|replace)(,(append|merge|replace))*)?$', default: '' }),
   /** How often a run's event stream looks for new steps. */
   AOETL_SSE_POLL_MS: Type.Integer({ minimum: 50, default: 500 }),
+  /** Open run event streams per identity and per tenant (429 + Retry-After beyond). */
+  AOETL_SSE_MAX_STREAMS_PER_IDENTITY: Type.Integer({ minimum: 1, default: 5 }),
+  AOETL_SSE_MAX_STREAMS_PER_TENANT: Type.Integer({ minimum: 1, default: 50 }),
+  /** Requests per identity per minute to expensive routes (event streams, artifact diffs). */
+  AOETL_EXPENSIVE_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 60 }),
   /** Load shedding: 503 while the event loop lags more than this. */
   AOETL_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, default: 1000 }),
   /** Vault (AppRole) for audit verify (transit) and erasure (target credentials, HMAC key); both answer 503 without it. */

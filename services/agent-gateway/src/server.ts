@@ -26,6 +26,9 @@ void startService({
       rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
       approvalRequiredModes: config.AOETL_APPROVAL_REQUIRED_MODES.split(',').filter(Boolean) as WriteMode[],
       ssePollMs: config.AOETL_SSE_POLL_MS,
+      sseStreamsPerIdentity: config.AOETL_SSE_MAX_STREAMS_PER_IDENTITY,
+      sseStreamsPerTenant: config.AOETL_SSE_MAX_STREAMS_PER_TENANT,
+      expensiveRateLimitPerMinute: config.AOETL_EXPENSIVE_RATE_LIMIT_PER_MINUTE,
       maxEventLoopDelayMs: config.AOETL_MAX_EVENT_LOOP_DELAY_MS,
       auth: {
         issuers: [config.AOETL_OIDC_ISSUER],

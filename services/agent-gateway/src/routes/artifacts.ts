@@ -55,7 +55,7 @@ function wholeReplacement(fromName: string, toName: string, before: string, afte
   };
 }
 
-export const artifactRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store }) => {
+export const artifactRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, expensiveRateLimit }) => {
   app.get(
     '/v1/pipelines/:id/artifacts',
     {
@@ -94,6 +94,7 @@ export const artifactRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
     '/v1/pipelines/:id/artifacts/:version/diff',
     {
       preHandler: requirePermission('read'),
+      config: { rateLimit: expensiveRateLimit },
       schema: {
         operationId: 'diffArtifact',
         summary: 'What changed in an artifact version (against version - 1, or `against`)',

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
-import { sleep } from '@aoetl/timing';
-import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus } from '@aoetl/contracts';
+import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, TooManyRequestsError, type RunStatus } from '@aoetl/contracts';
 import { runNeedsApproval } from '@aoetl/runs';
 import type { RouteOptions } from '../app.js';
 import { audienceOf, runView, stepView } from '../run-view.js';
@@ -20,8 +19,10 @@ import {
 } from '../schemas.js';
 
 const HEARTBEAT_MS = 15_000;
+/** Retry-After of a refused event stream: streams are long-lived, so a short wait rarely frees one. */
+const STREAM_RETRY_AFTER_SECONDS = 30;
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, ssePollMs, approvalRequiredModes }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, events, expensiveRateLimit, approvalRequiredModes }) => {
   // Open event streams end when the server closes, so shutdown does not wait for clients.
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
@@ -132,6 +133,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     '/v1/runs/:id/events',
     {
       preHandler: requirePermission('read'),
+      config: { rateLimit: expensiveRateLimit },
       schema: {
         operationId: 'streamRunEvents',
         summary: 'Follow a run live (server-sent events)',
@@ -143,13 +145,19 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       },
     },
     async (request, reply) => {
-      const tenant = request.principal!.tenant;
-      const audience = audienceOf(request.principal!);
+      const principal = request.principal!;
+      const audience = audienceOf(principal);
       const runId = request.params.id;
       const lastEventId = request.headers['last-event-id'];
       let after = request.query.after ?? (lastEventId === undefined ? 0 : Number(lastEventId));
-      const first = await store.runs.stepsAfter(tenant, runId, after);
-      if (!first) throw new NotFoundError('run not found');
+      let feed;
+      try {
+        feed = await events.join(principal.tenant, principal.id, runId);
+      } catch (err) {
+        if (err instanceof TooManyRequestsError) void reply.header('retry-after', String(STREAM_RETRY_AFTER_SECONDS));
+        throw err;
+      }
+      if (!feed) throw new NotFoundError('run not found');
 
       const deadline = Date.now() + (request.query.timeoutSeconds ?? 900) * 1000;
       const stop = new AbortController();
@@ -169,37 +177,34 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
         res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
       try {
-        let batch = first;
         let lastWrite = Date.now();
-        for (;;) {
-          for (const step of batch.steps) {
+        while (!stop.signal.aborted) {
+          const steps = feed.stepsAfter(after);
+          for (const step of steps) {
             send('status', stepView(step, audience), step.id);
             after = step.id;
           }
-          if (batch.steps.length > 0) lastWrite = Date.now();
-          if (TERMINAL_STATUSES.includes(batch.status) && batch.steps.length === 0) {
-            send('end', { status: batch.status });
+          if (steps.length > 0) lastWrite = Date.now();
+          const status = feed.status;
+          if (status === null) break;
+          if (TERMINAL_STATUSES.includes(status)) {
+            send('end', { status });
             break;
           }
-          if (batch.steps.length === 0) {
-            if (Date.now() >= deadline) {
-              send('timeout', { status: batch.status });
-              break;
-            }
-            if (Date.now() - lastWrite >= HEARTBEAT_MS) {
-              res.write(': keep-alive\n\n');
-              lastWrite = Date.now();
-            }
-            await sleep(ssePollMs, stop.signal);
+          if (Date.now() >= deadline) {
+            send('timeout', { status });
+            break;
           }
-          if (stop.signal.aborted) break;
-          const next = await store.runs.stepsAfter(tenant, runId, after);
-          if (!next) break;
-          batch = next;
+          if (Date.now() - lastWrite >= HEARTBEAT_MS) {
+            res.write(': keep-alive\n\n');
+            lastWrite = Date.now();
+          }
+          await feed.changed(Math.min(HEARTBEAT_MS, Math.max(1, deadline - Date.now())), stop.signal);
         }
       } catch (err) {
         request.log.warn({ err, runId }, 'run event stream failed');
       } finally {
+        feed.leave();
         closing.signal.removeEventListener('abort', onClosing);
         res.off('close', onClosing);
         res.end();
