@@ -18,6 +18,7 @@ import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import type { GovernanceDeps } from './governance.js';
 import { RunEventHub } from './run-events.js';
+import { DiffService } from './diff-service.js';
 import { requestIdFrom } from './request-context.js';
 
 /** What the routes need from the control database: its repositories, not its pool or outbox. */
@@ -53,6 +54,8 @@ export interface RouteOptions {
   ssePollMs: number;
   /** Run event streams, one shared poller per run. */
   events: RunEventHub;
+  /** Diffs off the event loop (worker thread), size-capped and cached. */
+  diffs: DiffService;
   /** Route-level rate limit (`config.rateLimit`) of expensive routes. */
   expensiveRateLimit: { max: number; timeWindow: number };
   governance: GovernanceDeps | null;
@@ -105,9 +108,11 @@ export async function buildApp(deps: AppDeps) {
       perIdentity: deps.sseStreamsPerIdentity ?? 5,
       perTenant: deps.sseStreamsPerTenant ?? 50,
     }, deps.logger),
+    diffs: new DiffService(),
     expensiveRateLimit: { max: deps.expensiveRateLimitPerMinute ?? 60, timeWindow: 60_000 },
     governance: deps.governance ?? null,
   };
+  app.addHook('onClose', async () => routeOptions.diffs.close());
   await app.register(async (api) => {
     await api.register(unauthenticatedRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 }); // before verification
     await api.register(aoetlAuth, deps.auth);
