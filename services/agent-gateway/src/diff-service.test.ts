@@ -43,7 +43,7 @@ describe('DiffService', () => {
     expect(diffs.diff('k1', 'v1', 'v2', 'a\n', 'b\n')).toBe(first);
     await first;
     const second = diffs.diff('k2', 'v1', 'v2', 'a\n', 'c\n');
-    diffs.diff('k1', 'v1', 'v2', 'a\n', 'b\n'); // k1 is now the most recent
+    void diffs.diff('k1', 'v1', 'v2', 'a\n', 'b\n'); // k1 is now the most recent
     void diffs.diff('k3', 'v1', 'v2', 'a\n', 'd\n'); // evicts k2
     expect(diffs.diff('k1', 'v1', 'v2', 'a\n', 'b\n')).toBe(first);
     expect(diffs.diff('k2', 'v1', 'v2', 'a\n', 'c\n')).not.toBe(second);
