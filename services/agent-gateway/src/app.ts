@@ -35,6 +35,8 @@ export interface AppDeps {
   approvalRequiredModes?: readonly WriteMode[];
   /** How often a run's event stream looks for new steps. Default 500 ms. */
   ssePollMs?: number;
+  /** Per-tenant run quota checked at submit (429 + Retry-After beyond). Defaults 100 queued, 20 in flight. */
+  runQuota?: RunQuota;
   /** Open run event streams per identity and per tenant (429 beyond). Defaults 5 and 50. */
   sseStreamsPerIdentity?: number;
   sseStreamsPerTenant?: number;
@@ -48,10 +50,18 @@ export interface AppDeps {
   governance?: GovernanceDeps | null;
 }
 
+export interface RunQuota {
+  /** Runs a tenant may have waiting (awaiting approval or queued). */
+  maxQueued: number;
+  /** Runs a tenant may have planning or running. */
+  maxInFlight: number;
+}
+
 export interface RouteOptions {
   store: GatewayQueries;
   approvalRequiredModes: readonly WriteMode[];
   ssePollMs: number;
+  runQuota: RunQuota;
   /** Run event streams, one shared poller per run. */
   events: RunEventHub;
   /** Diffs off the event loop (worker thread), size-capped and cached. */
@@ -104,6 +114,7 @@ export async function buildApp(deps: AppDeps) {
     store: deps.store,
     approvalRequiredModes: deps.approvalRequiredModes ?? [],
     ssePollMs: deps.ssePollMs ?? 500,
+    runQuota: deps.runQuota ?? { maxQueued: 100, maxInFlight: 20 },
     events: new RunEventHub(deps.store.runs, deps.ssePollMs ?? 500, {
       perIdentity: deps.sseStreamsPerIdentity ?? 5,
       perTenant: deps.sseStreamsPerTenant ?? 50,

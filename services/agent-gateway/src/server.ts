@@ -26,6 +26,7 @@ void startService({
       rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
       approvalRequiredModes: config.AOETL_APPROVAL_REQUIRED_MODES.split(',').filter(Boolean) as WriteMode[],
       ssePollMs: config.AOETL_SSE_POLL_MS,
+      runQuota: { maxQueued: config.AOETL_TENANT_MAX_QUEUED_RUNS, maxInFlight: config.AOETL_TENANT_MAX_IN_FLIGHT_RUNS },
       sseStreamsPerIdentity: config.AOETL_SSE_MAX_STREAMS_PER_IDENTITY,
       sseStreamsPerTenant: config.AOETL_SSE_MAX_STREAMS_PER_TENANT,
       expensiveRateLimitPerMinute: config.AOETL_EXPENSIVE_RATE_LIMIT_PER_MINUTE,

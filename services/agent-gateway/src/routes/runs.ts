@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
 import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, TooManyRequestsError, type RunStatus } from '@aoetl/contracts';
 import { runNeedsApproval } from '@aoetl/runs';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions, RunQuota } from '../app.js';
 import { audienceOf, runView, stepView } from '../run-view.js';
 import { LIST_FIELDS, messageContext, withRequestFields } from '../request-context.js';
 import {
@@ -19,10 +19,23 @@ import {
 } from '../schemas.js';
 
 const HEARTBEAT_MS = 15_000;
+/** Retry-After of a submit refused by the quota: runs take a while to finish. */
+const QUOTA_RETRY_AFTER_SECONDS = 30;
+
+/** Why the tenant may not submit another run now (the limit named), or null. */
+export function quotaRefusal(active: { queued: number; inFlight: number }, quota: RunQuota): string | null {
+  if (active.queued >= quota.maxQueued) {
+    return `tenant run quota: at most ${quota.maxQueued} runs waiting (awaiting approval or queued); ${active.queued} are`;
+  }
+  if (active.inFlight >= quota.maxInFlight) {
+    return `tenant run quota: at most ${quota.maxInFlight} runs in flight (planning or running); ${active.inFlight} are`;
+  }
+  return null;
+}
 /** Retry-After of a refused event stream: streams are long-lived, so a short wait rarely frees one. */
 const STREAM_RETRY_AFTER_SECONDS = 30;
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, events, expensiveRateLimit, approvalRequiredModes }) => {
+export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, events, expensiveRateLimit, approvalRequiredModes, runQuota }) => {
   // Open event streams end when the server closes, so shutdown does not wait for clients.
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
@@ -46,6 +59,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const principal = request.principal!;
       const key = request.headers['idempotency-key'];
       const pipeline = await store.pipelines.get(principal.tenant, request.params.id);
+      const refusal = quotaRefusal(await store.runs.activeCounts(principal.tenant), runQuota);
+      if (refusal !== null) {
+        void reply.header('retry-after', String(QUOTA_RETRY_AFTER_SECONDS));
+        throw new TooManyRequestsError(refusal);
+      }
       const { run, created } = await store.runs.create({
         tenant: principal.tenant,
         pipelineId: pipeline.id,
