@@ -246,12 +246,12 @@ export class Runs {
     return page.steps;
   }
 
-  /** How many of the tenant's runs wait (awaiting approval or queued) and how many are in flight (planning, running). */
+  /** How many of the tenant's runs are queued and how many are in flight (planning, running); runs awaiting an approval hold nothing. */
   async activeCounts(tenant: string): Promise<{ queued: number; inFlight: number }> {
     const { rows } = await this.pool.query(
-      `SELECT count(*) FILTER (WHERE status IN ('awaiting_approval', 'queued'))::int AS queued,
+      `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued,
               count(*) FILTER (WHERE status IN ('planning', 'running'))::int AS in_flight
-       FROM runs WHERE tenant = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')`,
+       FROM runs WHERE tenant = $1 AND status IN ('queued', 'planning', 'running')`,
       [tenant],
     );
     const row = rows[0] as { queued: number; in_flight: number };

@@ -51,7 +51,7 @@ export interface AppDeps {
 }
 
 export interface RunQuota {
-  /** Runs a tenant may have waiting (awaiting approval or queued). */
+  /** Runs a tenant may have queued (runs awaiting an approval hold no agent and are not counted). */
   maxQueued: number;
   /** Runs a tenant may have planning or running. */
   maxInFlight: number;

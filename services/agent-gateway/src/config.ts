@@ -16,7 +16,7 @@ export const GatewayConfig = Type.Object({
   AOETL_APPROVAL_REQUIRED_MODES: Type.String({ pattern: '^((append|merge|replace)(,(append|merge|replace))*)?$', default: '' }),
   /** How often a run's event stream looks for new steps. */
   AOETL_SSE_POLL_MS: Type.Integer({ minimum: 50, default: 500 }),
-  /** Per-tenant run quota checked at submit: runs waiting (awaiting approval or queued) and in flight (429 beyond). */
+  /** Per-tenant run quota checked at submit: runs queued and in flight (planning, running); 429 beyond. */
   AOETL_TENANT_MAX_QUEUED_RUNS: Type.Integer({ minimum: 1, default: 100 }),
   AOETL_TENANT_MAX_IN_FLIGHT_RUNS: Type.Integer({ minimum: 1, default: 20 }),
   /** Open run event streams per identity and per tenant (429 + Retry-After beyond). */

@@ -25,7 +25,7 @@ const QUOTA_RETRY_AFTER_SECONDS = 30;
 /** Why the tenant may not submit another run now (the limit named), or null. */
 export function quotaRefusal(active: { queued: number; inFlight: number }, quota: RunQuota): string | null {
   if (active.queued >= quota.maxQueued) {
-    return `tenant run quota: at most ${quota.maxQueued} runs waiting (awaiting approval or queued); ${active.queued} are`;
+    return `tenant run quota: at most ${quota.maxQueued} runs queued; ${active.queued} are`;
   }
   if (active.inFlight >= quota.maxInFlight) {
     return `tenant run quota: at most ${quota.maxInFlight} runs in flight (planning or running); ${active.inFlight} are`;
