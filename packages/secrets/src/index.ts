@@ -9,6 +9,7 @@ export type {
 } from './secret-store.js';
 export { VaultSecretStore, type VaultAuth, type VaultOptions } from './vault.js';
 export { VaultTransit } from './transit.js';
+export { parseTenantScope, scopeViolations, type TenantScope, type ScopedConnection, type ScopeViolation } from './tenant-scope.js';
 export { emitAudit, type AuditRecord, type AuditEvent, type AuditSink } from './audit.js';
 export {
   VaultUnavailableError,

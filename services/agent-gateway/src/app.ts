@@ -5,6 +5,7 @@ import { aoetlAuth, type AuthPluginOptions } from '@aoetl/auth';
 import type { WriteMode } from '@aoetl/contracts';
 import { problems } from '@aoetl/http';
 import type { Logger } from '@aoetl/observability';
+import type { TenantScope } from '@aoetl/secrets';
 import type { Store } from '@aoetl/store';
 import { openapi } from './plugins/external/openapi.js';
 import { perIdentityRateLimit, unauthenticatedRateLimit } from './plugins/external/rate-limit.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   ssePollMs?: number;
   /** Per-tenant run quota checked at submit (429 + Retry-After beyond). Defaults 100 queued, 20 in flight. */
   runQuota?: RunQuota;
+  /** Which Vault roles and database hosts each tenant's connections may name. Default: no restriction. */
+  tenantScope?: TenantScope;
   /** Open run event streams per identity and per tenant (429 beyond). Defaults 5 and 50. */
   sseStreamsPerIdentity?: number;
   sseStreamsPerTenant?: number;
@@ -62,6 +65,7 @@ export interface RouteOptions {
   approvalRequiredModes: readonly WriteMode[];
   ssePollMs: number;
   runQuota: RunQuota;
+  tenantScope: TenantScope;
   /** Run event streams, one shared poller per run. */
   events: RunEventHub;
   /** Diffs off the event loop (worker thread), size-capped and cached. */
@@ -115,6 +119,7 @@ export async function buildApp(deps: AppDeps) {
     approvalRequiredModes: deps.approvalRequiredModes ?? [],
     ssePollMs: deps.ssePollMs ?? 500,
     runQuota: deps.runQuota ?? { maxQueued: 100, maxInFlight: 20 },
+    tenantScope: deps.tenantScope ?? { vaultRoles: [], hosts: null },
     events: new RunEventHub(deps.store.runs, deps.ssePollMs ?? 500, {
       perIdentity: deps.sseStreamsPerIdentity ?? 5,
       perTenant: deps.sseStreamsPerTenant ?? 50,
