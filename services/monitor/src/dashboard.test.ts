@@ -8,7 +8,7 @@ describe('dashboard run list', () => {
   test('shows a failed run\'s reason with the row values it quotes replaced by their type and length', async () => {
     const metrics = new RunMetrics(new Registry());
     const reason = 'invalid input syntax for type bigint: "alice.secret@example.com"';
-    metrics.record(envelope('run.status', { runId: randomUUID(), tenant: 'acme', pipelineId: randomUUID(), status: 'failed', reason }, { requestId: 'r' }));
+    metrics.record(envelope('run.status', { runId: randomUUID(), tenant: 'acme', pipelineId: randomUUID(), status: 'failed' as const, reason }, { requestId: 'r' }));
     const app = buildDashboard(metrics, 60_000, createLogger({ name: 'dashboard-test', level: 'silent' }));
     try {
       const res = await app.inject({ method: 'GET', url: '/api/summary' });
