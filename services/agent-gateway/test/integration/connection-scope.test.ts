@@ -10,10 +10,11 @@ import { bearer, unique } from '../support/routes.js';
 jest.setTimeout(60_000);
 
 let gw: TestGateway;
-const admin = { authorization: bearer(realToken('admin')) }; // tenant acme
+let admin: { authorization: string }; // tenant acme
 const body = (vaultRole: string, host = '127.0.0.1', port = 5433) => ({ kind: 'postgres', host, port, database: 'source', vaultRole });
 
 beforeAll(async () => {
+  admin = { authorization: bearer(realToken('admin')) };
   gw = await buildTestGateway({}, { tenantScope: parseTenantScope('database/creds/{tenant}-*', 'acme=127.0.0.1:5433;globex=10.9.9.9') });
 });
 afterAll(async () => gw?.close());
