@@ -106,8 +106,10 @@ class Session {
       await client.connect();
     } catch (err) {
       // A connection that could not be made is worth another attempt, unless Postgres said why not (SQLSTATE).
+      // The run reports the connection's name only: the driver's message names hosts and ports and tells refused
+      // from timed out (a port scanner through run errors); it stays in the cause, for the logs.
       const typed = classifyError(err);
-      throw typed instanceof UpstreamError ? typed : new UpstreamError(`could not connect to ${desc.name}: ${typed.message}`, { cause: err });
+      throw new UpstreamError(connectFailure(desc.name), { cause: err, retryable: typed instanceof UpstreamError ? typed.retryable : true });
     }
     return client;
   }
@@ -124,6 +126,9 @@ class Session {
     if (lost) throw new CredentialLostError(`${lost}; the task was stopped and rolled back`);
   }
 }
+
+/** What a run reports when a connection could not be made. */
+export const connectFailure = (name: string) => `could not connect to connection '${name}'`;
 
 async function typeNames(client: pg.Client, oids: number[]): Promise<Map<number, string>> {
   const { rows } = await client.query<{ oid: number; typname: string }>(

@@ -19,15 +19,19 @@ export function createRegistry(service: string): Registry {
   return registry;
 }
 
-/** Runs every readiness check; returns which failed, with a short reason (no secrets: messages are scrubbed). */
-export async function runChecks(checks: ReadinessChecks): Promise<Record<string, string>> {
+/**
+ * Runs every readiness check: each answers `ok` or `failed`, never its error's text (which can name hosts, users or
+ * values); the reason goes to the log (scrubbed) when a logger is given.
+ */
+export async function runChecks(checks: ReadinessChecks, logger?: Logger): Promise<Record<string, 'ok' | 'failed'>> {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       try {
         await check();
         return [name, 'ok'] as const;
       } catch (err) {
-        return [name, err instanceof Error ? err.message.slice(0, 200) : 'failed'] as const;
+        logger?.warn({ err, check: name }, 'readiness check failed');
+        return [name, 'failed'] as const;
       }
     }),
   );
@@ -39,7 +43,7 @@ export function buildOpsServer(opts: Omit<OpsServerOptions, 'host' | 'port'>) {
   const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops' }), disableRequestLogging: true });
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const checks = await runChecks(opts.checks);
+    const checks = await runChecks(opts.checks, opts.logger);
     const ready = Object.values(checks).every((v) => v === 'ok');
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });

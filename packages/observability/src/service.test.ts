@@ -57,7 +57,8 @@ describe('bootService', () => {
       expect((await fetch(`${base}/livez`)).status).toBe(200);
       const notReady = await fetch(`${base}/readyz`);
       expect(notReady.status).toBe(503);
-      expect(await notReady.json()).toEqual({ status: 'not ready', checks: { dependency: 'dependency down' } });
+      expect(await notReady.json()).toEqual({ status: 'not ready', checks: { dependency: 'failed' } });
+      expect(JSON.stringify(await (await fetch(`${base}/readyz`)).json())).not.toContain('dependency down');
       ready = true;
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
       expect(await (await fetch(`${base}/metrics`)).text()).toContain('service="svc-test"');

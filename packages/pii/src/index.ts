@@ -1,3 +1,4 @@
+export { redactValues } from './redact.js';
 export { findPii, kindOfColumn, luhnValid, ibanRemainder, type PiiKind, type PiiMatch } from './detect.js';
 export {
   maskSample,

@@ -10,6 +10,7 @@ export type {
 export { VaultSecretStore, type VaultAuth, type VaultOptions } from './vault.js';
 export { appRoleVault, type AppRoleSettings } from './approle.js';
 export { VaultTransit } from './transit.js';
+export { parseTenantScope, scopeViolations, type TenantScope, type ScopedConnection, type ScopeViolation } from './tenant-scope.js';
 export { emitAudit, type AuditRecord, type AuditEvent, type AuditSink } from './audit.js';
 export {
   VaultUnavailableError,

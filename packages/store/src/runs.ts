@@ -246,6 +246,18 @@ export class Runs {
     return page.steps;
   }
 
+  /** How many of the tenant's runs are queued and how many are in flight (planning, running); runs awaiting an approval hold nothing. */
+  async activeCounts(tenant: string): Promise<{ queued: number; inFlight: number }> {
+    const { rows } = await this.pool.query(
+      `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued,
+              count(*) FILTER (WHERE status IN ('planning', 'running'))::int AS in_flight
+       FROM runs WHERE tenant = $1 AND status IN ('queued', 'planning', 'running')`,
+      [tenant],
+    );
+    const row = rows[0] as { queued: number; in_flight: number };
+    return { queued: row.queued, inFlight: row.in_flight };
+  }
+
   /**
    * The run's status and its steps after step id `afterId`, in order; null when the run is not the tenant's.
    * One statement, so a final status is never seen before the step that recorded it.

@@ -5,6 +5,7 @@ import { aoetlAuth, type AuthPluginOptions } from '@aoetl/auth';
 import type { WriteMode } from '@aoetl/contracts';
 import { problems } from '@aoetl/http';
 import type { Logger } from '@aoetl/observability';
+import type { TenantScope } from '@aoetl/secrets';
 import type { Store } from '@aoetl/store';
 import { openapi } from './plugins/external/openapi.js';
 import { perIdentityRateLimit, unauthenticatedRateLimit } from './plugins/external/rate-limit.js';
@@ -17,6 +18,8 @@ import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import type { GovernanceDeps } from './governance.js';
+import { RunEventHub } from './run-events.js';
+import { DiffService } from './diff-service.js';
 import { requestIdFrom } from './request-context.js';
 
 /** What the routes need from the control database: its repositories, not its pool or outbox. */
@@ -33,6 +36,15 @@ export interface AppDeps {
   approvalRequiredModes?: readonly WriteMode[];
   /** How often a run's event stream looks for new steps. Default 500 ms. */
   ssePollMs?: number;
+  /** Per-tenant run quota checked at submit (429 + Retry-After beyond). Defaults 100 queued, 20 in flight. */
+  runQuota?: RunQuota;
+  /** Which Vault roles and database hosts each tenant's connections may name. Default: no restriction. */
+  tenantScope?: TenantScope;
+  /** Open run event streams per identity and per tenant (429 beyond). Defaults 5 and 50. */
+  sseStreamsPerIdentity?: number;
+  sseStreamsPerTenant?: number;
+  /** Requests per identity per minute to expensive routes (event streams, artifact diffs). Default 60. */
+  expensiveRateLimitPerMinute?: number;
   /** Load shedding threshold (0: no load shedding). Default 1000 ms. */
   maxEventLoopDelayMs?: number;
   /** Serve Swagger UI at /docs. Default true. */
@@ -41,10 +53,25 @@ export interface AppDeps {
   governance?: GovernanceDeps | null;
 }
 
+export interface RunQuota {
+  /** Runs a tenant may have queued (runs awaiting an approval hold no agent and are not counted). */
+  maxQueued: number;
+  /** Runs a tenant may have planning or running. */
+  maxInFlight: number;
+}
+
 export interface RouteOptions {
   store: GatewayQueries;
   approvalRequiredModes: readonly WriteMode[];
   ssePollMs: number;
+  runQuota: RunQuota;
+  tenantScope: TenantScope;
+  /** Run event streams, one shared poller per run. */
+  events: RunEventHub;
+  /** Diffs off the event loop (worker thread), size-capped and cached. */
+  diffs: DiffService;
+  /** Route-level rate limit (`config.rateLimit`) of expensive routes. */
+  expensiveRateLimit: { max: number; timeWindow: number };
   governance: GovernanceDeps | null;
 }
 
@@ -91,8 +118,17 @@ export async function buildApp(deps: AppDeps) {
     store: deps.store,
     approvalRequiredModes: deps.approvalRequiredModes ?? [],
     ssePollMs: deps.ssePollMs ?? 500,
+    runQuota: deps.runQuota ?? { maxQueued: 100, maxInFlight: 20 },
+    tenantScope: deps.tenantScope ?? { vaultRoles: [], hosts: null },
+    events: new RunEventHub(deps.store.runs, deps.ssePollMs ?? 500, {
+      perIdentity: deps.sseStreamsPerIdentity ?? 5,
+      perTenant: deps.sseStreamsPerTenant ?? 50,
+    }, deps.logger),
+    diffs: new DiffService(),
+    expensiveRateLimit: { max: deps.expensiveRateLimitPerMinute ?? 60, timeWindow: 60_000 },
     governance: deps.governance ?? null,
   };
+  app.addHook('onClose', async () => routeOptions.diffs.close());
   await app.register(async (api) => {
     await api.register(unauthenticatedRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 }); // before verification
     await api.register(aoetlAuth, deps.auth);

@@ -16,6 +16,21 @@ export const GatewayConfig = Type.Object({
   AOETL_APPROVAL_REQUIRED_MODES: Type.String({ pattern: '^((append|merge|replace)(,(append|merge|replace))*)?$', default: '' }),
   /** How often a run's event stream looks for new steps. */
   AOETL_SSE_POLL_MS: Type.Integer({ minimum: 50, default: 500 }),
+  /**
+   * Vault role paths a tenant's connections may name: comma-separated templates, `{tenant}` replaced, a trailing `*`
+   * matching the rest of one path segment (e.g. `database/creds/{tenant}-*`). Empty: any role (no tenant scope).
+   */
+  AOETL_TENANT_VAULT_ROLES: Type.String({ default: '' }),
+  /** Database hosts per tenant: `tenant=host[:port]|host…;tenant2=…`. Empty: any host. The etl-agent checks the same. */
+  AOETL_TENANT_DB_HOSTS: Type.String({ default: '' }),
+  /** Per-tenant run quota checked at submit: runs queued and in flight (planning, running); 429 beyond. */
+  AOETL_TENANT_MAX_QUEUED_RUNS: Type.Integer({ minimum: 1, default: 100 }),
+  AOETL_TENANT_MAX_IN_FLIGHT_RUNS: Type.Integer({ minimum: 1, default: 20 }),
+  /** Open run event streams per identity and per tenant (429 + Retry-After beyond). */
+  AOETL_SSE_MAX_STREAMS_PER_IDENTITY: Type.Integer({ minimum: 1, default: 5 }),
+  AOETL_SSE_MAX_STREAMS_PER_TENANT: Type.Integer({ minimum: 1, default: 50 }),
+  /** Requests per identity per minute to expensive routes (event streams, artifact diffs). */
+  AOETL_EXPENSIVE_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 60 }),
   /** Load shedding: 503 while the event loop lags more than this. */
   AOETL_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 10, default: 1000 }),
   /** Vault (AppRole) for audit verify (transit) and erasure (target credentials, HMAC key); both answer 503 without it. */

@@ -1,5 +1,6 @@
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { Counter, startService } from '@aoetl/observability';
+import { parseTenantScope } from '@aoetl/secrets';
 import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/store';
 import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
@@ -26,6 +27,11 @@ void startService({
       rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,
       approvalRequiredModes: config.AOETL_APPROVAL_REQUIRED_MODES.split(',').filter(Boolean) as WriteMode[],
       ssePollMs: config.AOETL_SSE_POLL_MS,
+      tenantScope: parseTenantScope(config.AOETL_TENANT_VAULT_ROLES, config.AOETL_TENANT_DB_HOSTS),
+      runQuota: { maxQueued: config.AOETL_TENANT_MAX_QUEUED_RUNS, maxInFlight: config.AOETL_TENANT_MAX_IN_FLIGHT_RUNS },
+      sseStreamsPerIdentity: config.AOETL_SSE_MAX_STREAMS_PER_IDENTITY,
+      sseStreamsPerTenant: config.AOETL_SSE_MAX_STREAMS_PER_TENANT,
+      expensiveRateLimitPerMinute: config.AOETL_EXPENSIVE_RATE_LIMIT_PER_MINUTE,
       maxEventLoopDelayMs: config.AOETL_MAX_EVENT_LOOP_DELAY_MS,
       auth: {
         issuers: [config.AOETL_OIDC_ISSUER],

@@ -45,6 +45,10 @@ export const EtlAgentConfig = Type.Object({
   AOETL_DOCKER_CA_FILE: Type.Optional(Path),
   AOETL_DOCKER_CERT_FILE: Type.Optional(Path),
   AOETL_DOCKER_KEY_FILE: Type.Optional(Path),
+  /** Vault role templates a task's tenant may use (`database/creds/{tenant}-*`; empty: any), as the gateway's setting. */
+  AOETL_TENANT_VAULT_ROLES: Type.String({ default: '' }),
+  /** Database hosts per tenant (`tenant=host[:port]|host…;…`; empty: any), as the gateway's setting. */
+  AOETL_TENANT_DB_HOSTS: Type.String({ default: '' }),
   AOETL_TASK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),
 });

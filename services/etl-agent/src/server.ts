@@ -3,10 +3,12 @@ import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { GROUPS, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';
 import { commitRun, loadChunk } from '@aoetl/etl';
 import { registerSecret, startService } from '@aoetl/observability';
+import { parseTenantScope } from '@aoetl/secrets';
 import { EtlAgentConfig, sandboxSettings } from './config.js';
 import { SandboxTransformRunner, createSandboxDriver } from './sandbox-runner.js';
 import { CredentialEvents } from './credential-events.js';
 import { deadLetterHandler, taskHandler } from './task-handler.js';
+import { scopedSteps } from './tenant-scope.js';
 import { secretStoreFrom } from './vault-auth.js';
 
 void startService({
@@ -43,7 +45,7 @@ void startService({
         attempts: config.AOETL_TASK_ATTEMPTS,
         publish,
         logger,
-        steps: { loadChunk, commitRun },
+        steps: scopedSteps({ loadChunk, commitRun }, parseTenantScope(config.AOETL_TENANT_VAULT_ROLES, config.AOETL_TENANT_DB_HOSTS)),
         secrets,
         runner: new SandboxTransformRunner(sandbox),
         dbCaFile: config.AOETL_DB_CA_FILE,

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import type { Logger } from '@aoetl/observability';
+import { redactValues } from '@aoetl/pii';
 import type { RunMetrics } from './run-metrics.js';
 
 const PAGE = `<!doctype html>
@@ -25,7 +26,8 @@ export function buildDashboard(metrics: RunMetrics, staleMs: number, logger: Log
   const app = Fastify({ loggerInstance: logger.child({ component: 'dashboard' }), disableRequestLogging: true });
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
   app.get('/api/summary', async () => ({
-    runs: metrics.recent,
+    // A failure's reason can quote row data: the dashboard shows it with every value replaced by its type and length.
+    runs: metrics.recent.map((r) => (r.reason === undefined ? r : { ...r, reason: redactValues(r.reason) })),
     agents: [...metrics.agents].map(([agentId, a]) => ({
       agentId,
       service: a.service,

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
+import { InputError } from '@aoetl/contracts';
+import { scopeViolations } from '@aoetl/secrets';
 import type { ConnectionRecord } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
 import { LIST_FIELDS, withRequestFields } from '../request-context.js';
@@ -30,7 +32,7 @@ export function connectionView(c: ConnectionRecord) {
   };
 }
 
-export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store }) => {
+export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, tenantScope }) => {
   app.get(
     '/v1/connections',
     {
@@ -82,6 +84,10 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     },
     async (request, reply) => {
       const principal = request.principal!;
+      const violations = scopeViolations(tenantScope, principal.tenant, request.body);
+      if (violations.length > 0) {
+        throw new InputError(violations.map((v) => v.message).join('; '), { details: violations });
+      }
       const { connection, created } = await store.connections.put(
         principal.tenant,
         { name: request.params.name, ...request.body },

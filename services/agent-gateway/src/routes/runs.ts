@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
-import { sleep } from '@aoetl/timing';
-import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, type RunStatus } from '@aoetl/contracts';
+import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, TooManyRequestsError, type RunStatus } from '@aoetl/contracts';
 import { runNeedsApproval } from '@aoetl/runs';
-import type { RunRecord, RunStepRecord } from '@aoetl/store';
-import type { RouteOptions } from '../app.js';
+import type { RouteOptions, RunQuota } from '../app.js';
+import { audienceOf, runView, stepView } from '../run-view.js';
 import { LIST_FIELDS, messageContext, withRequestFields } from '../request-context.js';
 import {
   EventStream,
@@ -19,38 +18,24 @@ import {
   problems,
 } from '../schemas.js';
 
-const stepView = (s: RunStepRecord) => ({ status: s.status, at: s.at, detail: s.detail });
-
-/** Named fields only: whatever else a record carries never reaches a response. */
-export function runView(r: RunRecord) {
-  return {
-    id: r.id,
-    pipelineId: r.pipelineId,
-    status: r.status,
-    approvalRequired: r.approvalRequired,
-    submittedBy: r.submittedBy,
-    cancelledBy: r.cancelledBy,
-    requestId: r.requestId,
-    pipelineVersion: r.pipelineVersion,
-    artifactSha256: r.artifactSha256,
-    target: r.snapshot
-      ? { connection: r.snapshot.target.connection, table: r.snapshot.target.table, mode: r.snapshot.target.mode, keys: r.snapshot.target.keys ?? [] }
-      : null,
-    chunks: r.chunks,
-    rowsIn: r.rowsIn,
-    rowsOut: r.rowsOut,
-    bytesOut: r.bytesOut,
-    error: r.error,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-  };
-}
-
 const HEARTBEAT_MS = 15_000;
+/** Retry-After of a submit refused by the quota: runs take a while to finish. */
+const QUOTA_RETRY_AFTER_SECONDS = 30;
 
-export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, ssePollMs, approvalRequiredModes }) => {
+/** Why the tenant may not submit another run now (the limit named), or null. */
+export function quotaRefusal(active: { queued: number; inFlight: number }, quota: RunQuota): string | null {
+  if (active.queued >= quota.maxQueued) {
+    return `tenant run quota: at most ${quota.maxQueued} runs queued; ${active.queued} are`;
+  }
+  if (active.inFlight >= quota.maxInFlight) {
+    return `tenant run quota: at most ${quota.maxInFlight} runs in flight (planning or running); ${active.inFlight} are`;
+  }
+  return null;
+}
+/** Retry-After of a refused event stream: streams are long-lived, so a short wait rarely frees one. */
+const STREAM_RETRY_AFTER_SECONDS = 30;
+
+export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { store, events, expensiveRateLimit, approvalRequiredModes, runQuota }) => {
   // Open event streams end when the server closes, so shutdown does not wait for clients.
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
@@ -74,6 +59,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const principal = request.principal!;
       const key = request.headers['idempotency-key'];
       const pipeline = await store.pipelines.get(principal.tenant, request.params.id);
+      const refusal = quotaRefusal(await store.runs.activeCounts(principal.tenant), runQuota);
+      if (refusal !== null) {
+        void reply.header('retry-after', String(QUOTA_RETRY_AFTER_SECONDS));
+        throw new TooManyRequestsError(refusal);
+      }
       const { run, created } = await store.runs.create({
         tenant: principal.tenant,
         pipelineId: pipeline.id,
@@ -105,7 +95,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const page = await withRequestFields(LIST_FIELDS, () =>
         store.runs.list(request.principal!.tenant, { pipelineId, status: status as RunStatus | undefined }, { limit: limit ?? 20, cursor }),
       );
-      return { items: page.items.map(runView), nextCursor: page.nextCursor };
+      const audience = audienceOf(request.principal!);
+      return { items: page.items.map((r) => runView(r, audience)), nextCursor: page.nextCursor };
     },
   );
 
@@ -125,7 +116,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const tenant = request.principal!.tenant;
       const run = await store.runs.get(tenant, request.params.id);
       const steps = await store.runs.steps(tenant, run.id);
-      return { ...runView(run), steps: steps.map(stepView) };
+      const audience = audienceOf(request.principal!);
+      return { ...runView(run, audience), steps: steps.map((s) => stepView(s, audience)) };
     },
   );
 
@@ -150,7 +142,8 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const run = await store.runs.cancel(principal.tenant, found.id, principal.id);
       request.log.info({ runId: run.id }, 'run cancelled');
       const steps = await store.runs.steps(principal.tenant, run.id);
-      return { ...runView(run), steps: steps.map(stepView) };
+      const audience = audienceOf(principal);
+      return { ...runView(run, audience), steps: steps.map((s) => stepView(s, audience)) };
     },
   );
 
@@ -158,6 +151,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     '/v1/runs/:id/events',
     {
       preHandler: requirePermission('read'),
+      config: { rateLimit: expensiveRateLimit },
       schema: {
         operationId: 'streamRunEvents',
         summary: 'Follow a run live (server-sent events)',
@@ -169,12 +163,19 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       },
     },
     async (request, reply) => {
-      const tenant = request.principal!.tenant;
+      const principal = request.principal!;
+      const audience = audienceOf(principal);
       const runId = request.params.id;
       const lastEventId = request.headers['last-event-id'];
       let after = request.query.after ?? (lastEventId === undefined ? 0 : Number(lastEventId));
-      const first = await store.runs.stepsAfter(tenant, runId, after);
-      if (!first) throw new NotFoundError('run not found');
+      let feed;
+      try {
+        feed = await events.join(principal.tenant, principal.id, runId);
+      } catch (err) {
+        if (err instanceof TooManyRequestsError) void reply.header('retry-after', String(STREAM_RETRY_AFTER_SECONDS));
+        throw err;
+      }
+      if (!feed) throw new NotFoundError('run not found');
 
       const deadline = Date.now() + (request.query.timeoutSeconds ?? 900) * 1000;
       const stop = new AbortController();
@@ -194,37 +195,34 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
         res.write(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
       try {
-        let batch = first;
         let lastWrite = Date.now();
-        for (;;) {
-          for (const step of batch.steps) {
-            send('status', stepView(step), step.id);
+        while (!stop.signal.aborted) {
+          const steps = feed.stepsAfter(after);
+          for (const step of steps) {
+            send('status', stepView(step, audience), step.id);
             after = step.id;
           }
-          if (batch.steps.length > 0) lastWrite = Date.now();
-          if (TERMINAL_STATUSES.includes(batch.status) && batch.steps.length === 0) {
-            send('end', { status: batch.status });
+          if (steps.length > 0) lastWrite = Date.now();
+          const status = feed.status;
+          if (status === null) break;
+          if (TERMINAL_STATUSES.includes(status)) {
+            send('end', { status });
             break;
           }
-          if (batch.steps.length === 0) {
-            if (Date.now() >= deadline) {
-              send('timeout', { status: batch.status });
-              break;
-            }
-            if (Date.now() - lastWrite >= HEARTBEAT_MS) {
-              res.write(': keep-alive\n\n');
-              lastWrite = Date.now();
-            }
-            await sleep(ssePollMs, stop.signal);
+          if (Date.now() >= deadline) {
+            send('timeout', { status });
+            break;
           }
-          if (stop.signal.aborted) break;
-          const next = await store.runs.stepsAfter(tenant, runId, after);
-          if (!next) break;
-          batch = next;
+          if (Date.now() - lastWrite >= HEARTBEAT_MS) {
+            res.write(': keep-alive\n\n');
+            lastWrite = Date.now();
+          }
+          await feed.changed(Math.min(HEARTBEAT_MS, Math.max(1, deadline - Date.now())), stop.signal);
         }
       } catch (err) {
         request.log.warn({ err, runId }, 'run event stream failed');
       } finally {
+        feed.leave();
         closing.signal.removeEventListener('abort', onClosing);
         res.off('close', onClosing);
         res.end();

@@ -1,4 +1,4 @@
-import { unifiedDiff } from './artifacts.js';
+import { unifiedDiff } from './diff.js';
 
 describe('unifiedDiff', () => {
   it('counts added and deleted lines and writes a unified diff', () => {
