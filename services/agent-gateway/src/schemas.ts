@@ -7,6 +7,7 @@ import {
   ConnectionName,
   FailureReason,
   PipelineSpec,
+  StoredTransform,
   Uuid,
   WriteMode,
 } from '@aoetl/contracts';
@@ -31,6 +32,7 @@ const PROBLEM_DESCRIPTIONS = {
   409: 'The resource is not in a state that allows this.',
   413: 'The body is larger than the gateway accepts.',
   415: 'The body is not application/json.',
+  422: 'The planner cannot map a clause of the instruction; `detail` and `errors` quote it (never a guess).',
   429: 'Too many requests from this identity; retry after the `retry-after` seconds.',
   500: 'Internal error; the message is only in the logs.',
   503: 'The gateway is shedding load; retry later.',
@@ -88,12 +90,21 @@ export const PipelineBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** A spec as stored: an instruction transform comes back with the code planned from it and its provenance. */
+export const StoredPipelineBody = Type.Object(
+  {
+    ...PipelineBody.properties,
+    transform: StoredTransform,
+  },
+  { additionalProperties: false },
+);
+
 export const PipelineResponse = Type.Object(
   {
     id: Uuid,
     name: Type.String(),
     version: Type.Integer({ minimum: 1, description: 'its current version; every change writes a new one' }),
-    spec: PipelineBody,
+    spec: StoredPipelineBody,
     artifactSha256: Sha256,
     approvalRequired: Type.Boolean({ description: 'runs of the current version wait for an approval' }),
     createdBy: Identity,
@@ -109,7 +120,7 @@ export const PipelineVersionResponse = Type.Object(
   {
     pipelineId: Uuid,
     version: Type.Integer({ minimum: 1 }),
-    spec: PipelineBody,
+    spec: StoredPipelineBody,
     artifactSha256: Sha256,
     approvalRequired: Type.Boolean({ description: 'runs of this version wait for an approval' }),
     rollbackOf: Nullable(Type.Integer({ minimum: 1, description: 'the version this one restored' })),
