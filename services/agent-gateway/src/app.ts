@@ -16,6 +16,8 @@ import { connectionRoutes } from './routes/connections.js';
 import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
+import { DEFAULT_PREVIEW_PER_MINUTE, transformRoutes } from './routes/transforms.js';
+import type { PreviewSandbox } from './preview-client.js';
 import type { GovernanceDeps } from './governance.js';
 import { requestIdFrom } from './request-context.js';
 
@@ -39,6 +41,10 @@ export interface AppDeps {
   docs?: boolean;
   /** Audit verify's checkpoints and signature checks, erasure (Vault); without it verify trusts no checkpoint, erasure answers 503. */
   governance?: GovernanceDeps | null;
+  /** Runs previews in an etl-agent's sandbox (through the bus); without it the preview answers 500. */
+  previews?: PreviewSandbox | null;
+  /** Previews per identity per minute. Default 60. */
+  previewPerMinute?: number;
 }
 
 export interface RouteOptions {
@@ -46,6 +52,8 @@ export interface RouteOptions {
   approvalRequiredModes: readonly WriteMode[];
   ssePollMs: number;
   governance: GovernanceDeps | null;
+  previews: PreviewSandbox | null;
+  previewPerMinute: number;
 }
 
 // Bodies are validated strictly (no type coercion: "5" is not a port); query strings, path parameters and
@@ -92,6 +100,8 @@ export async function buildApp(deps: AppDeps) {
     approvalRequiredModes: deps.approvalRequiredModes ?? [],
     ssePollMs: deps.ssePollMs ?? 500,
     governance: deps.governance ?? null,
+    previews: deps.previews ?? null,
+    previewPerMinute: deps.previewPerMinute ?? DEFAULT_PREVIEW_PER_MINUTE,
   };
   await app.register(async (api) => {
     await api.register(unauthenticatedRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 }); // before verification
@@ -104,6 +114,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(artifactRoutes, routeOptions);
     await api.register(auditRoutes, routeOptions);
     await api.register(erasureRoutes, routeOptions);
+    await api.register(transformRoutes, routeOptions);
   });
   return app;
 }

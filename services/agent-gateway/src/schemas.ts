@@ -4,7 +4,11 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import {
+  ColumnSpec,
   ConnectionName,
+  MAX_CODE_BYTES,
+  MAX_INSTRUCTION_TEXT,
+  MAX_PREVIEW_ROWS,
   FailureReason,
   PipelineSpec,
   StoredTransform,
@@ -433,3 +437,41 @@ export const ErasureResponse = Type.Object(
 
 export const PageOnlyQuery = Type.Object(PageQuery, { additionalProperties: false });
 export const NoContent = Type.Null({ description: 'Done; no body' });
+
+// ------------------------------------------------------------------------------------------------ transforms
+
+const SampleValue = Type.Union([Type.String({ maxLength: 65_536 }), Type.Number(), Type.Boolean(), Type.Null()]);
+
+export const PreviewBody = Type.Object(
+  {
+    instruction: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_INSTRUCTION_TEXT, description: 'plan this instruction (or give `code`)' })),
+    code: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'run this Python transform (or give `instruction`)' })),
+    sample: Type.Object(
+      {
+        rows: Type.Array(Type.Record(Type.String({ minLength: 1, maxLength: 63 }), SampleValue), {
+          minItems: 1,
+          maxItems: MAX_PREVIEW_ROWS,
+          description: 'inline rows (JSON objects); values are strings, numbers, booleans or null',
+        }),
+        columns: Type.Optional(Type.Array(ColumnSpec, { minItems: 1, maxItems: 1600, description: 'the columns and their PostgreSQL types; inferred from the rows when absent' })),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PreviewResponse = Type.Object(
+  {
+    planner: Type.Union([Type.Literal('rules'), Type.Literal('none')], { description: 'rules: the offline planner; none: the code was given' }),
+    language: Type.Literal('python'),
+    code: Type.String(),
+    sha256: Sha256,
+    explanation: Type.String(),
+    outputColumns: Type.Array(
+      Type.Object({ name: Type.String(), type: Nullable(Type.String({ description: 'PostgreSQL type; null when the code was given' })) }, { additionalProperties: false }),
+    ),
+    rows: Type.Array(Type.Record(Type.String(), Nullable(Type.String())), { description: 'the output of running the code on the sample in the sandbox (text values, null for NULL)' }),
+  },
+  { additionalProperties: false, description: 'A planned (or given) transform and its output on the sample' },
+);
