@@ -17,6 +17,7 @@ import { SandboxTransformRunner, createSandboxDriver } from '../../../etl-agent/
 import { busPreviewSandbox } from '../../src/preview-client.js';
 import { buildTestGateway, realToken, stackEnv, STATE, type TestGateway } from '../support/gateway.js';
 import { bearer } from '../support/routes.js';
+import { runCorpus } from '../../../../test/support/transform-corpus.js';
 
 jest.setTimeout(180_000);
 
@@ -39,6 +40,7 @@ const as = (identity: string) => ({ authorization: bearer(realToken(identity)) }
 let driver: SandboxDriver;
 let gw: TestGateway;
 let limited: TestGateway;
+let corpusGw: TestGateway;
 
 const ROWS = [
   { id: 3, email: 'Alice@Example.com', name: 'Alice B' },
@@ -71,11 +73,13 @@ beforeAll(async () => {
   const previews = busPreviewSandbox(gatewayRedis, { timeoutMs: 60_000 });
   gw = await buildTestGateway({}, { previews });
   limited = await buildTestGateway({}, { previews, previewPerMinute: 2 });
+  corpusGw = await buildTestGateway({}, { previews, previewPerMinute: 1000 });
 });
 
 afterAll(async () => {
   await gw?.close();
   await limited?.close();
+  await corpusGw?.close();
   await bus.close();
   await agentRedis.xgroup('DESTROY', STREAMS.previews, group).catch(() => undefined);
   await driver?.close();
@@ -141,5 +145,15 @@ describe('POST /v1/transforms/preview', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await preview({ instruction: 'Trim name', sample: { rows: ROWS } }, 'alice', () => limited)).status);
     expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it('runs the transform-task corpus: ≥ 90% exact, the rest refused with the clause, none silently wrong', async () => {
+    const report = await runCorpus(async (body) => {
+      const res = await preview(body, 'reader', () => corpusGw);
+      return { status: res.status, body: res.json() };
+    });
+    process.stdout.write(`${report.text}\n`);
+    expect(report.wrong).toEqual([]);
+    expect(report.exact / report.solvable).toBeGreaterThanOrEqual(0.9);
   });
 });
