@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConflictError, InputError, NotFoundError, type PipelineSpec } from '@aoetl/contracts';
-import { Store, createPool, sha256Hex, type RunRecord } from '../../src/index.js';
+import { ConflictError, InputError, NotFoundError } from '@aoetl/contracts';
+import { Store, createPool, sha256Hex, type RunRecord, type StoredPipelineSpec } from '../../src/index.js';
 
 const STATE = process.env.AOETL_STATE_DIR ?? join(resolve(__dirname, '..', '..', '..', '..'), '.state');
 
@@ -32,7 +32,7 @@ const orchestrator = storeAs('orchestrator', `store-test-orchestrator-${suffix}`
 const ctx = { requestId: `store-test-${suffix}` };
 const runs: string[] = [];
 
-const spec = (name: string): PipelineSpec => ({
+const spec = (name: string): StoredPipelineSpec => ({
   name,
   source: { connection: 'crm', table: 'crm.customers' },
   target: { connection: 'warehouse', table: 'silver.customers', mode: 'append' },

@@ -8,10 +8,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { envelope, type PipelineSpec } from '@aoetl/contracts';
+import { envelope } from '@aoetl/contracts';
 import { createLogger } from '@aoetl/observability';
 import { RunMachine } from '@aoetl/runs';
-import { Store, createPool } from '@aoetl/store';
+import { Store, createPool, type StoredPipelineSpec } from '@aoetl/store';
 
 const STATE = process.env.AOETL_STATE_DIR ?? join(resolve(__dirname, '..', '..', '..', '..'), '.state');
 
@@ -43,7 +43,7 @@ const sha256 = (code: string) => createHash('sha256').update(code, 'utf8').diges
 
 const CODE_V1 = 'def transform(rows):\n    return rows\n';
 const CODE_V2 = 'def transform(rows):\n    return []\n';
-const spec = (name: string, code: string, table: string, mode: 'append' | 'replace'): PipelineSpec & { approval: { required: boolean } } => ({
+const spec = (name: string, code: string, table: string, mode: 'append' | 'replace'): StoredPipelineSpec & { approval: { required: boolean } } => ({
   name,
   source: { connection: 'crm', table: 'crm.customers' },
   target: { connection: 'warehouse', table, mode },
