@@ -49,7 +49,7 @@ export function busPreviewSandbox(redis: Redis, opts: BusPreviewOptions = {}): P
       const deadline = Date.now() + timeoutMs;
       try {
         for (;;) {
-          const res = (await redis.xread('COUNT', 1, 'STREAMS', replyTo, '0')) as [string, [string, string[]][]][] | null;
+          const res = await redis.xread('COUNT', 1, 'STREAMS', replyTo, '0');
           const fields = res?.[0]?.[1][0]?.[1];
           if (fields) {
             const raw = fields[fields.indexOf('m') + 1] ?? '';
