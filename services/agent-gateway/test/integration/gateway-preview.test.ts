@@ -20,7 +20,7 @@ import { runCorpus } from '../../../../test/support/transform-corpus.js';
 
 jest.setTimeout(180_000);
 
-const logger = createLogger({ name: 'preview-it', level: 'silent' });
+const logger = createLogger({ name: 'preview-it', level: process.env.GATEWAY_TEST_LOG ?? 'silent' });
 const test = stackEnv('test');
 const redisAs = () =>
   connectRedis({
