@@ -64,12 +64,36 @@ describe('previewHandler', () => {
     expect(replies[0]!.message.payload).toEqual({ previewId: expect.any(String), agentId: 'agent-1', ok: false, error: reason });
   });
 
-  it('answers an infrastructure failure classified, so the gateway does not wait out its timeout', async () => {
+  it('retries a retryable infrastructure failure once, then answers it classified (the gateway does not wait out its timeout)', async () => {
+    let calls = 0;
     const { handle, replies } = harness(async () => {
+      calls += 1;
       throw new UpstreamError('docker engine unreachable');
     });
     await handle(request());
+    expect(calls).toBe(2);
+    expect(replies).toHaveLength(1);
     expect(replies[0]!.message.payload).toMatchObject({ ok: false, error: { code: 'upstream', message: 'docker engine unreachable' } });
+  });
+
+  it('answers the second attempt when the first failed transiently; a non-retryable failure is not retried', async () => {
+    let calls = 0;
+    const flaky = harness(async () => {
+      calls += 1;
+      if (calls === 1) throw new UpstreamError('container did not start');
+      return { ok: true, columns: ['email'], rows: [] };
+    });
+    await flaky.handle(request());
+    expect(flaky.replies[0]!.message.payload).toMatchObject({ ok: true, columns: ['email'] });
+
+    let bugs = 0;
+    const broken = harness(async () => {
+      bugs += 1;
+      throw new TypeError('a bug');
+    });
+    await broken.handle(request());
+    expect(bugs).toBe(1);
+    expect(broken.replies[0]!.message.payload).toMatchObject({ ok: false, error: { code: 'internal' } });
   });
 
   it('throws when the reply cannot be written (the entry stays pending for a retry)', async () => {

@@ -5,6 +5,8 @@ import type { PreviewOutcome, PreviewRequest } from './sandbox-runner.js';
 
 /** How long a preview's reply stream lives when nobody reads it (the gateway deletes it once read). */
 export const PREVIEW_REPLY_TTL_SECONDS = 120;
+/** Attempts per preview when the sandbox fails for a retryable reason (the first included). */
+export const PREVIEW_ATTEMPTS = 2;
 
 export interface PreviewHandlerDeps {
   agentId: string;
@@ -26,13 +28,20 @@ export function previewHandler(deps: PreviewHandlerDeps) {
     const { previewId, replyTo } = msg.payload;
     const log = deps.logger.child({ previewId, requestId: msg.requestId, tenant: msg.payload.tenant });
     const started = Date.now();
-    let outcome: PreviewOutcome;
-    try {
-      outcome = await deps.preview(msg.payload);
-    } catch (err) {
-      const error: FailureReason = failureOf(err).reason;
-      log.warn({ err, code: error.code }, 'preview could not run');
-      outcome = { ok: false, reason: error };
+    let outcome: PreviewOutcome | undefined;
+    for (let attempt = 1; !outcome; attempt++) {
+      try {
+        outcome = await deps.preview(msg.payload);
+      } catch (err) {
+        const { reason, retryable } = failureOf(err);
+        // a transient infrastructure failure (a container that did not start) gets one more attempt
+        if (retryable && attempt < PREVIEW_ATTEMPTS) {
+          log.warn({ err, code: reason.code, attempt }, 'preview attempt failed; retrying');
+          continue;
+        }
+        log.warn({ err, code: reason.code }, 'preview could not run');
+        outcome = { ok: false, reason: reason satisfies FailureReason };
+      }
     }
     const ctx = { requestId: msg.requestId, ...(msg.traceparent ? { traceparent: msg.traceparent } : {}) };
     const payload: PreviewResult['payload'] = outcome.ok
