@@ -3,7 +3,7 @@ import { sampleColumns } from './transforms.js';
 
 describe('sampleColumns', () => {
   it('infers the columns in first-seen order: booleans, safe integers, other numbers, else text (nulls ignored)', () => {
-    const rows = [
+    const rows: Record<string, string | number | boolean | null>[] = [
       { id: 1, ok: true, amount: 1.5, name: 'a' },
       { id: 2, ok: null, amount: 2, note: null, mixed: 1 },
       { id: null, ok: false, amount: null, name: null, mixed: 'x', big: 2 ** 60 },

@@ -2,9 +2,13 @@
  * Instruction transforms through buildApp + inject, over a throwaway control database migrated from this tree (the
  * artifact_provenance migration) and real tokens: an instruction is planned by the offline planner when its version
  * is written, stored with its code and provenance; an unchanged instruction keeps its artifact; an unmappable one
- * answers 422 naming the clause and writes nothing; a bad instruction answers 400 naming the field.
+ * answers 422 naming the clause and writes nothing; a bad instruction answers 400 naming the field. A run of an
+ * instruction pipeline is planned by the orchestrator's run machine (its own database role) like hand-written code.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { envelope } from '@aoetl/contracts';
+import { createLogger } from '@aoetl/observability';
+import { RunMachine } from '@aoetl/runs';
 import { Store } from '@aoetl/store';
 import { freshControlDb, psqlAdmin } from '../../../../test/support/fresh-db.js';
 import { buildTestGateway, realToken, type TestGateway } from '../support/gateway.js';
@@ -38,6 +42,23 @@ const provenanceRows = (pipelineId: string) =>
     WHERE pipeline_id = '${pipelineId}' ORDER BY created_at`).split('\n').filter(Boolean);
 
 describe('instruction transforms', () => {
+  it('runs like hand-written code: the orchestrator plans the snapshot and sends the planned code with its artifact hash', async () => {
+    const body = pipelineBody(unique('instr'), { ...instruction(DEDUPE), approval: { required: false } });
+    const p = (await gw.call('POST', '/v1/pipelines', { ...as('alice'), body })).json();
+    const submitted = await gw.call('POST', `/v1/pipelines/${p.id}/runs`, as('alice'));
+    expect(submitted.status).toBe(202);
+    const { runId } = submitted.json();
+    const orchestrator = new Store(db.pool('aoetl_orchestrator'), 'instructions-it-orchestrator');
+    const machine = new RunMachine(orchestrator, { limits: { timeoutMs: 60_000, memoryMb: 256, maxOutputBytes: 1 << 20 }, defaultChunks: 2 }, createLogger({ name: 'instructions-it', level: 'silent' }));
+    await machine.onRunRequested(envelope('run.requested', { runId, tenant: 'acme' }, { requestId: 'instructions-it' }));
+    const run = await orchestrator.runs.getById(runId);
+    expect(run).toMatchObject({ status: 'running', pipelineVersion: 1, artifactSha256: p.artifactSha256 });
+    expect(run.snapshot?.transform).toEqual(p.spec.transform);
+    expect(run.plan).toMatchObject({ transform: { language: 'python', code: p.spec.transform.code, sha256: p.artifactSha256 } });
+    const loads = psqlAdmin(db.name, `SELECT message->'payload'->'transform'->>'sha256' FROM outbox WHERE message->>'type' = 'task.load' AND message->'payload'->>'runId' = '${runId}'`);
+    expect(loads.split('\n')).toEqual([p.artifactSha256, p.artifactSha256]);
+  });
+
   it('plans the instruction when the version is written and stores code, explanation and provenance with the artifact', async () => {
     const res = await gw.call('POST', '/v1/pipelines', { ...as('alice'), body: pipelineBody(unique('instr'), instruction(DEDUPE)) });
     expect(res.status).toBe(201);
