@@ -119,8 +119,9 @@ describe('instruction transforms', () => {
     expect(list.items.map((p: { name: string }) => p.name)).not.toContain(name);
   });
 
-  it('answers 400 naming the field for an empty, over-long or non-text instruction, or one without columns', async () => {
-    for (const body of [instruction(''), instruction('x'.repeat(4097)), instruction(42), instruction(['Trim name']), instruction(TRIM, [])]) {
+  it('answers 400 naming the field for an empty, over-long or non-text instruction, one without columns, or one bringing its own code', async () => {
+    const forged = { transform: { kind: 'instruction', text: TRIM, columns: COLUMNS, code: 'def transform(rows):\n    return []\n' } };
+    for (const body of [instruction(''), instruction('x'.repeat(4097)), instruction(42), instruction(['Trim name']), instruction(TRIM, []), forged]) {
       const res = await gw.call('POST', '/v1/pipelines', { ...as('alice'), body: pipelineBody(unique('instr'), body) });
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.json().errors)).toMatch(/body\/transform/);
