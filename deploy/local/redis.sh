@@ -19,13 +19,13 @@ BASE='resetkeys resetchannels -@all +ping +auth +hello +client|setname'
 CONSUME='+xreadgroup +xack +xautoclaim +xclaim +xpending'
 declare -A RULES=(
   [admin]='~* &* +@all'
-  [agent-gateway]="$BASE (~aoetl:requests +xadd)"
+  [agent-gateway]="$BASE (~aoetl:requests +xadd) (~aoetl:previews +xadd) (~aoetl:previews:reply:* +xread +del)"
   [orchestrator]="$BASE (~aoetl:requests $CONSUME) (~aoetl:tasks +xadd +xpending +xinfo|groups +xlen) (~aoetl:events +xadd $CONSUME) (~aoetl:deadletter +xadd)"
-  [etl-agent]="$BASE (~aoetl:tasks $CONSUME) (~aoetl:events +xadd) (~aoetl:deadletter +xadd)"
+  [etl-agent]="$BASE (~aoetl:tasks ~aoetl:previews $CONSUME) (~aoetl:previews:reply:* +xadd +expire) (~aoetl:events +xadd) (~aoetl:deadletter +xadd)"
   [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange +xrevrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim +xadd) (~aoetl:deadletter +xdel)"
 )
 # stream:group pairs created by the bootstrap (services may not create groups)
-STREAM_GROUPS=(aoetl:requests:orchestrator aoetl:tasks:etl-agent aoetl:events:orchestrator aoetl:events:monitor)
+STREAM_GROUPS=(aoetl:requests:orchestrator aoetl:tasks:etl-agent aoetl:previews:etl-agent aoetl:events:orchestrator aoetl:events:monitor)
 
 # cli USER [redis-cli args...]: authenticated TLS connection with the admin client certificate.
 cli() {

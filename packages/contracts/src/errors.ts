@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   input: 'The request or the pipeline is invalid; `details` name the offending fields.',
   not_found: 'The resource does not exist (or belongs to another tenant).',
   conflict: 'The resource is not in a state that allows the operation.',
+  unmappable: 'The planner cannot map a clause of the instruction; `details` name the field and the clause (never a guess).',
   not_allowed: 'The caller is authenticated but may not do this (permission, four eyes, Vault policy).',
   unauthorized: 'No valid credential (bearer token, claims).',
   too_many_requests: 'The caller exceeded its rate limit.',
@@ -52,6 +53,11 @@ export class NotFoundError extends AoetlError {
 }
 export class ConflictError extends AoetlError {
   readonly code = 'conflict' as const;
+  readonly retryable = false;
+}
+/** A clause of an instruction no planner rule maps: refused with the clause, never guessed (HTTP 422). */
+export class UnmappableError extends AoetlError {
+  readonly code = 'unmappable' as const;
   readonly retryable = false;
 }
 export class NotAllowedError extends AoetlError {

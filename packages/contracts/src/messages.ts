@@ -1,6 +1,6 @@
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { ERROR_CODES } from './errors.js';
-import { ConnectionDescriptor, Identifier, QualifiedName, RunStatus, WriteMode } from './pipeline.js';
+import { ColumnSpec, ConnectionDescriptor, Identifier, MAX_CODE_BYTES, QualifiedName, RunStatus, WriteMode } from './pipeline.js';
 
 export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
@@ -195,3 +195,56 @@ export type CredentialAudit = Static<typeof CredentialAudit>;
 /** Everything that may appear on the events stream. */
 export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat, CredentialAudit]);
 export type EventMessage = Static<typeof EventMessage>;
+
+/** Rows a preview may carry, in and out. */
+export const MAX_PREVIEW_ROWS = 1000;
+/** Reply streams of previews: `${PREVIEW_REPLY_PREFIX}${previewId}`, written once by an agent, expiring. */
+export const PREVIEW_REPLY_PREFIX = 'aoetl:previews:reply:';
+/** A field value as the sandbox sees it: PostgreSQL text representation, null for NULL. */
+const TextValue = Type.Union([Type.String({ maxLength: 65_536 }), Type.Null()]);
+
+/**
+ * A transform preview (docs/adr/0005-preview.md), on the previews stream: run `code` over `rows` in the sandbox,
+ * policy check first, and write one `preview.result` to `replyTo`. No credential, no database: only the rows given.
+ */
+export const PreviewRequested = Envelope(
+  'preview.requested',
+  Type.Object(
+    {
+      previewId: Uuid,
+      tenant: Type.String(),
+      code: Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES }),
+      sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+      columns: Type.Array(ColumnSpec, { minItems: 1, maxItems: 1600 }),
+      /** One array per row, in `columns` order. */
+      rows: Type.Array(Type.Array(TextValue, { maxItems: 1600 }), { maxItems: MAX_PREVIEW_ROWS }),
+      replyTo: Type.String({ pattern: '^aoetl:previews:reply:[0-9a-f-]{36}$' }),
+      limits: TaskLimits,
+    },
+    { additionalProperties: false },
+  ),
+);
+export type PreviewRequested = Static<typeof PreviewRequested>;
+
+/** The answer to a preview: the output columns and rows, or why the code did not run (policy, error, limit). */
+export const PreviewResult = Envelope(
+  'preview.result',
+  Type.Union([
+    Type.Object(
+      {
+        previewId: Uuid,
+        agentId: Type.String(),
+        ok: Type.Literal(true),
+        columns: Type.Array(Type.String(), { maxItems: 1600 }),
+        rows: Type.Array(Type.Array(TextValue)),
+        durationMs: Type.Number({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { previewId: Uuid, agentId: Type.String(), ok: Type.Literal(false), error: FailureReason },
+      { additionalProperties: false },
+    ),
+  ]),
+);
+export type PreviewResult = Static<typeof PreviewResult>;

@@ -21,6 +21,64 @@ export const PythonTransform = Type.Object(
   { additionalProperties: false },
 );
 
+export const MAX_INSTRUCTION_TEXT = 4096;
+
+/** A source column as the planner sees it: a name and a PostgreSQL type name. */
+export const ColumnSpec = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    type: Type.String({ minLength: 1, maxLength: 63, description: 'PostgreSQL type name (text, integer, numeric, timestamptz…)' }),
+  },
+  { additionalProperties: false },
+);
+export type ColumnSpec = Static<typeof ColumnSpec>;
+
+/**
+ * A plain-language transform, planned into code when the pipeline version is written. `columns` are the source
+ * table's columns the planner plans against (given by the caller until source introspection lands).
+ */
+export const InstructionTransform = Type.Object(
+  {
+    kind: Type.Literal('instruction'),
+    text: Type.String({ minLength: 1, maxLength: MAX_INSTRUCTION_TEXT, description: 'what the transform should do, in plain language' }),
+    columns: Type.Array(ColumnSpec, { minItems: 1, maxItems: 1600, description: 'the source table\'s columns, in order' }),
+  },
+  { additionalProperties: false },
+);
+export type InstructionTransform = Static<typeof InstructionTransform>;
+
+/** Where generated code came from: recorded with the pipeline version (and its run snapshots) and its artifact. */
+export const TransformProvenance = Type.Object(
+  {
+    planner: Type.Union([Type.Literal('rules'), Type.Literal('llm')]),
+    plannerVersion: Type.String({ minLength: 1, maxLength: 100 }),
+    instructionSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    sampleSha256: Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()], { description: 'the masked sample planned against, if any' }),
+    codeSha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    requestedBy: Type.String({ minLength: 1, maxLength: 300 }),
+  },
+  { additionalProperties: false },
+);
+export type TransformProvenance = Static<typeof TransformProvenance>;
+
+/** An instruction transform as stored: the instruction, the code planned from it and its provenance. */
+export const PlannedInstructionTransform = Type.Object(
+  {
+    ...InstructionTransform.properties,
+    code: Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'the Python planned from the instruction (read-only)' }),
+    explanation: Type.String({ maxLength: 16_000 }),
+    provenance: TransformProvenance,
+  },
+  { additionalProperties: false },
+);
+export type PlannedInstructionTransform = Static<typeof PlannedInstructionTransform>;
+
+/** A transform as a client writes it. */
+export const TransformSpec = Type.Union([PythonTransform, InstructionTransform]);
+/** A transform as stored and run: always carries its code. */
+export const StoredTransform = Type.Union([PythonTransform, PlannedInstructionTransform]);
+export type StoredTransform = Static<typeof StoredTransform>;
+
 export const PipelineSource = Type.Object(
   {
     connection: ConnectionName,
@@ -45,7 +103,7 @@ export const PipelineSpec = Type.Object(
     description: Type.Optional(Type.String({ maxLength: 1000 })),
     source: PipelineSource,
     target: PipelineTarget,
-    transform: PythonTransform,
+    transform: TransformSpec,
     /** Number of chunks the source is split into (by a hash of its primary key); default set by the orchestrator. */
     chunks: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
   },

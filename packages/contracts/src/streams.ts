@@ -4,6 +4,8 @@ export const STREAMS = {
   tasks: 'aoetl:tasks',
   events: 'aoetl:events',
   deadletter: 'aoetl:deadletter',
+  /** Transform previews for the etl-agents (docs/adr/0005-preview.md); replies go to per-preview streams. */
+  previews: 'aoetl:previews',
 } as const;
 export type StreamName = (typeof STREAMS)[keyof typeof STREAMS];
 

@@ -31,6 +31,7 @@ export const PROBLEM_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_allowed: 403,
   not_found: 404,
   conflict: 409,
+  unmappable: 422,
   too_many_requests: 429,
   upstream: 503,
   config: 500,

@@ -46,6 +46,8 @@ export {
   checkPolicy,
   DEFAULT_ALLOWED_MODULES,
   DEFAULT_POLICY_MAX_BYTES,
+  escapeCopyText,
+  unescapeCopyText,
   policyRefusal,
   POLICY_CHECK_MARKER,
   type PolicyOptions,

@@ -205,6 +205,7 @@ export function escapeCopyText(value: string): string {
 
 const COPY_UNESCAPES: Record<string, string> = { '\\': '\\', n: '\n', r: '\r', t: '\t', b: '\b', f: '\f', v: '\v' };
 
-function unescapeCopyText(value: string): string {
+/** One COPY text field's escapes undone (the caller handles `\\N`). */
+export function unescapeCopyText(value: string): string {
   return value.replace(/\\(.)/g, (_m, c: string) => COPY_UNESCAPES[c] ?? c);
 }

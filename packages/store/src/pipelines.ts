@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { ConflictError, NotFoundError, type PipelineSpec } from '@aoetl/contracts';
+import { ConflictError, NotFoundError, type PipelineSpec, type StoredTransform } from '@aoetl/contracts';
 import { storeArtifact } from './artifacts.js';
 import { inTransaction, isUniqueViolation } from './db.js';
 import { atAndId, decodeCursor, fromMicros, micros, pageSize, toPage, type Page, type PageRequest } from './pages.js';
 import { iso, str, type Row } from './rows.js';
 
-/** A pipeline spec as stored: the contract's spec plus its approval setting. */
-export type StoredPipelineSpec = PipelineSpec & { approval?: { required: boolean } };
+/**
+ * A pipeline spec as stored: the contract's spec plus its approval setting, its transform always carrying code (an
+ * instruction is stored with the code planned from it and that code's provenance).
+ */
+export type StoredPipelineSpec = Omit<PipelineSpec, 'transform'> & { transform: StoredTransform; approval?: { required: boolean } };
 
 export interface PipelineRecord {
   id: string;
@@ -64,6 +67,15 @@ function toVersion(r: Row): PipelineVersionRecord {
 async function addVersion(c: pg.PoolClient, p: Row, by: string, opts: VersionOptions): Promise<PipelineRecord> {
   const spec = p.spec as StoredPipelineSpec;
   const artifact = await storeArtifact(c, p.id as string, spec.transform.code);
+  if (spec.transform.kind === 'instruction') {
+    const v = spec.transform.provenance;
+    // the first request that produced these bytes keeps the artifact's provenance (content addressing)
+    await c.query(
+      `INSERT INTO artifact_provenance (pipeline_id, artifact_sha256, planner, planner_version, instruction_sha256, sample_sha256, requested_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (pipeline_id, artifact_sha256) DO NOTHING`,
+      [p.id, artifact.sha256, v.planner, v.plannerVersion, v.instructionSha256, v.sampleSha256, v.requestedBy],
+    );
+  }
   await c.query(
     `INSERT INTO pipeline_versions (pipeline_id, version, spec, artifact_sha256, approval_required, rollback_of, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7)`,

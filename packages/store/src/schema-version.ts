@@ -6,7 +6,7 @@ import { UpstreamError } from '@aoetl/contracts';
  * Service roles cannot read the migrations table (pgmigrations), so readiness looks the relations up in the
  * catalog (to_regclass needs no privilege on them).
  */
-export const REQUIRED_MIGRATION = '1765100000000_audit-ledger';
+export const REQUIRED_MIGRATION = '1765200000000_artifact-provenance';
 export const REQUIRED_RELATIONS: readonly string[] = [
   'connections',
   'pipelines',
@@ -20,6 +20,7 @@ export const REQUIRED_RELATIONS: readonly string[] = [
   'audit_ledger',
   'audit_heads',
   'run_lineage',
+  'artifact_provenance',
 ];
 
 /** Something that runs a query: a pg Pool, PoolClient or Client. */

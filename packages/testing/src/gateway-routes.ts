@@ -83,6 +83,15 @@ export const connectionBody = () => ({
 });
 
 export const ROUTES: RouteCase[] = [
+  // an instruction the planner refuses: answered before any sandbox is asked, so the matrix needs no etl-agent
+  {
+    method: 'POST',
+    path: '/v1/transforms/preview',
+    permission: 'read',
+    ok: 422,
+    url: () => '/v1/transforms/preview',
+    body: () => ({ instruction: 'Translate the name into French', sample: { rows: [{ name: 'x' }] } }),
+  },
   { method: 'POST', path: '/v1/pipelines', permission: 'submit', ok: 201, url: () => '/v1/pipelines', body: () => pipelineBody() },
   { method: 'GET', path: '/v1/pipelines', permission: 'read', ok: 200, url: () => '/v1/pipelines?limit=5' },
   { method: 'GET', path: '/v1/pipelines/{id}', permission: 'read', ok: 200, url: (f) => `/v1/pipelines/${f.pipelineId}` },

@@ -54,3 +54,4 @@ export {
   type RouteCase,
 } from './gateway-routes.js';
 export { describeAuthorizationMatrix, type MatrixIdentity, type MatrixOptions } from './authorization-matrix.js';
+export { runCorpus, type CorpusOutcome } from './transform-corpus.js';

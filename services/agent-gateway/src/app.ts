@@ -17,6 +17,8 @@ import { connectionRoutes } from './routes/connections.js';
 import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
+import { DEFAULT_PREVIEW_PER_MINUTE, transformRoutes } from './routes/transforms.js';
+import type { PreviewSandbox } from './preview-client.js';
 import type { GovernanceDeps } from './governance.js';
 import { RunEventHub } from './run-events.js';
 import { DiffService } from './diff-service.js';
@@ -51,6 +53,10 @@ export interface AppDeps {
   docs?: boolean;
   /** Audit verify's checkpoints and signature checks, erasure (Vault); without it verify trusts no checkpoint, erasure answers 503. */
   governance?: GovernanceDeps | null;
+  /** Runs previews in an etl-agent's sandbox (through the bus); without it the preview answers 500. */
+  previews?: PreviewSandbox | null;
+  /** Previews per identity per minute. Default 60. */
+  previewPerMinute?: number;
 }
 
 export interface RunQuota {
@@ -73,6 +79,8 @@ export interface RouteOptions {
   /** Route-level rate limit (`config.rateLimit`) of expensive routes. */
   expensiveRateLimit: { max: number; timeWindow: number };
   governance: GovernanceDeps | null;
+  previews: PreviewSandbox | null;
+  previewPerMinute: number;
 }
 
 // Bodies are validated strictly (no type coercion: "5" is not a port); query strings, path parameters and
@@ -127,6 +135,8 @@ export async function buildApp(deps: AppDeps) {
     diffs: new DiffService(),
     expensiveRateLimit: { max: deps.expensiveRateLimitPerMinute ?? 60, timeWindow: 60_000 },
     governance: deps.governance ?? null,
+    previews: deps.previews ?? null,
+    previewPerMinute: deps.previewPerMinute ?? DEFAULT_PREVIEW_PER_MINUTE,
   };
   app.addHook('onClose', async () => routeOptions.diffs.close());
   await app.register(async (api) => {
@@ -140,6 +150,7 @@ export async function buildApp(deps: AppDeps) {
     await api.register(artifactRoutes, routeOptions);
     await api.register(auditRoutes, routeOptions);
     await api.register(erasureRoutes, routeOptions);
+    await api.register(transformRoutes, routeOptions);
   });
   return app;
 }

@@ -4,9 +4,14 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import {
+  ColumnSpec,
   ConnectionName,
+  MAX_CODE_BYTES,
+  MAX_INSTRUCTION_TEXT,
+  MAX_PREVIEW_ROWS,
   FailureReason,
   PipelineSpec,
+  StoredTransform,
   Uuid,
   WriteMode,
 } from '@aoetl/contracts';
@@ -31,6 +36,7 @@ const PROBLEM_DESCRIPTIONS = {
   409: 'The resource is not in a state that allows this.',
   413: 'The body is larger than the gateway accepts.',
   415: 'The body is not application/json.',
+  422: 'The planner cannot map a clause of the instruction; `detail` and `errors` quote it (never a guess).',
   429: 'Too many requests from this identity; retry after the `retry-after` seconds.',
   500: 'Internal error; the message is only in the logs.',
   503: 'The gateway is shedding load; retry later.',
@@ -88,12 +94,21 @@ export const PipelineBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** A spec as stored: an instruction transform comes back with the code planned from it and its provenance. */
+export const StoredPipelineBody = Type.Object(
+  {
+    ...PipelineBody.properties,
+    transform: StoredTransform,
+  },
+  { additionalProperties: false },
+);
+
 export const PipelineResponse = Type.Object(
   {
     id: Uuid,
     name: Type.String(),
     version: Type.Integer({ minimum: 1, description: 'its current version; every change writes a new one' }),
-    spec: PipelineBody,
+    spec: StoredPipelineBody,
     artifactSha256: Sha256,
     approvalRequired: Type.Boolean({ description: 'runs of the current version wait for an approval' }),
     createdBy: Identity,
@@ -109,7 +124,7 @@ export const PipelineVersionResponse = Type.Object(
   {
     pipelineId: Uuid,
     version: Type.Integer({ minimum: 1 }),
-    spec: PipelineBody,
+    spec: StoredPipelineBody,
     artifactSha256: Sha256,
     approvalRequired: Type.Boolean({ description: 'runs of this version wait for an approval' }),
     rollbackOf: Nullable(Type.Integer({ minimum: 1, description: 'the version this one restored' })),
@@ -422,3 +437,41 @@ export const ErasureResponse = Type.Object(
 
 export const PageOnlyQuery = Type.Object(PageQuery, { additionalProperties: false });
 export const NoContent = Type.Null({ description: 'Done; no body' });
+
+// ------------------------------------------------------------------------------------------------ transforms
+
+const SampleValue = Type.Union([Type.String({ maxLength: 65_536 }), Type.Number(), Type.Boolean(), Type.Null()]);
+
+export const PreviewBody = Type.Object(
+  {
+    instruction: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_INSTRUCTION_TEXT, description: 'plan this instruction (or give `code`)' })),
+    code: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'run this Python transform (or give `instruction`)' })),
+    sample: Type.Object(
+      {
+        rows: Type.Array(Type.Record(Type.String({ minLength: 1, maxLength: 63 }), SampleValue), {
+          minItems: 1,
+          maxItems: MAX_PREVIEW_ROWS,
+          description: 'inline rows (JSON objects); values are strings, numbers, booleans or null',
+        }),
+        columns: Type.Optional(Type.Array(ColumnSpec, { minItems: 1, maxItems: 1600, description: 'the columns and their PostgreSQL types; inferred from the rows when absent' })),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PreviewResponse = Type.Object(
+  {
+    planner: Type.Union([Type.Literal('rules'), Type.Literal('none')], { description: 'rules: the offline planner; none: the code was given' }),
+    language: Type.Literal('python'),
+    code: Type.String(),
+    sha256: Sha256,
+    explanation: Type.String(),
+    outputColumns: Type.Array(
+      Type.Object({ name: Type.String(), type: Nullable(Type.String({ description: 'PostgreSQL type; null when the code was given' })) }, { additionalProperties: false }),
+    ),
+    rows: Type.Array(Type.Record(Type.String(), Nullable(Type.String())), { description: 'the output of running the code on the sample in the sandbox (text values, null for NULL)' }),
+  },
+  { additionalProperties: false, description: 'A planned (or given) transform and its output on the sample' },
+);

@@ -6,6 +6,7 @@ import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
 import { governanceFrom } from './governance.js';
+import { busPreviewSandbox } from './preview-client.js';
 
 void startService({
   name: 'agent-gateway',
@@ -22,6 +23,7 @@ void startService({
     const app = await buildApp({
       store,
       governance,
+      previews: busPreviewSandbox(redis),
       logger,
       bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
       rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,

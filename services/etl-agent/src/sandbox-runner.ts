@@ -1,8 +1,11 @@
-import type { FailureReason, TaskLimits } from '@aoetl/contracts';
+import { Readable, Writable } from 'node:stream';
+import type { FailureReason, PreviewRequested, TaskLimits } from '@aoetl/contracts';
 import type { TransformOutcome, TransformRunner } from '@aoetl/etl';
 import {
   checkPolicy,
   classifyResult,
+  escapeCopyText,
+  unescapeCopyText,
   DockerSandboxDriver,
   KubernetesSandboxDriver,
   type PolicyReason,
@@ -108,20 +111,64 @@ export class SandboxTransformRunner implements TransformRunner {
   }
 
   async run(req: Parameters<TransformRunner['run']>[0]): Promise<TransformOutcome> {
+    const result = await this.execute(req);
+    if ('refused' in result) return { ok: false, reason: result.refused };
+    const reason = failureOf(result);
+    return reason ? { ok: false, reason } : { ok: true };
+  }
+
+  /**
+   * A preview: the same policy check and sandbox as a run, over rows given in memory (COPY text fields, null for
+   * NULL); answers the output columns and rows (at most `limits.maxOutputBytes` of them) or why it did not run.
+   */
+  async preview(req: PreviewRequest): Promise<PreviewOutcome> {
+    const input = Readable.from([req.rows.map((r) => `${r.map((v) => (v === null ? '\\N' : escapeCopyText(v))).join('\t')}\n`).join('')]);
+    const chunks: Buffer[] = [];
+    const output = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const result = await this.execute({
+      runId: req.previewId,
+      code: req.code,
+      codeSha256: req.sha256,
+      columns: req.columns.map((c) => c.name),
+      types: req.columns.map((c) => c.type),
+      input,
+      output,
+      limits: req.limits,
+    });
+    if ('refused' in result) return { ok: false, reason: result.refused };
+    const reason = failureOf(result);
+    if (reason || result.kind !== 'ok') return { ok: false, reason: reason! };
+    const text = Buffer.concat(chunks).toString('utf8');
+    const rows = text === '' ? [] : text.replace(/\n$/, '').split('\n').map((line) => line.split('\t').map(fromCopyField));
+    return { ok: true, columns: result.outputColumns, rows };
+  }
+
+  private async execute(req: Omit<Parameters<TransformRunner['run']>[0], 'outputColumns'> & { outputColumns?: string[] }): Promise<SandboxResult | { refused: FailureReason }> {
     const refused = await this.policy(req.code, req.codeSha256, req.runId);
-    if (refused) return { ok: false, reason: refused };
+    if (refused) return { refused };
     const limits: TaskLimits = req.limits;
-    const result = await this.driver.run({
+    return this.driver.run({
       runId: req.runId,
       code: req.code,
       columns: req.columns,
       types: req.types,
-      outputColumns: req.outputColumns,
+      ...(req.outputColumns ? { outputColumns: req.outputColumns } : {}),
       input: req.input,
       output: req.output,
       limits: { timeoutMs: limits.timeoutMs, memoryBytes: limits.memoryMb * MiB, maxOutputBytes: limits.maxOutputBytes },
     });
-    const reason = failureOf(result);
-    return reason ? { ok: false, reason } : { ok: true };
   }
+}
+
+export type PreviewRequest = Pick<PreviewRequested['payload'], 'previewId' | 'code' | 'sha256' | 'columns' | 'rows' | 'limits'>;
+export type PreviewOutcome = { ok: true; columns: string[]; rows: (string | null)[][] } | { ok: false; reason: FailureReason };
+
+/** One COPY text field as a value: `\\N` is NULL, escapes undone. */
+export function fromCopyField(field: string): string | null {
+  return field === '\\N' ? null : unescapeCopyText(field);
 }

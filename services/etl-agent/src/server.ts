@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
-import { GROUPS, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';
+import { GROUPS, PreviewRequested, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';
 import { commitRun, loadChunk } from '@aoetl/etl';
 import { registerSecret, startService } from '@aoetl/observability';
 import { parseTenantScope } from '@aoetl/secrets';
@@ -8,6 +8,7 @@ import { EtlAgentConfig, sandboxSettings } from './config.js';
 import { SandboxTransformRunner, createSandboxDriver } from './sandbox-runner.js';
 import { CredentialEvents } from './credential-events.js';
 import { deadLetterHandler, taskHandler } from './task-handler.js';
+import { previewHandler } from './preview-handler.js';
 import { scopedSteps } from './tenant-scope.js';
 import { secretStoreFrom } from './vault-auth.js';
 
@@ -32,6 +33,7 @@ void startService({
     const publish = (stream: string, message: { type: string }) => bus.publish(stream, message);
     credentialEvents.attach(publish);
 
+    const runner = new SandboxTransformRunner(sandbox);
     bus.consume({
       stream: STREAMS.tasks,
       group: GROUPS.etlAgent,
@@ -47,8 +49,27 @@ void startService({
         logger,
         steps: scopedSteps({ loadChunk, commitRun }, parseTenantScope(config.AOETL_TENANT_VAULT_ROLES, config.AOETL_TENANT_DB_HOSTS)),
         secrets,
-        runner: new SandboxTransformRunner(sandbox),
+        runner,
         dbCaFile: config.AOETL_DB_CA_FILE,
+      }),
+    });
+
+    // Previews (docs/adr/0005-preview.md): inline rows only, no credentials; one reply entry per preview.
+    bus.consume({
+      stream: STREAMS.previews,
+      group: GROUPS.etlAgent,
+      schema: PreviewRequested,
+      count: 1,
+      claimIdleMs: 30_000,
+      maxDeliveries: 2,
+      handler: previewHandler({
+        agentId,
+        logger,
+        preview: (req) => runner.preview(req),
+        async reply(stream, message, ttlSeconds) {
+          await bus.publish(stream, message);
+          await redis.expire(stream, ttlSeconds);
+        },
       }),
     });
 

@@ -5,9 +5,9 @@
  * reconciler never picks them up; outbox rows carry a producer no service relays.
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, InputError, NotFoundError, type PipelineSpec } from '@aoetl/contracts';
+import { ConflictError, InputError, NotFoundError } from '@aoetl/contracts';
 import { stackEnv } from '@aoetl/testing';
-import { Store, createPool, sha256Hex, type RunRecord } from '../../src/index.js';
+import { Store, createPool, sha256Hex, type RunRecord, type StoredPipelineSpec } from '../../src/index.js';
 
 function storeAs(service: 'agent-gateway' | 'orchestrator', producer: string): Store {
   const env = stackEnv(service);
@@ -22,7 +22,7 @@ const orchestrator = storeAs('orchestrator', `store-test-orchestrator-${suffix}`
 const ctx = { requestId: `store-test-${suffix}` };
 const runs: string[] = [];
 
-const spec = (name: string): PipelineSpec => ({
+const spec = (name: string): StoredPipelineSpec => ({
   name,
   source: { connection: 'crm', table: 'crm.customers' },
   target: { connection: 'warehouse', table: 'silver.customers', mode: 'append' },

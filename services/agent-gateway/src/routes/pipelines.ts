@@ -22,6 +22,7 @@ import {
   problems,
 } from '../schemas.js';
 import { unifiedDiff } from './artifacts.js';
+import { plannedSpec } from '../planning.js';
 
 export function pipelineView(p: PipelineRecord) {
   return {
@@ -51,10 +52,11 @@ export function versionView(v: PipelineVersionRecord) {
   };
 }
 
-/** A spec as diffable text: indented JSON without its code (the code is diffed on its own). */
+/** A spec as diffable text: indented JSON without its code (the code is diffed on its own); an instruction shows. */
 function specText(spec: StoredPipelineSpec): string {
   const { transform, ...rest } = spec;
-  return `${JSON.stringify({ ...rest, transform: { kind: transform.kind } }, null, 2)}\n`;
+  const shown = transform.kind === 'instruction' ? { kind: transform.kind, text: transform.text, columns: transform.columns } : { kind: transform.kind };
+  return `${JSON.stringify({ ...rest, transform: shown }, null, 2)}\n`;
 }
 
 /** Where a version number in a route came from, for errors that name the field `version`. */
@@ -86,15 +88,16 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
         summary: 'Create a pipeline',
         tags: ['pipelines'],
         body: PipelineBody,
-        response: { 201: PipelineResponse, ...problems(409, ...BODY_PROBLEMS) },
+        response: { 201: PipelineResponse, ...problems(409, 422, ...BODY_PROBLEMS) },
       },
     },
     async (request, reply) => {
       const principal = request.principal!;
-      await checkSpec(store, principal.tenant, request.body);
-      const approvalRequired = changeNeedsApproval(null, request.body, approvalRequiredModes);
+      const spec = plannedSpec(request.body, principal.id);
+      await checkSpec(store, principal.tenant, spec);
+      const approvalRequired = changeNeedsApproval(null, spec, approvalRequiredModes);
       const created = await withRequestFields(PIPELINE_BODY_FIELDS, () =>
-        store.pipelines.create(principal.tenant, request.body, principal.id, { approvalRequired }),
+        store.pipelines.create(principal.tenant, spec, principal.id, { approvalRequired }),
       );
       request.log.info({ pipelineId: created.id, tenant: principal.tenant }, 'pipeline created');
       return reply.code(201).header('location', `/v1/pipelines/${created.id}`).send(pipelineView(created));
@@ -148,16 +151,17 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
         tags: ['pipelines'],
         params: IdParams,
         body: PipelineBody,
-        response: { 200: PipelineResponse, ...problems(409, ...BODY_PROBLEMS) },
+        response: { 200: PipelineResponse, ...problems(409, 422, ...BODY_PROBLEMS) },
       },
     },
     async (request) => {
       const principal = request.principal!;
       const current = await store.pipelines.get(principal.tenant, request.params.id); // 404 before 400 for another tenant's id
-      await checkSpec(store, principal.tenant, request.body);
-      const approvalRequired = changeNeedsApproval(current.spec, request.body, approvalRequiredModes);
+      const spec = plannedSpec(request.body, principal.id);
+      await checkSpec(store, principal.tenant, spec);
+      const approvalRequired = changeNeedsApproval(current.spec, spec, approvalRequiredModes);
       const updated = await withRequestFields(PIPELINE_BODY_FIELDS, () =>
-        store.pipelines.update(principal.tenant, current.id, request.body, principal.id, { expectedVersion: current.version, approvalRequired }),
+        store.pipelines.update(principal.tenant, current.id, spec, principal.id, { expectedVersion: current.version, approvalRequired }),
       );
       request.log.info({ pipelineId: updated.id, version: updated.version }, 'pipeline updated');
       return pipelineView(updated);

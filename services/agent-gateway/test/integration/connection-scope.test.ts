@@ -4,8 +4,8 @@
  * the tenant's allow-list; anything else is a 400 naming the field and the rule, and nothing is stored.
  */
 import { parseTenantScope } from '@aoetl/secrets';
-import { buildTestGateway, realToken, type TestGateway } from '../support/gateway.js';
-import { bearer, unique } from '../support/routes.js';
+import { bearer, token as realToken, unique } from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(60_000);
 

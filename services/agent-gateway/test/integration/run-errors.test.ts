@@ -3,8 +3,8 @@
  * `read` users as a code and a message with every value replaced by its type and length, and the tenant's admins
  * masked, over the real control database and real tokens; on GET /v1/runs/:id, the run list and the event stream.
  */
-import { buildTestGateway, psqlAdmin, realToken, type TestGateway } from '../support/gateway.js';
-import { bearer, pipelineBody, unique } from '../support/routes.js';
+import { bearer, pipelineBody, psqlAdmin, token as realToken, unique } from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(60_000);
 

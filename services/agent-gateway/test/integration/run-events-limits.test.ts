@@ -6,8 +6,8 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Store } from '@aoetl/store';
-import { buildTestGateway, gatewayPool, realToken, type TestGateway } from '../support/gateway.js';
-import { bearer, pipelineBody, unique } from '../support/routes.js';
+import { bearer, pipelineBody, token as realToken, unique } from '@aoetl/testing';
+import { buildTestGateway, gatewayPool, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(60_000);
 

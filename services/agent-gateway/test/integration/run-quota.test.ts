@@ -5,9 +5,8 @@
  * the counts exact whatever else runs on the database.
  */
 import { randomUUID } from 'node:crypto';
-import { LocalIssuer, makeKey, makeTestCa, signJwt } from '../../../../packages/auth/test/support/local-issuer.js';
-import { buildTestGateway, psqlAdmin, type TestGateway } from '../support/gateway.js';
-import { bearer, connectionBody, pipelineBody, unique } from '../support/routes.js';
+import { LocalIssuer, bearer, connectionBody, makeKey, makeTestCa, pipelineBody, psqlAdmin, signJwt, unique } from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(60_000);
 

@@ -6,10 +6,10 @@
  * runs live in a tenant of their own and end final, so the running orchestrator never picks them up.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { envelope, type PipelineSpec } from '@aoetl/contracts';
+import { envelope } from '@aoetl/contracts';
 import { createLogger } from '@aoetl/observability';
 import { RunMachine } from '@aoetl/runs';
-import { Store, createPool } from '@aoetl/store';
+import { Store, createPool, type StoredPipelineSpec } from '@aoetl/store';
 import { stackEnv } from '@aoetl/testing';
 
 function storeAs(service: 'agent-gateway' | 'orchestrator', producer: string): Store {
@@ -33,7 +33,7 @@ const sha256 = (code: string) => createHash('sha256').update(code, 'utf8').diges
 
 const CODE_V1 = 'def transform(rows):\n    return rows\n';
 const CODE_V2 = 'def transform(rows):\n    return []\n';
-const spec = (name: string, code: string, table: string, mode: 'append' | 'replace'): PipelineSpec & { approval: { required: boolean } } => ({
+const spec = (name: string, code: string, table: string, mode: 'append' | 'replace'): StoredPipelineSpec & { approval: { required: boolean } } => ({
   name,
   source: { connection: 'crm', table: 'crm.customers' },
   target: { connection: 'warehouse', table, mode },

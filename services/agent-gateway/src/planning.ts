@@ -1,0 +1,44 @@
+import { PLANNER_VERSION, planFromInstruction, type Column, type PlanOk } from '@aoetl/codegen';
+import { UnmappableError, type InstructionTransform, type PlannedInstructionTransform, type StoredTransform } from '@aoetl/contracts';
+import { sha256Hex, type StoredPipelineSpec } from '@aoetl/store';
+
+/**
+ * Plans an instruction with the offline planner; UnmappableError (422) naming `field` and the clause it could not
+ * map — never a guess.
+ */
+export function planOrRefuse(text: string, columns: readonly Column[], field: string): PlanOk {
+  const planned = planFromInstruction(text, [...columns]);
+  if (!planned.ok) {
+    const message = `cannot map '${planned.clause}': ${planned.reason}`;
+    throw new UnmappableError(message, { details: [{ field, message }] });
+  }
+  return planned;
+}
+
+/**
+ * The transform as stored: an instruction planned into code with its provenance; code as written. An instruction
+ * already planned (a rollback restoring a stored version) keeps its code and provenance byte for byte.
+ */
+export function plannedTransform(transform: InstructionTransform | StoredTransform, requestedBy: string): StoredTransform {
+  if (transform.kind === 'python' || 'code' in transform) return transform;
+  const { kind, text, columns } = transform;
+  const planned = planOrRefuse(text, columns, 'body/transform/text');
+  const provenance = {
+    planner: 'rules' as const,
+    plannerVersion: PLANNER_VERSION,
+    instructionSha256: sha256Hex(text),
+    sampleSha256: null,
+    codeSha256: sha256Hex(planned.code),
+    requestedBy,
+  };
+  const stored: PlannedInstructionTransform = { kind, text, columns, code: planned.code, explanation: planned.explanation, provenance };
+  return stored;
+}
+
+/** A spec with its transform planned (see `plannedTransform`). */
+export function plannedSpec<S extends Omit<StoredPipelineSpec, 'transform'> & { transform: InstructionTransform | StoredTransform }>(
+  spec: S,
+  requestedBy: string,
+): StoredPipelineSpec {
+  return { ...spec, transform: plannedTransform(spec.transform, requestedBy) };
+}
