@@ -5,7 +5,7 @@ export function completionTable(program: Command): Map<string, string[]> {
   const table = new Map<string, string[]>();
   const walk = (cmd: Command, path: string) => {
     const words = [...cmd.commands.map((c) => c.name()), ...cmd.options.flatMap((o) => [o.long ?? o.short ?? ''].filter(Boolean))];
-    if (path === '') words.push('--help', '--version');
+    if (path === '') words.push('--help');
     table.set(path, words);
     for (const c of cmd.commands) walk(c, path ? `${path} ${c.name()}` : c.name());
   };

@@ -43,6 +43,13 @@ export async function run(argv: string[], io: Omit<Io, 'exitCode'>): Promise<num
 }
 
 if (require.main === module) {
+  // a closed pipe (aoetl … | head) ends the output quietly
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   run(process.argv.slice(2), { out: process.stdout, err: process.stderr, env: process.env }).then(
     (code) => {
       process.exitCode = code;

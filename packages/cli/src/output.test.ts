@@ -26,6 +26,7 @@ describe('cell', () => {
     expect(cell({ a: [1] })).toBe('{"a":[1]}');
     expect(cell('a\n  b')).toBe('a b');
     expect(cell(null)).toBe('');
+    expect(cell(['read', 'submit'])).toBe('read, submit');
   });
 });
 

@@ -30,6 +30,7 @@ export function cell(value: unknown, maxWidth = 60): string {
   if (value === null || value === undefined) s = '';
   else if (typeof value === 'string') s = value;
   else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') s = String(value);
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) s = value.join(', ');
   else s = JSON.stringify(value);
   s = s.replace(/\s*\n\s*/g, ' ');
   return s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s;

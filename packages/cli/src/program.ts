@@ -70,7 +70,7 @@ async function pipelineByRef(api: Api, ref: string): Promise<Pipeline> {
   return found;
 }
 
-const PIPELINE_COLUMNS = ['id', 'name', 'version', { key: 'spec.source.table', header: 'source' }, { key: 'spec.target.table', header: 'target' }, { key: 'spec.target.mode', header: 'mode' }, 'updatedAt'];
+const PIPELINE_COLUMNS = ['id', 'name', 'version', { key: 'spec.source.table', header: 'source' }, { key: 'spec.target.table', header: 'target' }, { key: 'spec.target.mode', header: 'mode' }, 'createdAt'];
 const RUN_COLUMNS = ['id', 'pipelineId', 'status', 'pipelineVersion', 'chunks', 'rowsIn', 'rowsOut', { key: 'error.message', header: 'error' }, 'createdAt'];
 const APPROVAL_COLUMNS = ['runId', 'pipelineId', 'state', 'pipelineVersion', 'submittedBy', 'decidedBy', 'requestedAt'];
 

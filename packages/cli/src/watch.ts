@@ -114,6 +114,7 @@ export async function watchRuns(api: Api, runIds: string[], opts: WatchOptions):
       stream: opts.stream,
       format: '{run} |{bar}| {percentage}% | chunks {value}/{total} | rows {rows} | {rate} rows/s | {elapsed}s | {status}',
       hideCursor: true,
+      barsize: 24,
       clearOnComplete: false,
       stopOnComplete: false,
       forceRedraw: true,
