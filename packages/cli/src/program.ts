@@ -378,8 +378,12 @@ interface PreviewResult {
   rows: Record<string, unknown>[];
 }
 
+/** A diff part: its unified text (`{additions, deletions, unified}`), or the value as JSON. */
 function textOf(value: unknown): string {
-  return typeof value === 'string' ? value.trimEnd() : JSON.stringify(value, null, 2);
+  if (typeof value === 'string') return value.trimEnd();
+  const unified = (value as { unified?: unknown } | null)?.unified;
+  if (typeof unified === 'string') return unified.trimEnd() || '(no change)';
+  return JSON.stringify(value, null, 2);
 }
 
 function readText(file: string): string {
