@@ -98,6 +98,7 @@ export function buildProgram(io: Io, version: string): Command {
 
   const sub = (parent: Command, name: string, description: string, example: string) =>
     parent.command(name).description(description).addHelpText('after', `\nExample:\n  $ ${example}\n`);
+  const group = (name: string, description: string, example: string) => sub(program, name, description, example);
 
   program
     .description('The aoetl command line: pipelines, previews, runs, approvals and the audit ledger over the public v1 API')
@@ -137,7 +138,9 @@ export function buildProgram(io: Io, version: string): Command {
         store.put(s.profile, toStored({ grant: 'device_code', issuer: s.issuer, apiUrl: s.apiUrl, clientId }, token));
       }
       const claims = jwtClaims(store.get(s.profile)!.accessToken);
-      io.err.write(`logged in as ${String(claims.sub ?? claims.client_id)} (tenant ${String(claims.tenant ?? '?')}); credentials in ${store.file}\n`);
+      const who = typeof claims.sub === 'string' ? claims.sub : typeof claims.client_id === 'string' ? claims.client_id : '?';
+      const tenant = typeof claims.tenant === 'string' ? claims.tenant : '?';
+      io.err.write(`logged in as ${who} (tenant ${tenant}); credentials in ${store.file}\n`);
     });
 
   sub(program, 'logout', 'Forget the stored tokens of the profile', 'aoetl logout --profile ci').action(() => {
@@ -162,7 +165,7 @@ export function buildProgram(io: Io, version: string): Command {
   });
 
   // --- connections ---
-  const connections = program.command('connections').description('Database connections of your tenant');
+  const connections = group('connections', 'Database connections of your tenant', 'aoetl connections list');
   sub(connections, 'list', 'List connections', 'aoetl connections list').action(async () => {
     print(await allPages(api(), '/v1/connections', 'list connections'), { columns: ['name', 'kind', 'host', 'port', 'database', 'vaultRole'] });
   });
@@ -171,7 +174,7 @@ export function buildProgram(io: Io, version: string): Command {
     .action(async (name: string) => print(await api().call('GET', `/v1/connections/${encodeURIComponent(name)}`, `get connection ${name}`)));
 
   // --- pipelines ---
-  const pipelines = program.command('pipelines').description('Pipelines: create from YAML/JSON, versions, diff, rollback');
+  const pipelines = group('pipelines', 'Pipelines: create from YAML/JSON, versions, diff, rollback', 'aoetl pipelines create -f examples/customers.pipeline.yaml');
   sub(pipelines, 'list', 'List pipelines, newest first', 'aoetl pipelines list -o yaml').action(async () => {
     print(await allPages(api(), '/v1/pipelines', 'list pipelines'), { columns: PIPELINE_COLUMNS });
   });
@@ -237,7 +240,7 @@ export function buildProgram(io: Io, version: string): Command {
     });
 
   // --- transform preview ---
-  const transform = program.command('transform').description('Plan and try a transform on sample rows');
+  const transform = group('transform', 'Plan and try a transform on sample rows', 'aoetl transform preview --instruction "lower-case the emails" --sample rows.jsonl');
   sub(transform, 'preview', 'Plan code from an instruction (or take code) and run it on sample rows', 'aoetl transform preview --instruction "keep rows with an email" --sample rows.jsonl')
     .option('--instruction <text>', 'what the transform should do, in words')
     .option('--code-file <file>', 'Python code defining transform(rows), instead of an instruction')
@@ -257,7 +260,7 @@ export function buildProgram(io: Io, version: string): Command {
     });
 
   // --- runs ---
-  const runs = program.command('runs').description('Start, follow, list and cancel runs');
+  const runs = group('runs', 'Start, follow, list and cancel runs', 'aoetl runs start demo-customers --wait');
   sub(runs, 'list', 'List runs, newest first', 'aoetl runs list --status failed')
     .option('--pipeline <pipeline>', 'only runs of this pipeline (id or name)')
     .option('--status <status>', 'only runs in this status')
@@ -301,7 +304,7 @@ export function buildProgram(io: Io, version: string): Command {
   };
 
   // --- approvals ---
-  const approvals = program.command('approvals').description('Four-eyes approvals of runs');
+  const approvals = group('approvals', 'Four-eyes approvals of runs', 'aoetl approvals list');
   sub(approvals, 'list', 'List approvals (pending by default)', 'aoetl approvals list --state all')
     .option('--state <state>', 'pending | approved | rejected | withdrawn | all', 'pending')
     .action(async (opts: { state: string }) => {
@@ -318,7 +321,7 @@ export function buildProgram(io: Io, version: string): Command {
   }
 
   // --- artifacts ---
-  const artifacts = program.command('artifacts').description('Versioned transform artifacts');
+  const artifacts = group('artifacts', 'Versioned transform artifacts', 'aoetl artifacts diff demo-customers 2');
   sub(artifacts, 'diff', "What changed in a pipeline's artifact version (against the previous one, or --against)", 'aoetl artifacts diff demo-customers 2 --against 1')
     .argument('<pipeline>', 'id or name')
     .argument('<version>')
@@ -336,7 +339,7 @@ export function buildProgram(io: Io, version: string): Command {
     });
 
   // --- audit ---
-  const audit = program.command('audit').description("The tenant's hash-chained audit ledger");
+  const audit = group('audit', "The tenant's hash-chained audit ledger", 'aoetl audit verify');
   sub(audit, 'list', 'List audit entries, newest first', 'aoetl audit list --action pipeline.create --limit 5')
     .option('--limit <n>', 'at most this many', '20')
     .option('--action <action>')

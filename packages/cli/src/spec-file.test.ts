@@ -49,7 +49,7 @@ describe('readPipelineFile', () => {
   it('reads transform.file relative to the spec', () => {
     const dir = mkdtempSync(join(tmpdir(), 'aoetl-spec-'));
     writeFileSync(join(dir, 't.py'), 'def transform(rows):\n    return rows\n');
-    writeFileSync(join(dir, 'p.yaml'), good.replace(/  code: \|[\s\S]*$/, '  file: t.py\n'));
+    writeFileSync(join(dir, 'p.yaml'), good.replace(/ {2}code: \|[\s\S]*$/, '  file: t.py\n'));
     expect(readPipelineFile(join(dir, 'p.yaml')).transform.code).toContain('def transform');
   });
   it('names a missing file', () => {

@@ -52,7 +52,7 @@ export function parseSpecText<T extends TSchema>(
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new CliError(`${file}:1:1: expected a mapping (an object) at the top of the file`, EXIT.usage);
   }
-  if (check(value)) return value as Static<T>;
+  if (check(value)) return value;
   const first = [...errors(value)][0];
   const path = first?.path || '/';
   const where = at(file, lineCounter, offsetOf(doc, path));

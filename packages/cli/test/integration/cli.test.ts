@@ -174,7 +174,7 @@ describe('pipelines and runs', () => {
       env: { PATH: process.env.PATH ?? '', HOME: config, XDG_CONFIG_HOME: config, NODE_EXTRA_CA_CERTS: CA, TERM: 'xterm', COLUMNS: '120' },
     });
     expect(r.status).toBe(0);
-    const frames = r.stdout.split(/\r|\u001b\[1G/).filter((f) => f.includes('| chunks '));
+    const frames = r.stdout.split(new RegExp(`\r|${String.fromCharCode(27)}\\[1G`)).filter((f) => f.includes('| chunks '));
     expect(frames.length).toBeGreaterThan(0);
     const last = frames[frames.length - 1]!;
     const m = /\| 100% \| chunks (\d+)\/(\d+) \| rows (\d+)/.exec(last);

@@ -66,11 +66,11 @@ it('aoetl login: shows the code, waits for the person, stores a refreshable toke
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  cli.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  cli.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
   const shown = await new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no code shown: ${stderr}`)), 15_000);
-    cli.stderr!.on('data', () => {
+    cli.stderr.on('data', () => {
       const m = /open (\S+)\nand confirm the code (\S+)/.exec(stderr);
       if (m) {
         clearTimeout(timer);
