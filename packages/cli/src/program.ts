@@ -46,7 +46,7 @@ async function allPages<T>(api: Api, path: string, what: string, query: Record<s
   const items: T[] = [];
   let cursor: string | undefined;
   do {
-    const page = await api.call<Page<T>>('GET', path, what, { query: { ...query, limit: 100, cursor } });
+    const page = await api.call<Page<T>>('GET', path, what, { query: { ...query, limit: Math.min(100, max - items.length), cursor } });
     items.push(...page.items);
     cursor = page.nextCursor ?? undefined;
   } while (cursor && items.length < max);
@@ -166,18 +166,24 @@ export function buildProgram(io: Io, version: string): Command {
 
   // --- connections ---
   const connections = group('connections', 'Database connections of your tenant', 'aoetl connections list');
-  sub(connections, 'list', 'List connections', 'aoetl connections list').action(async () => {
-    print(await allPages(api(), '/v1/connections', 'list connections'), { columns: ['name', 'kind', 'host', 'port', 'database', 'vaultRole'] });
-  });
+  sub(connections, 'list', 'List connections', 'aoetl connections list --limit 20')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (opts: { limit: string }) => {
+      print(await allPages(api(), '/v1/connections', 'list connections', {}, positiveInt(opts.limit, '--limit')), {
+        columns: ['name', 'kind', 'host', 'port', 'database', 'vaultRole'],
+      });
+    });
   sub(connections, 'get', 'Show one connection', 'aoetl connections get warehouse')
     .argument('<name>')
     .action(async (name: string) => print(await api().call('GET', `/v1/connections/${encodeURIComponent(name)}`, `get connection ${name}`)));
 
   // --- pipelines ---
   const pipelines = group('pipelines', 'Pipelines: create from YAML/JSON, versions, diff, rollback', 'aoetl pipelines create -f examples/customers.pipeline.yaml');
-  sub(pipelines, 'list', 'List pipelines, newest first', 'aoetl pipelines list -o yaml').action(async () => {
-    print(await allPages(api(), '/v1/pipelines', 'list pipelines'), { columns: PIPELINE_COLUMNS });
-  });
+  sub(pipelines, 'list', 'List pipelines, newest first', 'aoetl pipelines list --limit 5 -o yaml')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (opts: { limit: string }) => {
+      print(await allPages(api(), '/v1/pipelines', 'list pipelines', {}, positiveInt(opts.limit, '--limit')), { columns: PIPELINE_COLUMNS });
+    });
   sub(pipelines, 'get', 'Show a pipeline (by id or name)', 'aoetl pipelines get demo-customers -o yaml')
     .argument('<pipeline>', 'id or name')
     .action(async (ref: string) => print(await pipelineByRef(api(), ref)));

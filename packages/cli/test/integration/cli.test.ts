@@ -151,6 +151,9 @@ describe('pipelines and runs', () => {
     expect(p).toMatchObject({ name, version: 1, spec: { source: { table: 'crm.customers' } } });
     expect(p.spec.transform.code).toContain('def transform(rows)');
     pipelineId = p.id;
+    const again = aoetl(['pipelines', 'create', '-f', join(dir, 'pipeline.yaml')], { config });
+    expect(again.code).toBe(6);
+    expect(oneLine(again.stderr)).toMatch(new RegExp(`^aoetl: create pipeline ${name}: `));
     const table = aoetl(['pipelines', 'get', name], { config });
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(new RegExp(`^id\\s+${pipelineId}$`, 'm'));
