@@ -13,7 +13,8 @@ export function unreachable(url: string, what: string, err: unknown): CliError {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const reason = cause?.code ?? cause?.message ?? (err as Error).message;
   const origin = safeOrigin(url);
-  return new CliError(`${what}: cannot reach ${origin} (${reason})`, EXIT.unreachable);
+  const tls = /CERT|SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/.test(String(reason)) ? '; if it uses a private CA, point NODE_EXTRA_CA_CERTS at that CA file' : '';
+  return new CliError(`${what}: cannot reach ${origin} (${reason})${tls}`, EXIT.unreachable);
 }
 
 function safeOrigin(url: string): string {
