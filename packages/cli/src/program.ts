@@ -10,7 +10,7 @@ import { render, type TableOptions } from './output';
 import { jsonOrThrow } from './http';
 import { currentLogin, readClientSecret, toStored } from './session';
 import { parseJsonLines, readPipelineFile } from './spec-file';
-import { jwtClaims, TokenStore } from './tokens';
+import { jwtClaims, TokenStore, type StoredLogin } from './tokens';
 import { assertRunId, getRun, watchRuns, worstOutcome, type RunRecord } from './watch';
 
 /** Where a command writes; a test can swap the streams. */
@@ -80,7 +80,13 @@ export function buildProgram(io: Io, version: string): Command {
   const settings = (): Settings => {
     if (!settingsCache) {
       try {
-        settingsCache = resolveSettings(program.opts<GlobalOptions>(), io.env);
+        const opts = program.opts<GlobalOptions>();
+        settingsCache = resolveSettings(opts, io.env);
+        // Without --api-url or AOETL_API_URL, a profile talks to the gateway it logged in for.
+        if (!opts.apiUrl && !io.env.AOETL_API_URL) {
+          const stored = storedLogin(settingsCache);
+          if (stored) settingsCache = { ...settingsCache, apiUrl: stored.apiUrl };
+        }
       } catch (err) {
         throw new CliError((err as Error).message, EXIT.usage);
       }
@@ -375,6 +381,15 @@ export function buildProgram(io: Io, version: string): Command {
     });
 
   return program;
+}
+
+/** The profile's stored login, if readable (a problem with the file is reported by the command that needs it). */
+function storedLogin(settings: Settings): StoredLogin | undefined {
+  try {
+    return new TokenStore(settings.configDir).get(settings.profile);
+  } catch {
+    return undefined;
+  }
 }
 
 interface PreviewResult {

@@ -253,9 +253,13 @@ describe('bad input and faults', () => {
     expect(oneLine(r.stderr)).toBe('aoetl: list pipelines: cannot reach http://127.0.0.1:59998 (ECONNREFUSED)');
   });
 
-  it('AOETL_API_URL overrides the default and --help shows an example', () => {
+  it('AOETL_API_URL overrides the default, a profile keeps the API URL it logged in with, --help shows an example', () => {
     const r = aoetl(['pipelines', 'list'], { config, env: { AOETL_API_URL: 'http://127.0.0.1:59997' } });
     expect(r.stderr).toContain('http://127.0.0.1:59997');
+    const other = mkdtempSync(join(tmpdir(), 'aoetl-cli-cfg-'));
+    const login = ['--api-url', 'http://127.0.0.1:59996', 'login', '--client-credentials', '--secret-file', secretFile('alice')];
+    expect(aoetl(login, { config: other, env: { AOETL_CLIENT_ID: 'alice' } }).code).toBe(0);
+    expect(oneLine(aoetl(['pipelines', 'list'], { config: other }).stderr)).toContain('cannot reach http://127.0.0.1:59996');
     const help = aoetl(['runs', 'start', '--help'], { config });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('$ aoetl runs start demo-customers --wait --output json');
