@@ -2,14 +2,20 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 RESULTS := .state/test-results
-JEST := pnpm exec jest --ci --forceExit
+# No --forceExit: every test closes what it opens (pools, Redis clients, servers), so jest exits on its own.
+JEST := pnpm exec jest --ci
+# lint, typecheck and the unit tests go through turbo, which replays them from .turbo/cache when none of their
+# inputs changed (ADR 0003); the build stays `tsc -b`, incremental by itself.
+TURBO := pnpm exec turbo run --output-logs=new-only
+export TURBO_TELEMETRY_DISABLED := 1
+export TURBO_NO_UPDATE_NOTIFIER := 1
 # Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA (made by `make up`).
 STACK_CA := NODE_EXTRA_CA_CERTS=$(CURDIR)/.state/certs/ca.crt
 
 .PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench chaos
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 install: ## install pnpm and the workspace dependencies (lockfile)
 	@bash deploy/tools/bootstrap.sh
@@ -32,24 +38,24 @@ down: ## stop the services and the stack; leaves no process behind
 status: ## health of every component
 	@bash deploy/local/stack.sh status; s1=$$?; bash deploy/local/services.sh status; s2=$$?; exit $$((s1 || s2))
 
-lint: build
+lint: build ## eslint, type-checked, with the package-boundary rules (cached by turbo)
 	pnpm run lint
 
-typecheck: build
+typecheck: build ## tsc over every source and test file (cached by turbo)
 	pnpm run typecheck
 
-unit: build
+unit: build ## unit tests (jest unit project, cached by turbo) and the sandbox harness's Python tests
 	@mkdir -p $(RESULTS)
-	$(JEST) --selectProjects unit --json --outputFile=$(RESULTS)/unit.json
+	$(TURBO) test:unit:jest -- --ci --json --outputFile=$(RESULTS)/unit.json
 	python3 -m unittest discover -s docker/sandbox-python -p 'test_*.py' 2>&1 | tail -n 3 | tee $(RESULTS)/harness.txt
 	@n=$$(sed -n 's/^Ran \([0-9]*\) tests\? .*/\1/p' $(RESULTS)/harness.txt); grep -q '^OK' $(RESULTS)/harness.txt \
 	  && echo "$$n passed, 0 failed" >> $(RESULTS)/harness.txt || { echo "0 passed, $${n:-1} failed" >> $(RESULTS)/harness.txt; exit 1; }
 
-integration: up
+integration: up ## integration tests against the real local stack
 	@mkdir -p $(RESULTS)
 	$(STACK_CA) $(JEST) --selectProjects integration --runInBand --json --outputFile=$(RESULTS)/integration.json
 
-e2e: up
+e2e: up ## end-to-end tests through the four running services, and the API fuzzing (schemathesis)
 	@mkdir -p $(RESULTS)
 	$(STACK_CA) $(JEST) --selectProjects e2e --runInBand --json --outputFile=$(RESULTS)/e2e.json
 	bash test/e2e/gateway-schemathesis.sh > $(RESULTS)/schemathesis.txt; s=$$?; tail -n 1 $(RESULTS)/schemathesis.txt; exit $$s

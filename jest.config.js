@@ -5,10 +5,13 @@ const common = {
   transform,
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // The lint fixtures are source files only: no jest module (and no package name) may come from them.
+  modulePathIgnorePatterns: ['<rootDir>/test/lint/fixtures/'],
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,services}/*/src/**/*.test.ts'] },
+    // test/lint: the boundary lint rules run on fixtures (no infrastructure).
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/{packages,services}/*/src/**/*.test.ts', '<rootDir>/test/lint/**/*.test.ts'] },
     {
       ...common,
       displayName: 'integration',

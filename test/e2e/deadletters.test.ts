@@ -1,15 +1,7 @@
 /** Dead letters are visible in /metrics and through the monitor's admin routes, and an admin can replay one. */
-import { execFileSync } from 'node:child_process';
-import { MONITOR_METRICS, metricValue, stackEnv, token, waitFor } from '../support/stack';
+import { MONITOR, MONITOR_METRICS, metricValue, redisAdminCli as adminCli, token, waitFor } from '@aoetl/testing';
 
 jest.setTimeout(60_000);
-const MONITOR = 'http://127.0.0.1:8090';
-
-function adminCli(...args: string[]): string {
-  const env = stackEnv('test');
-  return execFileSync('redis-cli', ['--tls', '--cacert', env.AOETL_TLS_CA_FILE!, '--cert', env.AOETL_TLS_CERT_FILE!, '--key', env.AOETL_TLS_KEY_FILE!,
-    '-h', '127.0.0.1', '-p', '6390', '--user', 'admin', '--pass', env.AOETL_REDIS_ADMIN_PASSWORD!, '--no-auth-warning', ...args], { encoding: 'utf8' }).trim();
-}
 
 async function list(bearer?: string) {
   const res = await fetch(`${MONITOR}/v1/admin/deadletters?limit=100`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });

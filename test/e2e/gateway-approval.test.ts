@@ -5,11 +5,7 @@
  * artifact is listed with version and hash; a second version after an update is diffed against the first.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { liveClient, psqlAdmin, realToken } from '../../services/agent-gateway/test/support/gateway';
-import { bearer } from '../../services/agent-gateway/test/support/routes';
-import { API, REPO, waitForRun } from '../support/stack';
+import { API, bearer, demoTransform, liveClient, psqlAdmin, token as realToken, waitForRun } from '@aoetl/testing';
 
 jest.setTimeout(300_000);
 
@@ -18,7 +14,7 @@ const as = (identity: string) => ({ authorization: bearer(realToken(identity)) }
 const suffix = randomBytes(4).toString('hex');
 const SOURCE = `crm.gw_e2e_${suffix}`;
 const TARGET = `silver.gw_e2e_${suffix}`;
-const demoCode = readFileSync(join(REPO, 'examples/customers_transform.py'), 'utf8');
+const demoCode = demoTransform();
 
 beforeAll(() => {
   psqlAdmin(

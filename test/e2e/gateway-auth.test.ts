@@ -5,9 +5,25 @@
  * services/agent-gateway/test/integration/gateway-auth.test.ts.
  */
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { LocalIssuer, makeKey, makeTestCa, signHs256, signJwt } from '../../packages/auth/test/support/local-issuer';
-import { DEV_CA, REAL_ISSUER, httpsJson, liveClient, psqlAdmin, realToken } from '../../services/agent-gateway/test/support/gateway';
-import { ROUTES, bearer, connectionBody, pipelineBody, unique, type RouteCase } from '../../services/agent-gateway/test/support/routes';
+import {
+  LocalIssuer,
+  REAL_ISSUER,
+  ROUTES,
+  bearer,
+  connectionBody,
+  devCa,
+  httpsJson,
+  liveClient,
+  makeKey,
+  makeTestCa,
+  pipelineBody,
+  psqlAdmin,
+  signHs256,
+  signJwt,
+  token as realToken,
+  unique,
+  type RouteCase,
+} from '@aoetl/testing';
 
 jest.setTimeout(120_000);
 
@@ -47,8 +63,8 @@ const ATTACKS: [string, () => string | undefined][] = [
 
 beforeAll(async () => {
   await attacker.start();
-  const discovery = (await httpsJson(`${REAL_ISSUER}/.well-known/openid-configuration`, DEV_CA)) as { jwks_uri: string };
-  const jwks = (await httpsJson(discovery.jwks_uri, DEV_CA)) as { keys: (JsonWebKey & { kid: string })[] };
+  const discovery = (await httpsJson(`${REAL_ISSUER}/.well-known/openid-configuration`, devCa())) as { jwks_uri: string };
+  const jwks = (await httpsJson(discovery.jwks_uri, devCa())) as { keys: (JsonWebKey & { kid: string })[] };
   const jwk = jwks.keys.find((k) => k.kty === 'RSA')!;
   real = { kid: jwk.kid, pem: createPublicKey({ key: jwk, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString() };
 });

@@ -4,9 +4,7 @@
  * every route of the v1 API. Another tenant gets 404 for every resource of acme's, so existence does not leak.
  * (services/agent-gateway/test/integration/gateway-matrix.test.ts adds minted globex admins and approvers.)
  */
-import { liveClient, psqlAdmin, realToken } from '../../services/agent-gateway/test/support/gateway';
-import { describeAuthorizationMatrix } from '../../services/agent-gateway/test/support/matrix';
-import { IDENTITIES, artifactSql } from '../../services/agent-gateway/test/support/routes';
+import { IDENTITIES, artifactSql, describeAuthorizationMatrix, liveClient, psqlAdmin, token as realToken } from '@aoetl/testing';
 
 jest.setTimeout(120_000);
 

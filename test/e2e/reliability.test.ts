@@ -5,34 +5,35 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { STATE, api, killService, psqlAdmin, stackEnv, stackScript, startServices, token, waitFor, waitForRun, warehouseTable } from '../support/stack';
+import {
+  CUSTOMER_COLUMNS,
+  REPO,
+  api,
+  copyFingerprint,
+  customersPipeline,
+  killService,
+  psqlAdmin,
+  redisAdminCli,
+  stackScript,
+  startServices,
+  token,
+  waitFor,
+  waitForRun,
+  warehouseTable,
+} from '@aoetl/testing';
 
 const KILLS = Number(process.env.CHAOS_KILLS ?? 20);
 jest.setTimeout(Math.max(600_000, KILLS * 45_000));
 
-const CUSTOMER_COLUMNS =
-  'customer_id bigint, first_name text, last_name text, email text, phone text, country text, created_at timestamptz, lifetime_value numeric(12,2)';
 const IDENTITY = 'def transform(rows):\n    return rows\n';
-const fingerprint = (table: string) =>
-  `SELECT count(*) || ':' || count(DISTINCT customer_id) || ':' || md5(coalesce(string_agg(row(customer_id, first_name, last_name, email, phone, country, created_at, lifetime_value)::text, E'\\n' ORDER BY customer_id), '')) FROM ${table}`;
-const SOURCE = psqlAdminSafe('source', fingerprint('crm.customers'));
-
-function psqlAdminSafe(db: string, sql: string): string {
-  return psqlAdmin(db, sql);
-}
+const SOURCE = psqlAdmin('source', copyFingerprint('crm.customers'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomBetween = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
 async function submit(bearer: string, target: string, code = IDENTITY, chunks = 4): Promise<string> {
   const pipeline = await api('POST', '/v1/pipelines', {
     token: bearer,
-    body: {
-      name: `rel-${Math.random().toString(16).slice(2, 10)}`,
-      source: { connection: 'crm-source', table: 'crm.customers' },
-      target: { connection: 'warehouse', table: target, mode: 'append' },
-      transform: { kind: 'python', code },
-      chunks,
-    },
+    body: customersPipeline({ name: `rel-${Math.random().toString(16).slice(2, 10)}`, target, code, mode: 'append', chunks }),
   });
   expect(pipeline.status).toBe(201);
   const run = await api('POST', `/v1/pipelines/${pipeline.body.id}/runs`, { token: bearer });
@@ -70,7 +71,7 @@ describe('reliability under failure', () => {
       }
       const run = await waitForRun(runId, alice, 300_000);
       expect({ runId, status: run.status, error: run.error }).toEqual({ runId, status: 'succeeded', error: null });
-      expect(psqlAdmin('warehouse', fingerprint(target))).toBe(SOURCE);
+      expect(psqlAdmin('warehouse', copyFingerprint(target))).toBe(SOURCE);
       psqlAdmin('warehouse', `DROP TABLE ${target}`);
     }
     const mean = recoveries.reduce((a, b) => a + b, 0) / Math.max(1, recoveries.length);
@@ -91,7 +92,7 @@ describe('reliability under failure', () => {
     for (const [i, runId] of runIds.entries()) {
       const run = await waitForRun(runId, alice, 300_000);
       expect(run.status).toBe('succeeded');
-      expect(psqlAdmin('warehouse', fingerprint(targets[i]!))).toBe(SOURCE);
+      expect(psqlAdmin('warehouse', copyFingerprint(targets[i]!))).toBe(SOURCE);
     }
   });
 
@@ -106,11 +107,11 @@ describe('reliability under failure', () => {
     for (const [i, runId] of runIds.entries()) {
       const run = await waitForRun(runId, alice, 300_000);
       expect(run.status).toBe('succeeded');
-      expect(psqlAdmin('warehouse', fingerprint(targets[i]!))).toBe(SOURCE);
+      expect(psqlAdmin('warehouse', copyFingerprint(targets[i]!))).toBe(SOURCE);
     }
     await waitFor('every service to be ready again', async () => {
       try {
-        execFileSync('bash', [join(STATE, '..', 'deploy/local/services.sh'), 'status'], { stdio: 'pipe' });
+        execFileSync('bash', [join(REPO, 'deploy/local/services.sh'), 'status'], { stdio: 'pipe' });
         return true;
       } catch {
         return undefined;
@@ -127,18 +128,14 @@ describe('reliability under failure', () => {
     const runId = await submit(alice, target, slow, 1);
     await waitFor('the run to be running', async () => ((await runStatus(alice, runId)) === 'running' ? true : undefined), 60_000);
 
-    const env = stackEnv('test');
-    const cli = (...args: string[]) =>
-      execFileSync('redis-cli', ['--tls', '--cacert', env.AOETL_TLS_CA_FILE!, '--cert', env.AOETL_TLS_CERT_FILE!, '--key', env.AOETL_TLS_KEY_FILE!,
-        '-h', '127.0.0.1', '-p', '6390', '--user', 'admin', '--pass', env.AOETL_REDIS_ADMIN_PASSWORD!, '--no-auth-warning', ...args], { encoding: 'utf8' });
     const poison = JSON.stringify({ v: 1, type: 'run.requested', payload: { runId, tenant: 42 } });
-    const entryId = cli('XADD', 'aoetl:requests', '*', 'm', poison).trim();
+    const entryId = redisAdminCli('XADD', 'aoetl:requests', '*', 'm', poison);
 
     const run = await waitForRun(runId, alice, 120_000);
     expect(run.status).toBe('failed');
     expect(run.error.code).toBe('poison_message');
     expect(run.error.message).toMatch(/dead-lettered: invalid message: \/\w* /);
-    const letters = cli('XREVRANGE', 'aoetl:deadletter', '+', '-', 'COUNT', '50');
+    const letters = redisAdminCli('XREVRANGE', 'aoetl:deadletter', '+', '-', 'COUNT', '50');
     expect(letters).toContain(entryId);
     expect(letters).toMatch(/invalid message/);
     await sleep(12_000); // the slow chunk finishes after the abort and must not stage anything

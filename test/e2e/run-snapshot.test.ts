@@ -6,11 +6,7 @@
  * and the tasks the orchestrator actually sent (its outbox in the control database).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { liveClient, psqlAdmin, realToken } from '../../services/agent-gateway/test/support/gateway';
-import { bearer } from '../../services/agent-gateway/test/support/routes';
-import { REPO, waitFor, waitForRun } from '../support/stack';
+import { bearer, customersTarget, demoTransform, liveClient, psqlAdmin, token as realToken, waitFor, waitForRun } from '@aoetl/testing';
 
 jest.setTimeout(300_000);
 
@@ -23,7 +19,7 @@ const SOURCE_ROWS = 30;
 const sha256 = (code: string) => createHash('sha256').update(code, 'utf8').digest('hex');
 
 /** The demo transform, writing `marker` as every row's first name: the rows tell which code ran. */
-const demoCode = readFileSync(join(REPO, 'examples/customers_transform.py'), 'utf8');
+const demoCode = demoTransform();
 function markedCode(marker: string): string {
   const code = demoCode.replace('"first_name": row["first_name"],', `"first_name": "${marker}",`);
   if (code === demoCode) throw new Error('examples/customers_transform.py changed: the marker no longer applies');
@@ -34,8 +30,7 @@ const CODE_V2 = markedCode('snapshot-v2');
 
 const targets: string[] = [];
 function freshTarget(): string {
-  const table = `silver.snap_e2e_${suffix}_${targets.length}`;
-  psqlAdmin('warehouse', `CREATE TABLE ${table} (LIKE silver.customers INCLUDING ALL); ALTER TABLE ${table} OWNER TO warehouse_load;`);
+  const table = customersTarget(`snap_e2e_${suffix}_${targets.length}`);
   targets.push(table);
   return table;
 }

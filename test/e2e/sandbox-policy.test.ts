@@ -1,25 +1,16 @@
 /** The etl-agent checks every transform against the code policy before running it; a refusal fails the run. */
-import { MONITOR_METRICS, api, metricValue, psqlAdmin, token, waitFor, waitForRun, warehouseTable } from '../support/stack';
+import { CUSTOMER_COLUMNS, MONITOR_METRICS, api, customersPipeline, metricValue, psqlAdmin, token, waitFor, waitForRun, warehouseTable } from '@aoetl/testing';
 
 jest.setTimeout(120_000);
 
 test('a transform that breaks the code policy fails its run as a violation, and nothing is loaded', async () => {
   const alice = token('alice');
-  const target = warehouseTable(
-    'policy',
-    'customer_id bigint, first_name text, last_name text, email text, phone text, country text, created_at timestamptz, lifetime_value numeric(12,2)',
-  );
+  const target = warehouseTable('policy', CUSTOMER_COLUMNS);
   const before = await metricValue(MONITOR_METRICS, 'aoetl_sandbox_violations_total', { code: 'policy_refused' });
   const code = 'import os\n\ndef transform(rows):\n    os.system("id")\n    return rows\n';
   const pipeline = await api('POST', '/v1/pipelines', {
     token: alice,
-    body: {
-      name: `policy-${Date.now()}`,
-      source: { connection: 'crm-source', table: 'crm.customers' },
-      target: { connection: 'warehouse', table: target, mode: 'append' },
-      transform: { kind: 'python', code },
-      chunks: 2,
-    },
+    body: customersPipeline({ name: `policy-${Date.now()}`, target, code, mode: 'append', chunks: 2 }),
   });
   expect(pipeline.status).toBe(201);
   const accepted = await api('POST', `/v1/pipelines/${pipeline.body.id}/runs`, { token: alice });

@@ -7,11 +7,9 @@
  *
  * Failure messages name the secret (file, env key or audit field), never its value.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
-import { REPO, STATE, api, psqlAdmin, stackEnv, token, waitForRun } from '../support/stack';
+import { STATE, adminRedis, api, customersPipeline, customersTarget, demoTransform, psqlAdmin, stackEnv, token, waitForRun } from '@aoetl/testing';
 
 jest.setTimeout(300_000);
 
@@ -81,12 +79,7 @@ function logLines(file: string): Array<Record<string, unknown>> {
 }
 
 async function streamEntries(ids: { since: number }): Promise<Haystacks> {
-  const env = stackEnv('test');
-  const redis = new Redis({
-    host: '127.0.0.1', port: 6390, username: env.AOETL_REDIS_ADMIN_USERNAME ?? 'admin', password: env.AOETL_REDIS_ADMIN_PASSWORD,
-    lazyConnect: true, maxRetriesPerRequest: 1, enableReadyCheck: false,
-    tls: { ca: readFileSync(env.AOETL_TLS_CA_FILE!), cert: readFileSync(env.AOETL_TLS_CERT_FILE!), key: readFileSync(env.AOETL_TLS_KEY_FILE!) },
-  });
+  const redis = adminRedis({ lazyConnect: true });
   await redis.connect();
   const out: Haystacks = new Map();
   try {
@@ -109,14 +102,7 @@ describe('no secret leaves the secrets manager', () => {
     // ---- the demo pipeline, end to end
     const alice = token('alice');
     const admin = token('admin');
-    const target = `silver.leak_${randomBytes(4).toString('hex')}`;
-    psqlAdmin('warehouse', `CREATE TABLE ${target} (LIKE silver.customers INCLUDING ALL); ALTER TABLE ${target} OWNER TO warehouse_load;`);
-    const body = {
-      name: `leak-${randomBytes(4).toString('hex')}`,
-      source: { connection: 'crm-source', table: 'crm.customers' },
-      target: { connection: 'warehouse', table: target, mode: 'merge', keys: ['email'] },
-      transform: { kind: 'python', code: readFileSync(join(REPO, 'examples/customers_transform.py'), 'utf8') },
-    };
+    const body = customersPipeline({ target: customersTarget('leak'), code: demoTransform() });
     const responses: Haystacks = new Map();
     const created = await api('POST', '/v1/pipelines', { token: alice, body });
     expect(created.status).toBe(201);

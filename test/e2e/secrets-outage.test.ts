@@ -8,26 +8,26 @@
  * Stopping OpenBao disturbs everyone using the shared stack for a few seconds: this test keeps the outage
  * as short as a restart and always leaves OpenBao running.
  */
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, STATE, api, psqlAdmin, token, waitFor, waitForRun } from '../support/stack';
+import {
+  EXPECTED_CUSTOMERS,
+  STATE,
+  api,
+  customersPipeline,
+  customersTarget,
+  demoTransform,
+  psqlAdmin,
+  stackScript,
+  token,
+  transformedChecksum,
+  waitFor,
+  waitForRun,
+} from '@aoetl/testing';
 
 jest.setTimeout(300_000);
 
-const COLUMNS = 'email, customer_id, first_name, last_name, phone, country, created_at, lifetime_value::numeric(12,2)';
-const checksum = (from: string) =>
-  `SELECT count(*) || ':' || md5(coalesce(string_agg(row(${COLUMNS})::text, E'\\n' ORDER BY email), '')) FROM ${from}`;
-const EXPECTED = `(
-  SELECT DISTINCT ON (e.email) e.email, c.customer_id, c.first_name, c.last_name, c.phone, c.country, c.created_at, c.lifetime_value
-  FROM crm.customers c CROSS JOIN LATERAL (SELECT lower(btrim(coalesce(c.email, ''), E' \\t\\n\\r\\f' || chr(11))) AS email) e
-  WHERE e.email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[a-z]{2,}$'
-  ORDER BY e.email, c.customer_id
-) expected`;
-
-const openbao = (cmd: 'start' | 'stop' | 'status') =>
-  execFileSync('bash', [join(REPO, 'deploy/local/openbao.sh'), cmd], { stdio: 'pipe', timeout: 120_000 });
+const openbao = (cmd: 'start' | 'stop' | 'status') => stackScript('openbao.sh', cmd);
 
 function agentLogFrom(offset: number): string {
   const text = readFileSync(join(STATE, 'logs', 'etl-agent.log'));
@@ -43,18 +43,8 @@ function stackSecretValues(): string[] {
 describe('OpenBao stops in the middle of a run', () => {
   test('the run recovers or fails with a clear reason, and the target is never partially loaded', async () => {
     const alice = token('alice');
-    const target = `silver.outage_${randomBytes(4).toString('hex')}`;
-    psqlAdmin('warehouse', `CREATE TABLE ${target} (LIKE silver.customers INCLUDING ALL); ALTER TABLE ${target} OWNER TO warehouse_load;`);
-    const created = await api('POST', '/v1/pipelines', {
-      token: alice,
-      body: {
-        name: `outage-${randomBytes(4).toString('hex')}`,
-        source: { connection: 'crm-source', table: 'crm.customers' },
-        target: { connection: 'warehouse', table: target, mode: 'merge', keys: ['email'] },
-        transform: { kind: 'python', code: readFileSync(join(REPO, 'examples/customers_transform.py'), 'utf8') },
-        chunks: 4,
-      },
-    });
+    const target = customersTarget('outage');
+    const created = await api('POST', '/v1/pipelines', { token: alice, body: customersPipeline({ target, code: demoTransform(), chunks: 4 }) });
     expect(created.status).toBe(201);
 
     const logOffset = statSync(join(STATE, 'logs', 'etl-agent.log')).size;
@@ -82,8 +72,8 @@ describe('OpenBao stops in the middle of a run', () => {
     // The outage was real for this run: the agent saw Vault fail (retries, a refused old token, a revoke that failed).
     expect(agentLog).toMatch(/vault unavailable; retrying|vault token rejected|lease revoke failed|credential lost/);
 
-    const expected = psqlAdmin('source', checksum(EXPECTED));
-    const actual = psqlAdmin('warehouse', checksum(target));
+    const expected = psqlAdmin('source', transformedChecksum(EXPECTED_CUSTOMERS));
+    const actual = psqlAdmin('warehouse', transformedChecksum(target));
     if (run.status === 'succeeded') {
       // Recovered: fresh credentials after OpenBao came back; the whole result, exactly once.
       expect(actual).toBe(expected);
@@ -100,7 +90,7 @@ describe('OpenBao stops in the middle of a run', () => {
       psqlAdmin('warehouse', `SELECT count(*) FROM pg_tables WHERE schemaname = 'aoetl_staging' AND tablename LIKE 'r_${runId.replace(/-/g, '')}_%'`);
     await waitFor('the staging tables to be dropped', async () => (stagingLeft() === '0' ? true : undefined), 60_000);
     // And OpenBao is healthy again for everyone else.
-    expect(openbao('status').toString()).toContain('healthy');
+    expect(openbao('status')).toContain('healthy');
     expect(outageMs).toBeLessThan(60_000);
   });
 });

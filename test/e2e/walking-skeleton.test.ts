@@ -3,47 +3,31 @@
  * over Redis streams, an etl-agent with Vault credentials and the Docker sandbox, the warehouse, the monitor.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { MONITOR_METRICS, REPO, api, metricValue, psqlAdmin, token, waitFor, waitForRun } from '../support/stack';
+import {
+  EXPECTED_CUSTOMERS,
+  MONITOR_METRICS,
+  api,
+  customersPipeline,
+  customersTarget,
+  demoTransform,
+  metricValue,
+  psqlAdmin,
+  token,
+  transformedChecksum,
+  waitFor,
+  waitForRun,
+} from '@aoetl/testing';
 
 jest.setTimeout(300_000);
 
-const COLUMNS = 'email, customer_id, first_name, last_name, phone, country, created_at, lifetime_value::numeric(12,2)';
-const checksum = (from: string) =>
-  `SELECT count(*) || ':' || md5(coalesce(string_agg(row(${COLUMNS})::text, E'\\n' ORDER BY email), '')) FROM ${from}`;
-
-/** What the demo transform must produce, computed independently in SQL on the source. */
-const EXPECTED = `(
-  SELECT DISTINCT ON (e.email) e.email, c.customer_id, c.first_name, c.last_name, c.phone, c.country, c.created_at, c.lifetime_value
-  FROM crm.customers c CROSS JOIN LATERAL (SELECT lower(btrim(coalesce(c.email, ''), E' \\t\\n\\r\\f' || chr(11))) AS email) e
-  WHERE e.email ~ '^[^@[:space:]]+@[^@[:space:]]+\\.[a-z]{2,}$'
-  ORDER BY e.email, c.customer_id
-) expected`;
-
-function freshTarget(): string {
-  const table = `silver.e2e_${randomBytes(4).toString('hex')}`;
-  psqlAdmin(
-    'warehouse',
-    `CREATE TABLE ${table} (LIKE silver.customers INCLUDING ALL); ALTER TABLE ${table} OWNER TO warehouse_load;`,
-  );
-  return table;
-}
-
-function pipelineBody(target: string, code: string, name = `e2e-${randomBytes(4).toString('hex')}`) {
-  return {
-    name,
-    source: { connection: 'crm-source', table: 'crm.customers' },
-    target: { connection: 'warehouse', table: target, mode: 'merge', keys: ['email'] },
-    transform: { kind: 'python', code },
-  };
-}
+const freshTarget = () => customersTarget('e2e');
+const pipelineBody = (target: string, code: string) => customersPipeline({ target, code });
 
 const pipelineCount = (name: string) => psqlAdmin('aoetl', `SELECT count(*) FROM pipelines WHERE name = '${name}'`);
 
 describe('walking skeleton on the real stack', () => {
   const alice = token('alice');
-  const demoCode = readFileSync(join(REPO, 'examples/customers_transform.py'), 'utf8');
+  const demoCode = demoTransform();
 
   test('a run succeeds, the target equals the expected rows, and the monitor counts it', async () => {
     const target = freshTarget();
@@ -61,8 +45,8 @@ describe('walking skeleton on the real stack', () => {
     expect(run.artifactSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(run.steps.map((s: { status: string }) => s.status)).toEqual(['queued', 'planning', 'running', 'succeeded']);
 
-    const expected = psqlAdmin('source', checksum(EXPECTED));
-    const actual = psqlAdmin('warehouse', checksum(target));
+    const expected = psqlAdmin('source', transformedChecksum(EXPECTED_CUSTOMERS));
+    const actual = psqlAdmin('warehouse', transformedChecksum(target));
     expect(Number(expected.split(':')[0])).toBeGreaterThan(100_000);
     expect(actual).toBe(expected);
     expect(run.rowsOut).toBe(Number(actual.split(':')[0]));

@@ -3,10 +3,7 @@
  * Permissions are checked with ACL DRYRUN (as the admin, without running anything), and a sample of forbidden
  * commands is also really attempted as each service's user over mTLS.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import Redis from 'ioredis';
-import { STATE, stackEnv } from '../support/stack';
+import { stackEnv, stackRedis } from '@aoetl/testing';
 
 const STREAMS = ['aoetl:requests', 'aoetl:tasks', 'aoetl:events', 'aoetl:deadletter'] as const;
 type Stream = (typeof STREAMS)[number];
@@ -57,14 +54,7 @@ const ALLOWED: Record<string, Partial<Record<Stream, string[]>>> = {
 };
 
 const env = stackEnv('test');
-const certs = join(STATE, 'certs');
-const tls = (user: string) => ({
-  ca: readFileSync(join(certs, 'ca.crt')),
-  cert: readFileSync(join(certs, `${user}.crt`)),
-  key: readFileSync(join(certs, `${user}.key`)),
-});
-const connect = (user: string, password: string) =>
-  new Redis({ host: '127.0.0.1', port: 6390, username: user, password, enableReadyCheck: false, tls: tls(user), maxRetriesPerRequest: 1 });
+const connect = (user: string, password: string) => stackRedis(user, password);
 const admin = connect('admin', env.AOETL_REDIS_ADMIN_PASSWORD!);
 afterAll(() => admin.disconnect());
 

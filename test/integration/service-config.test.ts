@@ -1,7 +1,7 @@
 /** A service with missing or wrong configuration stops at boot with one message listing every bad variable. */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO } from '../support/stack';
+import { REPO } from '@aoetl/testing';
 
 const SERVICES = ['agent-gateway', 'orchestrator', 'etl-agent', 'monitor'];
 

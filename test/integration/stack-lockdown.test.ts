@@ -7,9 +7,8 @@ import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import Redis from 'ioredis';
 import pg from 'pg';
-import { STATE, stackEnv, token } from '../support/stack';
+import { STATE, stackEnv, stackRedis, token } from '@aoetl/testing';
 
 jest.setTimeout(60_000);
 
@@ -17,22 +16,8 @@ const test_ = stackEnv('test');
 const certs = join(STATE, 'certs');
 const ca = readFileSync(join(certs, 'ca.crt'));
 
-function redisAs(user: string, password: string, clientCert: boolean): Redis {
-  return new Redis({
-    host: '127.0.0.1',
-    port: 6390,
-    username: user,
-    password,
-    enableReadyCheck: false,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    lazyConnect: true,
-    tls: {
-      ca,
-      ...(clientCert ? { cert: readFileSync(join(certs, `${user}.crt`)), key: readFileSync(join(certs, `${user}.key`)) } : {}),
-    },
-  });
-}
+const redisAs = (user: string, password: string, clientCert = true) =>
+  stackRedis(user, password, { clientCert, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
 
 describe('Redis', () => {
   test('a TLS client without a client certificate is refused', async () => {
@@ -65,10 +50,8 @@ describe('Redis', () => {
   });
 
   test('the default user is off', async () => {
-    const anon = new Redis({
-      host: '127.0.0.1', port: 6390, enableReadyCheck: false, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null,
-      tls: { ca, cert: readFileSync(join(certs, 'admin.crt')), key: readFileSync(join(certs, 'admin.key')) },
-    });
+    // The admin's certificate, but no user name or password: the default user.
+    const anon = stackRedis('admin', undefined, { username: undefined, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
     await anon.connect().catch(() => undefined);
     try {
       await expect(anon.ping()).rejects.toThrow(/NOAUTH|NOPERM|WRONGPASS|closed|Connection/i);

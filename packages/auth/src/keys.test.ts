@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 
-import { makeKey } from '../test/support/local-issuer.js';
+import { makeKey } from '@aoetl/testing';
 import { KeyResolutionError, toPem } from './keys.js';
 
 describe('toPem', () => {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { problems } from '@aoetl/http';
 
-import { LocalIssuer, makeKey, makeTestCa, signHs256, signJwt, type SigningKey } from '../test/support/local-issuer.js';
+import { LocalIssuer, makeKey, makeTestCa, signHs256, signJwt, type SigningKey } from '@aoetl/testing';
 import { aoetlAuth, requireRole, type AuthPluginOptions } from './index.js';
 
 const AUDIENCE = 'aoetl-api';

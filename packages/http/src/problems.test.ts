@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import {
   ConflictError,
@@ -10,17 +9,12 @@ import {
   UnauthorizedError,
   UpstreamError,
 } from '@aoetl/contracts';
+import { Collector } from '@aoetl/testing';
 import { problems } from './index.js';
 
 /** An app whose `/throw` route throws what `error` returns; its error logs land in `logs`. */
 async function appThrowing(error: () => unknown, opts: { serviceName?: string } = {}) {
-  const logs: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(chunk.toString());
-      done();
-    },
-  });
+  const stream = new Collector();
   // As the gateway validates: every error at once, unknown properties refused (not removed).
   const app = Fastify({ logger: { level: 'error', stream }, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
   await app.register(problems, opts);
@@ -50,14 +44,14 @@ async function appThrowing(error: () => unknown, opts: { serviceName?: string } 
     async () => ({ ok: true }),
   );
   await app.ready();
-  return { app, logs };
+  return { app, logs: stream };
 }
 
 async function thrown(error: () => unknown) {
   const { app, logs } = await appThrowing(error);
   const res = await app.inject({ method: 'GET', url: '/throw' });
   await app.close();
-  return { status: res.statusCode, type: res.headers['content-type'], body: res.json(), headers: res.headers, logs: logs.join('') };
+  return { status: res.statusCode, type: res.headers['content-type'], body: res.json(), headers: res.headers, logs: logs.text() };
 }
 
 describe('problems: domain errors', () => {
@@ -97,8 +91,15 @@ describe('problems: domain errors', () => {
     expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
   });
 
+  it('answers 503 for an upstream error, logs it, and never shows its message', async () => {
+    const res = await thrown(() => new UpstreamError('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2'));
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ type: 'about:blank', title: 'service unavailable', status: 503, detail: 'a dependency is unavailable; retry later' });
+    expect(JSON.stringify(res.body)).not.toMatch(/10\.0\.0\.7|hunter2/);
+    expect(res.logs).toContain('request failed');
+  });
+
   it.each([
-    ['an upstream error', () => new UpstreamError('connect ECONNREFUSED 10.0.0.7:5432 password=hunter2')],
     ['an internal error', () => new InternalError('invariant broken at secret-path')],
     ['a plain Error', () => new Error('undefined is not a function at secret-path')],
     ['a thrown string', () => 'secret-path'],

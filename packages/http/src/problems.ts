@@ -32,7 +32,7 @@ export const PROBLEM_STATUS: Readonly<Record<ErrorCode, number>> = {
   not_found: 404,
   conflict: 409,
   too_many_requests: 429,
-  upstream: 500,
+  upstream: 503,
   config: 500,
   sandbox: 500,
   load: 500,
@@ -64,7 +64,7 @@ function validationErrors(err: FastifyError): { field: string; message: string }
  * Maps every error to RFC 9457 application/problem+json: an `AoetlError` by its code (`urn:aoetl:problem:<code>`,
  * its message as `detail`, its details as `errors`); a 401 says nothing about why (RFC 6750) and carries a
  * `www-authenticate` challenge; fastify's validation errors are a 400 naming each field; fastify's other 4xx keep
- * their status; everything else is a 500 whose message is only logged. Also answers unknown routes with a 404
+ * their status; an upstream error is a 503 (retry later); everything else is a 500; neither shows its message. Also answers unknown routes with a 404
  * problem and registers the `Problem` schema for response schemas to reference (`{ $ref: 'Problem#' }`).
  */
 export const problems = fp(
@@ -104,6 +104,11 @@ export const problems = fp(
           status: 503,
           detail: `the ${opts.serviceName ?? 'service'} is shedding load; retry later`,
         });
+      }
+      if (status === 503) {
+        // A dependency (Postgres, Redis, Vault, Docker) is unavailable: logged in full, the caller may retry later.
+        request.log.error({ err }, 'request failed: a dependency is unavailable');
+        return send(reply, { type: 'about:blank', title: 'service unavailable', status: 503, detail: 'a dependency is unavailable; retry later' });
       }
       const clientError = status === undefined && fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500;
       if (!clientError) {

@@ -1,35 +1,24 @@
-import { Writable } from 'node:stream';
+import { Collector } from '@aoetl/testing';
 import { createLogger, forgetSecret, MIN_SECRET_LENGTH, registerSecret, scrub, SecretTooShortError } from './logger';
-
-function capture() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
-  return { lines, destination };
-}
 
 describe('logger', () => {
   test('redacts authorization headers and password fields', () => {
-    const { lines, destination } = capture();
+    const destination = new Collector();
     const log = createLogger({ name: 't', destination });
     log.info({ req: { headers: { authorization: 'Bearer abc.def.ghi' } }, db: { password: 'pw-1234567' } }, 'x');
-    const out = lines.join('');
+    const out = destination.text();
     expect(out).not.toContain('abc.def.ghi');
     expect(out).not.toContain('pw-1234567');
     expect(out).toContain('[redacted]');
   });
 
   test('scrubs a registered secret wherever it appears, even inside an error message', () => {
-    const { lines, destination } = capture();
+    const destination = new Collector();
     const secret = 'v-approle-source-reader-Xy7Q9';
     registerSecret(secret);
     const log = createLogger({ name: 't', destination });
     log.error({ err: new Error(`connect failed for postgres://u:${secret}@db`) }, `login ${secret}`);
-    const out = lines.join('');
+    const out = destination.text();
     expect(out).not.toContain(secret);
     expect(out.split('[redacted]').length).toBeGreaterThanOrEqual(3);
   });
@@ -46,12 +35,12 @@ describe('logger', () => {
     ['other control characters', 'pa\u0001ss\u001fw0rd\u007f-1234'],
     ['all of them', '"\\\n\r\b\f\u0000-secret"'],
   ])('scrubs a secret containing %s in its JSON-escaped form too', (_what, secret) => {
-    const { lines, destination } = capture();
+    const destination = new Collector();
     registerSecret(secret);
     const log = createLogger({ name: 't', destination });
     log.error({ err: new Error(`login failed: ${secret}`), body: JSON.stringify({ password: secret }) }, `auth ${secret}`);
     forgetSecret(secret);
-    const out = lines.join('');
+    const out = destination.text();
     expect(out).not.toContain(secret);
     expect(out).not.toContain(JSON.stringify(secret).slice(1, -1));
     // What a reader of the log sees after decoding the JSON: no secret, at any depth.

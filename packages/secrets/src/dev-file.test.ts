@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { ConfigError, NotFoundError } from '@aoetl/contracts';
+import { Collector } from '@aoetl/testing';
 import type { AuditRecord } from './audit';
 import { DevFileSecretStore, generateDevSecretsKey, openDevSecrets, sealDevSecrets, type DevSecrets } from './dev-file';
 
@@ -13,14 +13,8 @@ const contents: DevSecrets = {
 };
 
 function memoryLogger(): { logger: pino.Logger; lines: () => string } {
-  let out = '';
-  const dest = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out += chunk.toString();
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, dest), lines: () => out };
+  const dest = new Collector();
+  return { logger: pino({ level: 'info' }, dest), lines: () => dest.text() };
 }
 
 const dirs: string[] = [];

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Agent } from 'undici';
 
 import { JwksKeyResolver, type KeyResolverOptions, type SupportedAlgorithm } from '../../src/index.js';
-import { LocalIssuer, makeKey, makeTestCa } from '../support/local-issuer.js';
+import { LocalIssuer, makeKey, makeTestCa } from '@aoetl/testing';
 
 jest.setTimeout(30_000);
 

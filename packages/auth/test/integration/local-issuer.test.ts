@@ -2,7 +2,8 @@
 // Gets real access tokens with the client_credentials grant and verifies them against the
 // issuer's real discovery document and JWKS, trusting only the dev CA.
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { REAL_ISSUER, STATE } from '@aoetl/testing';
 
 import Fastify, { type FastifyInstance } from 'fastify';
 import { problems } from '@aoetl/http';
@@ -10,9 +11,8 @@ import { Agent } from 'undici';
 
 import { aoetlAuth, requireRole } from '../../src/index.js';
 
-const repoRoot = resolve(__dirname, '../../../..');
-const stateDir = process.env.AOETL_STATE_DIR ?? join(repoRoot, '.state');
-const issuer = process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400';
+const stateDir = STATE;
+const issuer = REAL_ISSUER;
 const caFile = process.env.AOETL_OIDC_CA_FILE ?? join(stateDir, 'certs', 'ca.crt');
 const audience = process.env.AOETL_OIDC_AUDIENCE ?? 'aoetl-api';
 const RESOURCE = 'urn:aoetl-api';

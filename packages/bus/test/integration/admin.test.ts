@@ -8,7 +8,7 @@ import { STREAMS } from '@aoetl/contracts';
 import { Bus } from '../../src/bus';
 import { deadLetterFields, type DeadLetter } from '../../src/dead-letters';
 import { StreamAdmin } from '../../src/admin';
-import { adminRedis } from '../support/admin-redis';
+import { adminRedis } from '@aoetl/testing';
 
 const redis = adminRedis();
 const tag = `${process.pid}-${Date.now()}`;

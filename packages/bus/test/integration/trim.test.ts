@@ -1,6 +1,6 @@
 /** Trimming against the real Redis: no entry that some group has not acknowledged (or not yet seen) is dropped. */
+import { adminRedis } from '@aoetl/testing';
 import { safeTrimId, trimAcknowledged } from '../../src/trim';
-import { adminRedis } from '../support/admin-redis';
 
 const redis = adminRedis();
 const stream = `aoetl:test:trim-${process.pid}-${Date.now()}`;

@@ -13,7 +13,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import {
   classifyResult,
   DockerSandboxDriver,
@@ -23,7 +23,8 @@ import {
   type SandboxResult,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, emptyInput, generatedInput, dockerSandbox } from '../support/env.js';
+import { Collector } from '@aoetl/testing';
+import { emptyInput, generatedInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(60_000);
 

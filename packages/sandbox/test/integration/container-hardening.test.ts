@@ -2,11 +2,12 @@
 // real sandbox (runc and gVisor). The harness guard is off: this probes the container itself.
 import { cpuSecondsLimit } from '../../src/container-spec.js';
 import { DockerSandboxDriver, resolveLimits, type SandboxRuntime } from '../../src/index.js';
-import { Collector, copyInput, emptyInput, readAgentEnv } from '../support/env.js';
+import { Collector, stackEnv } from '@aoetl/testing';
+import { copyInput, emptyInput } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const env = readAgentEnv();
+const env = stackEnv('etl-agent');
 const image = env.AOETL_SANDBOX_IMAGE!;
 const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const py = (...lines: string[]): string => lines.join('\n') + '\n';

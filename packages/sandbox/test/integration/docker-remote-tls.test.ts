@@ -5,11 +5,12 @@
 import { connect } from 'node:net';
 import Docker from 'dockerode';
 import { DockerSandboxDriver, dockerConnectionOptions, type DockerRemoteTls, type SandboxResult, type SandboxRuntime } from '../../src/index.js';
-import { Collector, copyInput, emptyInput, readAgentEnv } from '../support/env.js';
+import { Collector, stackEnv } from '@aoetl/testing';
+import { copyInput, emptyInput } from '../support/env.js';
 
 jest.setTimeout(180_000);
 
-const env = readAgentEnv();
+const env = stackEnv('etl-agent');
 const image = env.AOETL_SANDBOX_IMAGE!;
 const runtime = (env.AOETL_SANDBOX_RUNTIME || 'runsc') as SandboxRuntime;
 const TLS_PORT = Number(process.env.AOETL_DOCKER_TLS_PORT ?? 2376);
@@ -74,6 +75,10 @@ describe('remote Docker over TLS with client certificates', () => {
       runtime,
       socketPath: '/nonexistent.sock',
       remote,
+      // The container's own hardening is probed (a socket attempt): the harness's second layer would stop it first.
+      allowRunc: runtime === 'runc',
+      harnessGuard: false,
+      seccomp: 'docker-default',
       limits: { timeoutMs: 5_000, memoryBytes: 256 * 1024 * 1024 },
       reapIntervalMs: 0,
     });

@@ -3,11 +3,12 @@
 // the restricted builtins and the audit hook still stop `import os`, open, sockets and subprocess. The
 // same escapes with the layer switched off (harnessGuard: false) succeed, so each probe is a real one.
 import { DockerSandboxDriver, type SandboxResult, type SandboxRuntime } from '../../src/index.js';
-import { Collector, emptyInput, readAgentEnv } from '../support/env.js';
+import { Collector, stackEnv } from '@aoetl/testing';
+import { emptyInput } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const env = readAgentEnv();
+const env = stackEnv('etl-agent');
 const image = env.AOETL_SANDBOX_IMAGE!;
 const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const py = (...lines: string[]): string => lines.join('\n') + '\n';

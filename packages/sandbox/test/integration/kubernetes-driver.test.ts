@@ -20,7 +20,8 @@ import {
   type SandboxRunRequest,
 } from '../../src/index.js';
 import { FakeKubeApi } from '../support/fake-kube-api.js';
-import { Collector, copyInput, emptyInput, generatedInput } from '../support/env.js';
+import { Collector } from '@aoetl/testing';
+import { copyInput, emptyInput, generatedInput } from '../support/env.js';
 
 jest.setTimeout(60_000);
 

@@ -13,11 +13,12 @@ import {
   type PolicyResult,
   type SandboxEvent,
 } from '../../src/index.js';
-import { Collector, copyInput, readAgentEnv } from '../support/env.js';
+import { Collector, stackEnv } from '@aoetl/testing';
+import { copyInput } from '../support/env.js';
 
 jest.setTimeout(60_000);
 
-const env = readAgentEnv();
+const env = stackEnv('etl-agent');
 const image = env.AOETL_SANDBOX_IMAGE!;
 const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
 const py = (...lines: string[]): string => lines.join('\n') + '\n';

@@ -10,7 +10,8 @@ import {
   type SandboxRunRequest,
   type SandboxRuntime,
 } from '../../src/index.js';
-import { Collector, copyInput, emptyInput, dockerSandbox } from '../support/env.js';
+import { Collector } from '@aoetl/testing';
+import { copyInput, emptyInput, dockerSandbox } from '../support/env.js';
 
 jest.setTimeout(60_000);
 

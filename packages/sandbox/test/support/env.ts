@@ -1,61 +1,16 @@
-// Test-only helpers: the local stack's settings (.state/env/etl-agent.env) and stream utilities.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { PassThrough, Readable, Writable } from 'node:stream';
+// Test-only helpers: the local stack's sandbox image and Docker engine, and inputs for sandbox runs.
+// (The stack's env files and the output Collector come from @aoetl/testing.)
+import { PassThrough, Readable } from 'node:stream';
+import { stackEnv } from '@aoetl/testing';
 import Docker from 'dockerode';
-
-const REPO_ROOT = resolve(__dirname, '../../../..');
-
-/** KEY=VALUE pairs of .state/env/etl-agent.env (written by deploy/local/docker.sh and sandbox-image.sh). */
-export function readAgentEnv(): Record<string, string> {
-  const stateDir = process.env.AOETL_STATE_DIR ?? join(REPO_ROOT, '.state');
-  const file = join(stateDir, 'env', 'etl-agent.env');
-  if (!existsSync(file)) {
-    throw new Error(`${file} is missing: run deploy/local/docker.sh start && deploy/local/sandbox-image.sh start`);
-  }
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0 && !line.startsWith('#')) env[line.slice(0, eq)] = line.slice(eq + 1);
-  }
-  return env;
-}
 
 /** The local stack's sandbox image and Docker engine (from .state/env/etl-agent.env). */
 export function dockerSandbox(): { image: string; socketPath: string; docker: Docker } {
-  const env = readAgentEnv();
+  const env = stackEnv('etl-agent');
   const image = env.AOETL_SANDBOX_IMAGE;
   if (!image) throw new Error('AOETL_SANDBOX_IMAGE is missing from etl-agent.env: run deploy/local/sandbox-image.sh start');
   const socketPath = env.AOETL_DOCKER_SOCKET ?? '/var/run/docker.sock';
   return { image, socketPath, docker: new Docker({ socketPath }) };
-}
-
-/** A Writable that keeps everything written to it. */
-export class Collector extends Writable {
-  private readonly chunks: Buffer[] = [];
-
-  constructor(private readonly delayMs = 0) {
-    super({ highWaterMark: 64 * 1024 });
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.chunks.push(chunk);
-    if (this.delayMs > 0) setTimeout(done, this.delayMs);
-    else done();
-  }
-
-  get bytes(): number {
-    return this.chunks.reduce((n, c) => n + c.length, 0);
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-
-  lines(): string[] {
-    const text = this.text();
-    return text === '' ? [] : text.replace(/\n$/, '').split('\n');
-  }
 }
 
 /** COPY text input from rows of already-encoded fields. */

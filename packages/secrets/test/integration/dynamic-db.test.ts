@@ -1,31 +1,17 @@
 /**
  * The database secrets engine against the real OpenBao and PostgreSQL of the local stack: a per-run credential
- * that can only SELECT, revoked at the end of the run; and the etl LeaseKeeper keeping a short-lived credential
- * alive past its first TTL while the run lasts.
+ * that can only SELECT, revoked at the end of the run. (The etl LeaseKeeper renewing such credentials is tested
+ * in packages/etl/test/integration/lease-keeper.test.ts.)
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { LeaseKeeper } from '../../../etl/src/leases';
-import type { DatabaseCredential } from '../../dist/index.js';
-import { env, memoryLogger, newStore, rand, root, stackEnvOf } from './support';
-import { psqlAdmin } from '../../../../test/support/stack';
+import { canLogIn, connectAs as connect, roleExists } from '@aoetl/testing';
+import type pg from 'pg';
+import { newStore, stackEnvOf } from './support';
 
 jest.setTimeout(60_000);
 
 const agent = stackEnvOf('etl-agent');
 const agentAuth = { method: 'approle' as const, roleId: agent.AOETL_VAULT_ROLE_ID!, secretId: agent.AOETL_VAULT_SECRET_ID! };
-const ca = readFileSync(env.AOETL_DB_CA_FILE!);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function connect(cred: DatabaseCredential, database = 'source'): Promise<pg.Client> {
-  const client = new pg.Client({
-    host: '127.0.0.1', port: Number(env.AOETL_PG_PORT ?? 5433), database, user: cred.username, password: cred.password,
-    ssl: { ca }, connectionTimeoutMillis: 5_000,
-  });
-  await client.connect();
-  return client;
-}
 
 /** The SQLSTATE of a statement's failure, or 'ok'. */
 async function outcome(client: pg.Client, sql: string): Promise<string> {
@@ -36,19 +22,6 @@ async function outcome(client: pg.Client, sql: string): Promise<string> {
     return (err as { code?: string }).code ?? 'error';
   }
 }
-
-/** Whether a fresh login with the credential works. */
-async function canLogIn(cred: DatabaseCredential): Promise<boolean> {
-  try {
-    const c = await connect(cred);
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const roleExists = (name: string) => psqlAdmin('source', `SELECT count(*) FROM pg_roles WHERE rolname = '${name.replace(/'/g, "''")}'`) === '1';
 
 describe('per-run dynamic database credentials', () => {
   test('the source credential can SELECT and cannot INSERT, UPDATE, DELETE or run DDL', async () => {
@@ -102,69 +75,5 @@ describe('per-run dynamic database credentials', () => {
     expect(JSON.stringify(t.audits)).not.toContain(cred.password);
     expect(t.logText()).not.toContain(cred.password);
     t.store.close();
-  });
-});
-
-describe('lease renewal while the run lasts (LeaseKeeper)', () => {
-  const role = `aoetl-test-short-${rand()}`;
-  const root_ = newStore({ method: 'token', token: env.AOETL_VAULT_TOKEN! });
-
-  beforeAll(() =>
-    // A test-only role on the source connection (openbao.sh allows aoetl-test-*): 3 s TTL.
-    root('POST', `database/roles/${role}`, {
-      db_name: 'source',
-      creation_statements: [`CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE source_read;`],
-      renew_statements: [`ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}';`],
-      revocation_statements: ['DROP ROLE IF EXISTS "{{name}}";'],
-      default_ttl: '3s',
-      max_ttl: '60s',
-    }),
-  );
-  afterAll(async () => {
-    root_.store.close();
-    await root('DELETE', `database/roles/${role}`);
-  });
-
-  test('renewal keeps a run alive past the first TTL; without it the credential dies at its TTL', async () => {
-    const runId = randomUUID();
-    const kept = await root_.store.databaseCredential(`database/creds/${role}`, { runId });
-    const unkept = await root_.store.databaseCredential(`database/creds/${role}`, { runId });
-    expect(kept.leaseDurationSec).toBe(3);
-    const { logger } = memoryLogger();
-    const lost: string[] = [];
-    const keeper = new LeaseKeeper(root_.store, logger, (reason) => lost.push(reason), { checkEveryMs: 1_000 });
-    keeper.keep(kept, 'crm-source', { runId });
-    const session = await connect(kept);
-    try {
-      // The "run": 8 s of work on the session, well past the 3 s TTL.
-      for (let i = 0; i < 8; i++) {
-        await sleep(1_000);
-        expect(Number((await session.query('SELECT count(*) AS n FROM crm.customers')).rows[0].n)).toBeGreaterThan(0);
-      }
-      expect(await canLogIn(kept)).toBe(true); // the lease and the role's VALID UNTIL were extended
-      expect(roleExists(kept.username)).toBe(true);
-      expect(await canLogIn(unkept)).toBe(false); // Vault revoked the credential nobody renewed
-      expect(roleExists(unkept.username)).toBe(false);
-      expect(lost).toEqual([]);
-      expect(root_.audits.filter((a) => a.event === 'credential.renewed' && a.leaseId === kept.leaseId).length).toBeGreaterThanOrEqual(3);
-    } finally {
-      expect(keeper.stop()).toBeNull();
-      await session.end();
-      await root_.store.revoke(kept.leaseId, { runId });
-    }
-    expect(await canLogIn(kept)).toBe(false);
-  });
-
-  test('a lease revoked behind the run\'s back is reported lost, with a reason naming the connection', async () => {
-    const runId = randomUUID();
-    const cred = await root_.store.databaseCredential(`database/creds/${role}`, { runId });
-    const { logger } = memoryLogger();
-    const lost: string[] = [];
-    const keeper = new LeaseKeeper(root_.store, logger, (reason) => lost.push(reason), { checkEveryMs: 300 });
-    keeper.keep(cred, 'crm-source', { runId });
-    await root('POST', 'sys/leases/revoke', { lease_id: cred.leaseId });
-    for (let i = 0; i < 20 && lost.length === 0; i++) await sleep(100);
-    expect(lost).toEqual(['the crm-source credential was revoked or lost by Vault']);
-    expect(keeper.stop()).toBe(lost[0]);
   });
 });

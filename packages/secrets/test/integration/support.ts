@@ -5,15 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 // The built packages, as the services load them (one module instance for errors and the scrubber).
 import { createLogger } from '@aoetl/observability';
+import { Collector, stackEnv, vaultRequest } from '@aoetl/testing';
 import { VaultSecretStore, type AuditRecord, type VaultAuth, type VaultOptions } from '../../dist/index.js';
-import { stackEnv } from '../../../../test/support/stack';
 
 export const env = stackEnv('test');
 export const stackEnvOf = stackEnv;
@@ -24,34 +22,13 @@ if (!VAULT || !CA_FILE || !ROOT) throw new Error('AOETL_VAULT_* missing from .st
 
 export const rand = () => randomBytes(4).toString('hex');
 
-/** A request to OpenBao as root; resolves to the JSON body (null for 204), rejects with the status otherwise. */
-export function root<T = any>(method: string, path: string, body?: unknown, token = ROOT): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(`/v1/${path}`, VAULT);
-    const req = request(url, { method, ca: readFileSync(CA_FILE), headers: { 'X-Vault-Token': token, 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve((text ? JSON.parse(text) : null) as T);
-        else reject(new Error(`${method} ${path}: ${status} ${text.slice(0, 300)}`));
-      });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+/** A request to OpenBao as root (or as `token`). */
+export const root = vaultRequest;
 
 /** A logger whose scrubbed output is kept in memory. */
 export function memoryLogger(): { logger: Logger; text: () => string } {
-  let out = '';
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out += chunk.toString();
-      done();
-    },
-  });
-  return { logger: createLogger({ name: 'secrets-test', level: 'debug', destination }), text: () => out };
+  const destination = new Collector();
+  return { logger: createLogger({ name: 'secrets-test', level: 'debug', destination }), text: () => destination.text() };
 }
 
 export interface TestStore {

@@ -283,7 +283,7 @@ describe('Vault down or sealed: typed errors after bounded retries', () => {
     await new Promise<void>((resolve) => sealed.listen(0, '127.0.0.1', resolve));
     const caFile = join(fixture.dir, 'ca.crt');
     const t = newStore(
-      { method: 'approle', roleId: 'r', secretId: 's-secret-value' },
+      { method: 'approle', roleId: 'sealed-test-role', secretId: 's-secret-value' },
       { endpoint: `https://127.0.0.1:${(sealed.address() as AddressInfo).port}`, caFile, retries: 3, retryBaseMs: 10 },
     );
     try {

@@ -10,7 +10,7 @@ import { TAMPER_KINDS, seededRng, tamper } from '@aoetl/audit/testing';
 import { createLogger } from '@aoetl/observability';
 import { VaultSecretStore } from '@aoetl/secrets';
 import { Store } from '../../src/index.js';
-import { freshControlDb, psqlAdmin, stackEnv, type FreshDb } from '../../../../test/support/fresh-db.js';
+import { freshControlDb, psqlAdmin, stackEnv, type FreshDb } from '@aoetl/testing';
 
 jest.setTimeout(180_000);
 

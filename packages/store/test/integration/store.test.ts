@@ -5,23 +5,13 @@
  * reconciler never picks them up; outbox rows carry a producer no service relays.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { ConflictError, InputError, NotFoundError, type PipelineSpec } from '@aoetl/contracts';
+import { stackEnv } from '@aoetl/testing';
 import { Store, createPool, sha256Hex, type RunRecord } from '../../src/index.js';
 
-const STATE = process.env.AOETL_STATE_DIR ?? join(resolve(__dirname, '..', '..', '..', '..'), '.state');
-
 function storeAs(service: 'agent-gateway' | 'orchestrator', producer: string): Store {
-  const file = join(STATE, 'env', `${service}.env`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: the local stack is not up (run: make up)`);
-  const env = new Map(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('=') && !line.startsWith('#'))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
-  );
-  const pool = createPool({ url: env.get('AOETL_DATABASE_URL')!, password: env.get('AOETL_DATABASE_PASSWORD')!, max: 2, applicationName: 'store-test' });
+  const env = stackEnv(service);
+  const pool = createPool({ url: env.AOETL_DATABASE_URL!, password: env.AOETL_DATABASE_PASSWORD!, max: 2, applicationName: 'store-test' });
   return new Store(pool, producer);
 }
 

@@ -4,8 +4,8 @@
  * connections (Vault references only), artifacts with diffs, the audit ledger, problem+json.
  */
 import Fastify from 'fastify';
-import { buildTestGateway, psqlAdmin, realToken, type TestGateway } from '../support/gateway.js';
-import { artifactSql, bearer, connectionBody, pipelineBody, unique, type Client } from '../support/routes.js';
+import { artifactSql, bearer, connectionBody, pipelineBody, psqlAdmin, token as realToken, unique, type Client } from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 import { connectionView } from '../../src/routes/connections.js';
 import { ConnectionResponse } from '../../src/schemas.js';
 

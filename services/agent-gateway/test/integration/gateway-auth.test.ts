@@ -8,24 +8,27 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import {
   LocalIssuer,
-  makeKey,
-  makeTestCa,
-  signHs256,
-  signJwt,
-  type SigningKey,
-} from '../../../../packages/auth/test/support/local-issuer.js';
-import { DEV_CA, REAL_ISSUER, buildTestGateway, httpsJson, psqlAdmin, realToken, type TestGateway } from '../support/gateway.js';
-import {
+  REAL_ISSUER,
   ROUTES,
   artifactSql,
   bearer,
   connectionBody,
   createFixture,
+  devCa,
+  httpsJson,
+  makeKey,
+  makeTestCa,
   pipelineBody,
+  psqlAdmin,
+  signHs256,
+  signJwt,
+  token as realToken,
   unique,
   type Fixture,
   type RouteCase,
-} from '../support/routes.js';
+  type SigningKey,
+} from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(120_000);
 
@@ -66,8 +69,8 @@ beforeAll(async () => {
   fixture = await createFixture(gw.call, { submitter: realToken('alice'), admin: realToken('admin') }, (id) => void psqlAdmin('aoetl', artifactSql(id)));
 
   // The real issuer's RSA signing key, as anyone can fetch it.
-  const discovery = (await httpsJson(`${REAL_ISSUER}/.well-known/openid-configuration`, DEV_CA)) as { jwks_uri: string };
-  const jwks = (await httpsJson(discovery.jwks_uri, DEV_CA)) as { keys: (JsonWebKey & { kid: string })[] };
+  const discovery = (await httpsJson(`${REAL_ISSUER}/.well-known/openid-configuration`, devCa())) as { jwks_uri: string };
+  const jwks = (await httpsJson(discovery.jwks_uri, devCa())) as { keys: (JsonWebKey & { kid: string })[] };
   const jwk = jwks.keys.find((k) => k.kty === 'RSA')!;
   realRsa = { kid: jwk.kid, pem: createPublicKey({ key: jwk, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString() };
 });

@@ -4,10 +4,19 @@
  * admin-only routes are tried across tenants too) × every route. test/e2e/gateway-matrix.test.ts runs the same
  * matrix against the running gateway.
  */
-import { LocalIssuer, makeKey, makeTestCa, signJwt } from '../../../../packages/auth/test/support/local-issuer.js';
-import { buildTestGateway, psqlAdmin, realToken, type TestGateway } from '../support/gateway.js';
-import { describeAuthorizationMatrix, type MatrixIdentity } from '../support/matrix.js';
-import { IDENTITIES, artifactSql } from '../support/routes.js';
+import {
+  IDENTITIES,
+  LocalIssuer,
+  artifactSql,
+  describeAuthorizationMatrix,
+  makeKey,
+  makeTestCa,
+  psqlAdmin,
+  signJwt,
+  token as realToken,
+  type MatrixIdentity,
+} from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(120_000);
 

@@ -5,8 +5,8 @@
  * changes and switches to replace make runs wait for an approval when approvals are enabled.
  */
 import { createHash } from 'node:crypto';
-import { buildTestGateway, realToken, type TestGateway } from '../support/gateway.js';
-import { TRIVIAL_CODE, bearer, pipelineBody, unique, type Client } from '../support/routes.js';
+import { TRIVIAL_CODE, bearer, pipelineBody, token as realToken, unique, type Client } from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(60_000);
 

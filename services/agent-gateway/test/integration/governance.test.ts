@@ -11,10 +11,9 @@ import { CheckpointFile, signCheckpoint, transitSigner } from '@aoetl/audit';
 import { createLogger } from '@aoetl/observability';
 import { VaultSecretStore } from '@aoetl/secrets';
 import { Store } from '@aoetl/store';
-import { freshControlDb, psqlAdmin, stackEnv } from '../../../../test/support/fresh-db.js';
+import { STATE, bearer, freshControlDb, psqlAdmin, stackEnv, token as realToken } from '@aoetl/testing';
 import { vaultGovernance } from '../../src/governance.js';
-import { buildTestGateway, realToken, STATE, type TestGateway } from '../support/gateway.js';
-import { bearer } from '../support/routes.js';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 jest.setTimeout(120_000);
 

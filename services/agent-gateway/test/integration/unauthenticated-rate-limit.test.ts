@@ -1,7 +1,7 @@
 // Issue 13, finding 2: unauthenticated requests are rate-limited per client address before any token is verified.
 import { randomBytes } from 'node:crypto';
-import { buildTestGateway, realToken, REAL_ISSUER, type TestGateway } from '../support/gateway.js';
-import { bearer } from '../support/routes.js';
+import { REAL_ISSUER, bearer, token as realToken } from '@aoetl/testing';
+import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);

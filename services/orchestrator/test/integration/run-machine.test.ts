@@ -6,25 +6,15 @@
  * runs live in a tenant of their own and end final, so the running orchestrator never picks them up.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { envelope, type PipelineSpec } from '@aoetl/contracts';
 import { createLogger } from '@aoetl/observability';
 import { RunMachine } from '@aoetl/runs';
 import { Store, createPool } from '@aoetl/store';
-
-const STATE = process.env.AOETL_STATE_DIR ?? join(resolve(__dirname, '..', '..', '..', '..'), '.state');
+import { stackEnv } from '@aoetl/testing';
 
 function storeAs(service: 'agent-gateway' | 'orchestrator', producer: string): Store {
-  const file = join(STATE, 'env', `${service}.env`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: the local stack is not up (run: make up)`);
-  const env = new Map(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes('=') && !line.startsWith('#'))
-      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
-  );
-  const pool = createPool({ url: env.get('AOETL_DATABASE_URL')!, password: env.get('AOETL_DATABASE_PASSWORD')!, max: 2, applicationName: 'orchestrator-test' });
+  const env = stackEnv(service);
+  const pool = createPool({ url: env.AOETL_DATABASE_URL!, password: env.AOETL_DATABASE_PASSWORD!, max: 2, applicationName: 'orchestrator-test' });
   return new Store(pool, producer);
 }
 

@@ -3,34 +3,10 @@
  * migrations the shared `aoetl` database may not have yet. Each service role connects to it with its own grants.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
-
-const STORE = resolve(__dirname, '..', '..', 'packages', 'store');
-export const STATE = process.env.AOETL_STATE_DIR ?? join(__dirname, '..', '..', '.state');
-
-export function stackEnv(name: string): Record<string, string> {
-  const file = join(STATE, 'env', `${name}.env`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: the local stack is not up (run: make up)`);
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0 && !line.startsWith('#')) env[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return env;
-}
-
-/** SQL as the superuser over the unix socket; unaligned, tuples-only output. Throws with psql's message. */
-export function psqlAdmin(database: string, sql: string): string {
-  const env = stackEnv('test');
-  return execFileSync(
-    'runuser',
-    ['-u', 'postgres', '--', 'psql', '-h', env.AOETL_PG_SUPERUSER_SOCKET!, '-p', env.AOETL_PG_PORT ?? '5433', '-d', database,
-      '-v', 'ON_ERROR_STOP=1', '-AtX', '-c', sql],
-    { encoding: 'utf8', env: { PATH: process.env.PATH, TZ: 'UTC', PGTZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  ).trim();
-}
+import { REPO, STATE, psqlAdmin, stackEnv } from './stack.js';
 
 export interface FreshDb {
   name: string;
@@ -51,7 +27,7 @@ export function freshControlDb(name: string): FreshDb {
   const password = (role: string) => test[`AOETL_PG_${role.replace(/^aoetl_/, '').toUpperCase()}_PASSWORD`]!;
   execFileSync('pnpm', ['--silent', 'exec', 'node-pg-migrate', 'up', '-m', 'migrations', '--migration-file-language', 'sql',
     '--migrations-table', 'pgmigrations'], {
-    cwd: STORE,
+    cwd: join(REPO, 'packages', 'store'),
     env: { ...process.env, DATABASE_URL: url('aoetl_owner').replace('aoetl_owner@', `aoetl_owner:${encodeURIComponent(password('aoetl_owner'))}@`) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -22,6 +22,15 @@ export type Client = (
 
 export const bearer = (token: string) => `Bearer ${token}`;
 
+/** The request headers a `Client` sends for `opts`: authorization, a JSON content type when there is a body, extras. */
+export function clientHeaders(opts: Parameters<Client>[2] = {}): Record<string, string> {
+  return {
+    ...(opts.authorization === undefined ? {} : { authorization: opts.authorization }),
+    ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...opts.headers,
+  };
+}
+
 /** What routes need to exist in the tenant under test (acme). */
 export interface Fixture {
   pipelineId: string;

@@ -11,7 +11,7 @@ import {
   type Fixture,
   type Permission,
   type RouteCase,
-} from './routes.js';
+} from './gateway-routes.js';
 
 export interface MatrixIdentity {
   name: string;
