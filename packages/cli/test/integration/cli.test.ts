@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, STATE } from '../../../../test/support/stack';
+import { REPO, STATE } from '@aoetl/testing';
 
 const BIN = join(REPO, 'packages/cli/dist/main.js');
 const CA = join(STATE, 'certs/ca.crt');

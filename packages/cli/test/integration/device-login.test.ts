@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from '../../../../test/support/stack';
+import { REPO } from '@aoetl/testing';
 
 const BIN = join(REPO, 'packages/cli/dist/main.js');
 const stateDir = mkdtempSync(join(tmpdir(), 'aoetl-issuer-'));
