@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { PreviewRequested, PreviewResult, UpstreamError, isValid } from '@aoetl/contracts';
+import { type PreviewRequested, PreviewResult, UpstreamError, isValid } from '@aoetl/contracts';
 import { PREVIEW_REPLY_TTL_SECONDS, previewHandler } from './preview-handler.js';
 import type { PreviewOutcome, PreviewRequest } from './sandbox-runner.js';
 

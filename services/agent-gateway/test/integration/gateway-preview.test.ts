@@ -10,9 +10,13 @@ import { Bus, connectRedis } from '@aoetl/bus';
 import { loadConfig } from '@aoetl/config';
 import { PreviewRequested, STREAMS } from '@aoetl/contracts';
 import { createLogger } from '@aoetl/observability';
+/* eslint-disable import-x/no-relative-packages -- this test runs the etl-agent's preview handler in-process opposite
+   the gateway (both ends of the preview stream, over the real Redis and sandbox); services are not libraries, so it
+   reaches into the other service's source on purpose. */
 import { EtlAgentConfig, sandboxSettings } from '../../../etl-agent/src/config.js';
 import { previewHandler } from '../../../etl-agent/src/preview-handler.js';
 import { SandboxTransformRunner, createSandboxDriver } from '../../../etl-agent/src/sandbox-runner.js';
+/* eslint-enable import-x/no-relative-packages */
 import { busPreviewSandbox } from '../../src/preview-client.js';
 import { bearer, stackEnv, STATE, token as realToken } from '@aoetl/testing';
 import { buildTestGateway, type TestGateway } from '../support/gateway.js';
