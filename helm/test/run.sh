@@ -271,9 +271,9 @@ privileges_mutated() { # privileges_mutated FILE SED_EXPR
 refuse "mutation: a Vault token for the orchestrator (whose config has no Vault) is an extra" \
   "volume vault-token at /var/run/secrets/aoetl/vault is read by no setting of OrchestratorConfig" \
   privileges_mutated _helpers.tpl 's|{{- if eq .key "etlAgent" -}}true{{- end -}}|{{- if has .key (list "orchestrator" "etlAgent") -}}true{{- end -}}|'
-refuse "mutation: egress to Vault for the orchestrator is an extra" \
-  "NetworkPolicy/aoetl-to-vault: orchestrator may reach vault, but its config does not read it" \
-  privileges_mutated networkpolicy.yaml 's|"name" "to-vault" "names" (list "etl-agent")|"name" "to-vault" "names" (list "orchestrator" "etl-agent")|'
+refuse "mutation: egress to Vault for the monitor is an extra" \
+  "NetworkPolicy/aoetl-to-vault: monitor may reach vault, but its config does not read it" \
+  privileges_mutated networkpolicy.yaml 's|"name" "to-vault" "names" (list "etl-agent")|"name" "to-vault" "names" (list "monitor" "etl-agent")|'
 refuse "mutation: a Secret file no setting reads is an extra" \
   "secret file extra-secret \(key extra\) is read by no secret of" \
   privileges_mutated _pod.tpl 's|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") -}}|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") (dict "key" "extra" "path" "extra-secret") -}}|'
