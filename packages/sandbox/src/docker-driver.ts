@@ -15,8 +15,6 @@ import { DRIVER_CLOSED_REASON, sandboxEvent, type SandboxEvent } from './results
 import type { SandboxDriver, SandboxLimits, SandboxLogger, SandboxResult, SandboxRunRequest, SandboxRuntime } from './types.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
-/** 128 + SIGKILL: how a container killed by the kernel (or the engine) exits. */
-const SIGKILL_EXIT_CODE = 137;
 export const DEFAULT_REAP_INTERVAL_MS = 60_000;
 
 export interface WarmPoolSettings {
@@ -318,12 +316,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     }
     return io.result({ containerId, durationMs: Math.round(performance.now() - started), warm: slot.warm, startMs }, async () => {
       const state = (await container.inspect().catch(() => undefined))?.State;
-      // A SIGKILL this driver did not send (its timeout and output-limit kills are classified before this) comes
-      // from the memory cgroup when the harness guard is on: user code then has no way to send a signal (no os,
-      // signal or ctypes), no capabilities and one process tree. Under runsc the engine does not always record
-      // that OOM event (State.OOMKilled false), so the exit status decides.
-      const oomKilled = state?.OOMKilled === true || (exitCode === SIGKILL_EXIT_CODE && !this.closed && this.harnessGuard);
-      return { exitCode, oomKilled, ...(this.closed ? { endedBy: DRIVER_CLOSED_REASON } : {}) };
+      return { exitCode, oomKilled: state?.OOMKilled === true, ...(this.closed ? { endedBy: DRIVER_CLOSED_REASON } : {}) };
     });
   }
 
