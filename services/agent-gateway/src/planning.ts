@@ -35,10 +35,22 @@ export function plannedTransform(transform: InstructionTransform | StoredTransfo
   return stored;
 }
 
-/** A spec with its transform planned (see `plannedTransform`). */
+/** Operations that compare rows with each other: they see the whole source only when it is one chunk. */
+const WHOLE_TABLE_OPERATIONS = new Set(['dedupe', 'aggregate', 'sort']);
+
+/**
+ * A spec with its transform planned (see `plannedTransform`). A newly planned instruction that deduplicates,
+ * aggregates or sorts runs as one chunk (chunks are split by a hash of the key, so each chunk would only see its
+ * share of the rows); the explanation says so.
+ */
 export function plannedSpec<S extends Omit<StoredPipelineSpec, 'transform'> & { transform: InstructionTransform | StoredTransform }>(
   spec: S,
   requestedBy: string,
 ): StoredPipelineSpec {
-  return { ...spec, transform: plannedTransform(spec.transform, requestedBy) };
+  const transform = plannedTransform(spec.transform, requestedBy);
+  if (spec.transform.kind !== 'instruction' || 'code' in spec.transform || transform.kind !== 'instruction') return { ...spec, transform };
+  const { plan } = planOrRefuse(spec.transform.text, spec.transform.columns, 'body/transform/text');
+  if (!plan.some((step) => WHOLE_TABLE_OPERATIONS.has(step.op))) return { ...spec, transform };
+  const explanation = `${transform.explanation} Runs as one chunk: it compares rows across the whole source.`;
+  return { ...spec, chunks: 1, transform: { ...transform, explanation } };
 }

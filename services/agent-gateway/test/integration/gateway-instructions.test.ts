@@ -55,7 +55,10 @@ describe('instruction transforms', () => {
     expect(run.snapshot?.transform).toEqual(p.spec.transform);
     expect(run.plan).toMatchObject({ transform: { language: 'python', code: p.spec.transform.code, sha256: p.artifactSha256 } });
     const loads = psqlAdmin(db.name, `SELECT message->'payload'->'transform'->>'sha256' FROM outbox WHERE message->>'type' = 'task.load' AND message->'payload'->>'runId' = '${runId}'`);
-    expect(loads.split('\n')).toEqual([p.artifactSha256, p.artifactSha256]);
+    // A deduplication compares rows across the whole source: the gateway plans it as one chunk (defaultChunks 2 unused).
+    expect(p.spec.chunks).toBe(1);
+    expect(p.spec.transform.explanation).toMatch(/Runs as one chunk/);
+    expect(loads.split('\n')).toEqual([p.artifactSha256]);
   });
 
   it('plans the instruction when the version is written and stores code, explanation and provenance with the artifact', async () => {
