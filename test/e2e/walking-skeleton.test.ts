@@ -69,9 +69,13 @@ describe('walking skeleton on the real stack', () => {
     const accepted = await api('POST', `/v1/pipelines/${created.body.id}/runs`, { token: alice });
     const run = await waitForRun(accepted.body.runId, alice);
     expect(run.status).toBe('failed');
+    // A reader sees the code, the exception type and a scrubbed message, never the traceback (row values could be in it).
     expect(run.error.pythonType).toBe('ValueError');
     expect(run.error.message).toContain('bad row:');
-    expect(run.error.traceback).toContain('transform');
+    expect(run.error.traceback).toBeUndefined();
+    // The tenant's admin sees the whole error (PII-masked).
+    const full = await api('GET', `/v1/runs/${accepted.body.runId}`, { token: token('admin') });
+    expect(full.body.error.traceback).toContain('transform');
     expect(psqlAdmin('warehouse', `SELECT count(*) FROM ${target}`)).toBe('0');
   });
 
