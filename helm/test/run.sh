@@ -85,7 +85,7 @@ check "values.schema.json and the README parameter table equal what values_schem
 schema_drift_caught() { # a @param edited without regenerating must be caught (on a copy of the chart)
   rm -rf "$WORK/drift-chart" && cp -r "$CHART" "$WORK/drift-chart" &&
     sed -i 's|## @param nameOverride |## @param nameOverride (edited) |' "$WORK/drift-chart/values.yaml" &&
-    ! AOETL_CHART_DIR="$WORK/drift-chart" "$PY" "$HERE/values_schema.py" check
+    ! VALUES_SCHEMA_CHART_DIR="$WORK/drift-chart" "$PY" "$HERE/values_schema.py" check
 }
 check "self-test: a @param description edited without regenerating fails the schema check" schema_drift_caught
 

@@ -25,7 +25,7 @@ import sys
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CHART = os.environ.get("AOETL_CHART_DIR") or os.path.join(HERE, "..", "aoetl")  # another copy of the chart (tests)
+CHART = os.environ.get("VALUES_SCHEMA_CHART_DIR") or os.path.join(HERE, "..", "aoetl")  # another copy of the chart (tests)
 VALUES = os.path.join(CHART, "values.yaml")
 SCHEMA = os.path.join(CHART, "values.schema.json")
 CONSTRAINTS = os.path.join(CHART, "values.schema.constraints.json")
