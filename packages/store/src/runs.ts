@@ -3,6 +3,7 @@ import type pg from 'pg';
 import {
   COMMIT_CHUNK,
   ConflictError,
+  FAILURE_CODES,
   NotFoundError,
   STREAMS,
   envelope,
@@ -114,12 +115,26 @@ export function toRun(r: Row): RunRecord {
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
     bytesOut: num(r.bytes_out),
-    error: (r.error as FailureReason | null) ?? null,
+    error: storedFailure(r.error),
     createdAt: iso(r.created_at)!,
     updatedAt: iso(r.updated_at)!,
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
   };
+}
+
+/**
+ * A recorded failure reason as the API may answer it. Runs that failed before the closed set of failure codes
+ * existed carry codes outside it; they read as `internal` with the old code named in the message, instead of
+ * making every page that lists them fail response validation.
+ */
+export function storedFailure(value: unknown): FailureReason | null {
+  if (value === null || value === undefined) return null;
+  const reason = value as Partial<FailureReason> & { code?: unknown; message?: unknown };
+  const message = typeof reason.message === 'string' ? reason.message : '';
+  if (typeof reason.code === 'string' && Object.hasOwn(FAILURE_CODES, reason.code)) return { ...reason, message } as FailureReason;
+  const legacy = typeof reason.code === 'string' ? reason.code : 'none';
+  return { code: 'internal', message: `(recorded with code '${legacy}', outside today's set) ${message}`.slice(0, 4000) };
 }
 
 /** The tenant's run, locked for the rest of the transaction. */
