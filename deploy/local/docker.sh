@@ -43,7 +43,7 @@ ensure_packages() {
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "installing ${missing[*]}"
-  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } \
+  { apt-get -o DPkg::Lock::Timeout=600 update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"; } \
     >>"$LOG" 2>&1 || die "apt-get install ${missing[*]} failed; read $LOG"
 }
 

@@ -72,7 +72,7 @@ finish_rootfs() {
 build_base() {
   command -v debootstrap >/dev/null || {
     log "installing debootstrap"
-    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends debootstrap; } \
+    { apt-get -o DPkg::Lock::Timeout=600 update && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends debootstrap; } \
       >>"$LOG" 2>&1 || die "apt-get install debootstrap failed; read $LOG"
   }
   local mirror work

@@ -11,5 +11,5 @@ if [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
   echo "bootstrap: installing pnpm $PNPM_VERSION" >&2
   npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null
 fi
-command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+command -v curl >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq curl >/dev/null; }
 pnpm install --frozen-lockfile --reporter=append-only >/dev/null

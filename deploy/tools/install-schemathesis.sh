@@ -16,7 +16,7 @@ fi
 command -v python3 >/dev/null || { echo "[schemathesis] ERROR: python3 is required" >&2; exit 1; }
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   echo "[schemathesis] installing python3-venv (Debian)" >&2
-  apt-get install -y -qq python3-venv >&2
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq python3-venv >&2
 fi
 mkdir -p "$CACHE"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >&2

@@ -49,9 +49,9 @@ ensure_certs() {
 need_cmd() {
   command -v "$1" >/dev/null 2>&1 && return 0
   log "installing Debian package $2"
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >"$LOGS/apt.log" 2>&1; then
-    apt-get update >>"$LOGS/apt.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$2" >>"$LOGS/apt.log" 2>&1 \
+  if ! DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$2" >"$LOGS/apt.log" 2>&1; then
+    apt-get -o DPkg::Lock::Timeout=600 update >>"$LOGS/apt.log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "$2" >>"$LOGS/apt.log" 2>&1 \
       || die "apt-get install $2 failed; read $LOGS/apt.log"
   fi
   command -v "$1" >/dev/null 2>&1 || die "$2 installed but $1 not found"
