@@ -3,8 +3,9 @@ import { Bus, StreamAdmin, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
 import { problems } from '@aoetl/http';
 import { startService } from '@aoetl/observability';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { MonitorConfig } from './config.js';
-import { buildDashboard } from './dashboard.js';
+import { registerDashboard } from './dashboard/index.js';
 import { deadLetterRoutes } from './deadletters.js';
 import { RunMetrics } from './run-metrics.js';
 import { registerStreamMetrics } from './stream-metrics.js';
@@ -31,7 +32,8 @@ void startService({
     const trimming = new AbortController();
     const trimmed = trimLoop(admin, { everyMs: config.AOETL_TRIM_EVERY_MS, signal: trimming.signal, logger });
 
-    const dashboard = buildDashboard(metrics, config.AOETL_AGENT_STALE_MS, logger);
+    const dashboard = Fastify({ loggerInstance: logger.child({ component: 'dashboard' }) as FastifyBaseLogger, disableRequestLogging: true });
+    const people = await registerDashboard(dashboard, { config, admin, logger });
     if (config.AOETL_OIDC_ISSUER && config.AOETL_OIDC_AUDIENCE) {
       const auth = {
         issuers: [config.AOETL_OIDC_ISSUER],
@@ -51,6 +53,7 @@ void startService({
       async stop() {
         trimming.abort();
         await trimmed;
+        await people?.stop();
         await bus.close();
         redis.disconnect();
       },
