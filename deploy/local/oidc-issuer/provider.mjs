@@ -27,8 +27,8 @@ export const ACCESS_TOKEN_TTL = 600;
 export const CLI_CLIENT_ID = 'aoetl-cli';
 /** The public client of the monitor's dashboard (authorization code + PKCE). */
 export const DASHBOARD_CLIENT_ID = 'aoetl-dashboard';
-/** The local monitor (services.sh, port 8090) and a second replica on 8091 (the dashboard e2e test starts one). */
-export const DEFAULT_DASHBOARD_REDIRECT_URIS = ['http://127.0.0.1:8090/auth/callback', 'http://127.0.0.1:8091/auth/callback'];
+/** The local monitor (services.sh, port 8090) and the two monitors the dashboard e2e test starts (8091, 8092). */
+export const DEFAULT_DASHBOARD_REDIRECT_URIS = [8090, 8091, 8092].map((port) => `http://127.0.0.1:${port}/auth/callback`);
 /** Clients that act for a person: they may ask for any aoetl scope; the person's grant narrows it to their roles. */
 const PERSON_CLIENTS = new Set([CLI_CLIENT_ID, DASHBOARD_CLIENT_ID]);
 

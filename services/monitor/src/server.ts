@@ -3,9 +3,8 @@ import { Bus, StreamAdmin, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
 import { problems } from '@aoetl/http';
 import { startService } from '@aoetl/observability';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { MonitorConfig } from './config.js';
-import { registerDashboard } from './dashboard/index.js';
+import { createDashboardApp } from './dashboard/index.js';
 import { deadLetterRoutes } from './deadletters.js';
 import { RunMetrics } from './run-metrics.js';
 import { registerStreamMetrics } from './stream-metrics.js';
@@ -32,8 +31,8 @@ void startService({
     const trimming = new AbortController();
     const trimmed = trimLoop(admin, { everyMs: config.AOETL_TRIM_EVERY_MS, signal: trimming.signal, logger });
 
-    const dashboard = Fastify({ loggerInstance: logger.child({ component: 'dashboard' }) as FastifyBaseLogger, disableRequestLogging: true });
-    const people = await registerDashboard(dashboard, { config, admin, logger });
+    const people = await createDashboardApp({ config, admin, logger });
+    const dashboard = people.app;
     if (config.AOETL_OIDC_ISSUER && config.AOETL_OIDC_AUDIENCE) {
       const auth = {
         issuers: [config.AOETL_OIDC_ISSUER],
@@ -53,7 +52,7 @@ void startService({
       async stop() {
         trimming.abort();
         await trimmed;
-        await people?.stop();
+        await people.stop();
         await bus.close();
         redis.disconnect();
       },

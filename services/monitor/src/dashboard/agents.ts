@@ -124,10 +124,10 @@ export class AgentsView {
       const error = p.error as { code?: unknown; violation?: unknown } | undefined;
       a.lastTask = {
         runId: p.runId,
-        step: String(p.step ?? ''),
+        step: typeof p.step === 'string' ? p.step : '',
         chunk: Number(p.chunk ?? 0),
         outcome: msg.type === 'task.succeeded' ? 'succeeded' : 'failed',
-        code: msg.type === 'task.succeeded' ? 'ok' : String(error?.code ?? 'unknown'),
+        code: msg.type === 'task.succeeded' ? 'ok' : typeof error?.code === 'string' ? error.code : 'unknown',
         at,
       };
       if (error?.violation === true) a.violations += 1;

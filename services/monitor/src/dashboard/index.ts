@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import Fastify from 'fastify';
 import type { StreamAdmin } from '@aoetl/bus';
 import { ConfigError } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
@@ -38,15 +38,13 @@ function required(config: MonitorConfig) {
 }
 
 /**
- * Registers the dashboard on `app` when AOETL_DASHBOARD_URL is set (its own context: login, pages, live feed)
- * and returns what to stop at shutdown; without the URL, nothing.
+ * The monitor's HTTP app: with AOETL_DASHBOARD_URL set, the dashboard for people in its own context (login, pages,
+ * live feed); `stop` ends what the dashboard runs. The caller adds the admin API routes.
  */
-export async function registerDashboard(
-  app: FastifyInstance,
-  deps: { config: MonitorConfig; admin: StreamAdmin; logger: Logger },
-): Promise<{ stop(): Promise<void> } | undefined> {
+export async function createDashboardApp(deps: { config: MonitorConfig; admin: StreamAdmin; logger: Logger }) {
   const { config, admin, logger } = deps;
-  if (!config.AOETL_DASHBOARD_URL) return undefined;
+  const app = Fastify({ loggerInstance: logger.child({ component: 'dashboard' }), disableRequestLogging: true });
+  if (!config.AOETL_DASHBOARD_URL) return { app, stop: async () => undefined };
   const s = required(config);
   const pool = createPool({ url: s.databaseUrl, password: s.databasePassword, max: 5, applicationName: 'aoetl-monitor' });
   pool.on('error', (err) => logger.warn({ err }, 'dashboard database pool error'));
@@ -76,6 +74,7 @@ export async function registerDashboard(
   });
   agents.start();
   return {
+    app,
     async stop() {
       feed.close();
       await agents.stop();

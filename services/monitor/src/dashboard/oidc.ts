@@ -76,7 +76,7 @@ export class OidcLogin {
     });
     const res = await this.fetch(d.token_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
     const json = (await res.json().catch(() => ({}))) as { access_token?: unknown; error?: unknown };
-    if (res.status === 400 || res.status === 401) throw new UnauthorizedError(`the issuer refused the code: ${String(json.error ?? res.status)}`);
+    if (res.status === 400 || res.status === 401) throw new UnauthorizedError(`the issuer refused the code: ${typeof json.error === 'string' ? json.error : res.status}`);
     if (!res.ok || typeof json.access_token !== 'string') throw new IssuerError(`token endpoint answered ${res.status}`);
     return this.verify(json.access_token, d);
   }
@@ -96,7 +96,7 @@ export class OidcLogin {
         clockTolerance: 30,
         requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat'],
       });
-      return principalFromClaims(payload as Record<string, unknown>);
+      return principalFromClaims(payload);
     } catch (err) {
       throw new UnauthorizedError('the access token from the issuer did not verify', { cause: err });
     }

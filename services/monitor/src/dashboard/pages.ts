@@ -3,7 +3,7 @@ import type { AgentView } from './agents.js';
 import type { Overview, RunDetail, RunRow } from './read-model.js';
 
 /** Escapes text for HTML element content and quoted attribute values. */
-export const esc = (v: unknown): string =>
+export const esc = (v: string | number | boolean | null | undefined): string =>
   String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** JSON for a `<script type="application/json">` block: nothing in it can close the element. */

@@ -61,7 +61,7 @@ const isFailure = (v: unknown): v is Failure =>
 /** A step's detail with its failure (if any) scrubbed like the run's. */
 function stepDetail(detail: unknown): unknown {
   if (typeof detail !== 'object' || detail === null || !('error' in detail)) return detail;
-  const { error, ...rest } = detail as { error: unknown };
+  const { error, ...rest } = detail;
   return { ...rest, error: isFailure(error) ? failureView(error, 'reader') : null };
 }
 

@@ -82,7 +82,7 @@ const sessionCookie = (sealer: CookieSealer, over: Partial<Session> = {}) =>
 
 const setCookies = (res: { headers: Record<string, unknown> }): string[] => {
   const h = res.headers['set-cookie'];
-  return Array.isArray(h) ? (h as string[]) : h ? [String(h)] : [];
+  return Array.isArray(h) ? (h as string[]) : typeof h === 'string' ? [h] : [];
 };
 
 describe('dashboard access', () => {

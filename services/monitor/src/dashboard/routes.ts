@@ -78,7 +78,7 @@ const scopeOf = (s: Session): TenantScope => (s.roles.includes('sre') ? null : s
 const viewerOf = (s: Session): Viewer => ({ name: s.subject, tenant: s.tenant, sre: s.roles.includes('sre'), csrf: s.csrf });
 
 function runFilter(q: Record<string, unknown>): RunFilter {
-  const text = (k: string) => (typeof q[k] === 'string' && (q[k] as string).length <= 100 ? (q[k] as string) : undefined);
+  const text = (k: string) => (typeof q[k] === 'string' && (q[k]).length <= 100 ? (q[k]) : undefined);
   return { status: text('status'), tenant: text('tenant'), q: text('q') };
 }
 
