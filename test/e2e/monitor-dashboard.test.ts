@@ -12,7 +12,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { CookieSealer } from "@aoetl/monitor/src/dashboard/session";
 import { MONITOR, REPO, STATE, api, customersPipeline, customersTarget, demoTransform, stackEnv, token, waitFor, waitForRun } from '@aoetl/testing';
 
 jest.setTimeout(420_000);
