@@ -67,8 +67,8 @@ export function overviewPage(o: Overview): string {
 <div><dt>p95 run duration</dt><dd id="p95">${fmtSeconds(o.p95Seconds)}</dd></div></dl>
 <figure><figcaption id="c-status">Runs submitted, succeeded and failed per ${o.bucketSeconds / 60} min</figcaption><div class="chart" data-chart="status" role="img" aria-labelledby="c-status"></div></figure>
 <figure><figcaption id="c-rows">Rows loaded per second</figcaption><div class="chart" data-chart="rows" role="img" aria-labelledby="c-rows"></div></figure>
-<table><caption>The same numbers as a table</caption><thead><tr><th scope="col">bucket start (UTC)</th><th scope="col">submitted</th><th scope="col">succeeded</th><th scope="col">failed</th><th scope="col">rows/s</th></tr></thead>
-<tbody>${o.series.map((b) => `<tr><td>${fmtTime(new Date(b.t * 1000).toISOString())}</td><td>${b.submitted}</td><td>${b.succeeded}</td><td>${b.failed}</td><td>${b.rowsPerSecond.toFixed(2)}</td></tr>`).join('') || '<tr><td colspan="5">No runs in this window.</td></tr>'}</tbody></table>
+<table><caption>The same numbers as a table (minutes with runs only)</caption><thead><tr><th scope="col">bucket start (UTC)</th><th scope="col">submitted</th><th scope="col">succeeded</th><th scope="col">failed</th><th scope="col">rows/s</th></tr></thead>
+<tbody>${o.series.filter((b) => b.submitted + b.succeeded + b.failed > 0).map((b) => `<tr><td>${fmtTime(new Date(b.t * 1000).toISOString())}</td><td>${b.submitted}</td><td>${b.succeeded}</td><td>${b.failed}</td><td>${b.rowsPerSecond.toFixed(2)}</td></tr>`).join('') || '<tr><td colspan="5">No runs in this window.</td></tr>'}</tbody></table>
 </section>${jsonBlock('overview-data', o)}`;
 }
 

@@ -81,6 +81,18 @@ function toRunRow(r: Record<string, unknown>): RunRow {
   };
 }
 
+type Bucket = Overview['series'][number];
+
+/** Every bucket of the window, oldest first, with zeros where nothing happened (charts draw no false slopes). */
+export function fillBuckets(rows: Bucket[], windowMinutes: number, bucketSeconds: number, now = Date.now()): Bucket[] {
+  const byT = new Map(rows.map((r) => [r.t, r]));
+  const last = Math.floor(now / 1000 / bucketSeconds) * bucketSeconds;
+  const first = last - Math.ceil((windowMinutes * 60) / bucketSeconds) * bucketSeconds;
+  const out: Bucket[] = [];
+  for (let t = first; t <= last; t += bucketSeconds) out.push(byT.get(t) ?? { t, submitted: 0, succeeded: 0, failed: 0, rowsPerSecond: 0 });
+  return out;
+}
+
 const RUN_COLUMNS = `r.id, r.tenant, p.name AS pipeline, r.status, r.chunks, r.rows_out, r.created_at, r.updated_at, r.finished_at, r.error,
   EXTRACT(EPOCH FROM (r.finished_at - r.created_at))::float8 AS duration_seconds`;
 
@@ -194,13 +206,17 @@ export class DashboardReads {
       windowMinutes,
       bucketSeconds,
       totals: Object.fromEntries((totals.rows as { status: string; n: number }[]).map((r) => [r.status, r.n])),
-      series: (series.rows as Record<string, unknown>[]).map((r) => ({
-        t: Number(r.t),
-        submitted: Number(r.submitted),
-        succeeded: Number(r.succeeded),
-        failed: Number(r.failed),
-        rowsPerSecond: Number(r.rows) / bucketSeconds,
-      })),
+      series: fillBuckets(
+        (series.rows as Record<string, unknown>[]).map((r) => ({
+          t: Number(r.t),
+          submitted: Number(r.submitted),
+          succeeded: Number(r.succeeded),
+          failed: Number(r.failed),
+          rowsPerSecond: Number(r.rows) / bucketSeconds,
+        })),
+        windowMinutes,
+        bucketSeconds,
+      ),
       errorRate: s.finished > 0 ? s.failed / s.finished : null,
       p50Seconds: num(s.p50),
       p95Seconds: num(s.p95),
