@@ -25,7 +25,12 @@ function usedSeries(): Map<string, string[]> {
     const exprs: string[] = [];
     const walk = (v: unknown): void => {
       if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) k === 'expr' && typeof x === 'string' ? exprs.push(x) : walk(x);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'expr' && typeof x === 'string') exprs.push(x);
+          else walk(x);
+        }
+      }
     };
     walk(dashboard);
     for (const e of exprs) add(e, f);
