@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { STREAM_ID_PATTERN, type DeadLetterStore, type StreamStats } from '@aoetl/bus';
 import { STREAMS } from '@aoetl/contracts';
+import { GROUP_STREAMS } from '../stream-metrics.js';
 import type { AgentsView } from './agents.js';
 import type { RunFeed } from './live.js';
 import type { OidcLogin } from './oidc.js';
@@ -27,8 +28,6 @@ export const SESSION_COOKIE = 'aoetl_session';
 export const LOGIN_COOKIE = 'aoetl_login';
 const LOGIN_TTL_SECONDS = 600;
 const CALLBACK_PATH = '/auth/callback';
-/** Consumer-group streams (the dead-letter stream has no group). */
-const GROUP_STREAMS = [STREAMS.requests, STREAMS.tasks, STREAMS.events];
 
 export interface DashboardOptions {
   /** The dashboard's public base URL (`https://monitor.example`): the redirect URI and whether cookies are Secure. */
