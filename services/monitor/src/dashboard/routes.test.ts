@@ -43,11 +43,13 @@ function fakeReads(scopes: TenantScope[]): DashboardReads {
 
 const principal = (sub: string, tenant: string, roles: string[]): Principal => ({ issuer: 'https://issuer', subject: sub, id: `https://issuer|${sub}`, tenant, roles, scopes: [] });
 
-async function build(opts: { baseUrl?: string; principal?: Principal; replay?: jest.Mock } = {}) {
+async function build(opts: { baseUrl?: string; principal?: Principal; replay?: jest.Mock; dbDown?: boolean } = {}) {
   const scopes: TenantScope[] = [];
   const logins: { code: string; verifier: string }[] = [];
   const app: FastifyInstance = Fastify();
-  const reads = fakeReads(scopes);
+  const reads = opts.dbDown
+    ? (new Proxy({}, { get: () => async () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5433')) }) as DashboardReads)
+    : fakeReads(scopes);
   await app.register(dashboardRoutes, {
     baseUrl: opts.baseUrl ?? 'http://127.0.0.1:8090',
     sessionSecret: SECRET,
@@ -174,6 +176,25 @@ describe('dashboard access', () => {
     expect(out.statusCode).toBe(200);
     expect(setCookies(out).join()).toContain(`${SESSION_COOKIE}=; Path=/; Max-Age=0`);
   });
+});
+
+test('a dependency that is down is named on the page, and the rest still shows', async () => {
+  const t = await build({ dbDown: true });
+  try {
+    const cookie = sessionCookie(t.sealer, { roles: ['sre'] });
+    for (const url of ['/', '/runs', '/violations']) {
+      const res = await t.app.inject({ url, headers: { cookie } });
+      expect([url, res.statusCode]).toEqual([url, 200]);
+      expect(res.body).toContain('the control database (PostgreSQL) is unreachable: connect ECONNREFUSED');
+      expect(res.body).toContain('Signed in as');
+    }
+    const api = await t.app.inject({ url: '/api/runs', headers: { cookie } });
+    expect([api.statusCode, api.json().code]).toEqual([503, 'dependency_down']);
+    // Streams come from Redis, not the database: that page is whole.
+    expect((await t.app.inject({ url: '/streams', headers: { cookie } })).body).not.toContain('unreachable');
+  } finally {
+    await t.app.close();
+  }
 });
 
 describe('dashboard login', () => {
