@@ -30,11 +30,13 @@ test('agents from heartbeats and task results: sandbox, staleness, last task, vi
   const view = new AgentsView(reader, { staleMs: 30_000, logger });
   await view.poll();
   entries.push(entry('5-0', { type: 'task.succeeded', at: '2026-01-01T00:00:58Z', payload: { agentId: 'a1', runId: 'r2', step: 'commit', chunk: -1 } }));
+  entries.push(entry('6-0', { type: 'agent.quarantine', at: '2026-01-01T00:00:59Z', payload: { event: 'agent.quarantined', agentId: 'a2', actor: 'monitor', reason: '3 violations', violations: 3, steps: [] } }));
   await view.poll();
   await view.poll();
   const [a1, a2] = view.list(now);
   expect(a1).toMatchObject({ agentId: 'a1', sandbox: 'docker/runsc', stale: false, violations: 1, lastTask: { runId: 'r2', step: 'commit', chunk: -1, outcome: 'succeeded', code: 'ok' } });
-  expect(a2).toMatchObject({ agentId: 'a2', sandbox: null, stale: true, lastTask: null });
+  expect(a2).toMatchObject({ agentId: 'a2', sandbox: null, stale: true, lastTask: null, quarantine: { state: 'quarantined', by: 'monitor', reason: '3 violations' } });
+  expect(a1!.quarantine).toBeNull();
   expect(view.error).toBeNull();
 
   reader.fail = new Error('NOPERM');

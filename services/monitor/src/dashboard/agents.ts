@@ -13,6 +13,8 @@ export interface AgentView {
   lastTask: { runId: string; step: string; chunk: number; outcome: 'succeeded' | 'failed'; code: string; at: string } | null;
   /** Security-relevant sandbox results of its tasks that this monitor has seen. */
   violations: number;
+  /** The last quarantine action on it (`agent.quarantine` events of the monitor's quarantine), if any. */
+  quarantine: { state: 'quarantined' | 'released'; by: string; reason: string; at: string } | null;
 }
 
 interface AgentState {
@@ -21,6 +23,7 @@ interface AgentState {
   lastSeen: number;
   lastTask: AgentView['lastTask'];
   violations: number;
+  quarantine: AgentView['quarantine'];
 }
 
 /** Reads a stream without a consumer group: `read(stream, count)` the newest entries, `read(stream, count, afterId)` the next. */
@@ -29,7 +32,7 @@ export interface StreamReader {
 }
 
 /**
- * The agents as the event stream shows them: heartbeats, task results, violations. Read with XRANGE, outside the
+ * The agents as the event stream shows them: heartbeats, task results, violations, quarantine actions. Read with XRANGE, outside the
  * monitor's consumer group, so every replica sees every event (the group would give each replica a share).
  * At start it reads the newest `backfill` entries; then it polls for the entries after the last one it read.
  */
@@ -90,6 +93,7 @@ export class AgentsView {
         stale: now - a.lastSeen > this.opts.staleMs,
         lastTask: a.lastTask,
         violations: a.violations,
+        quarantine: a.quarantine,
       }))
       .sort((x, y) => x.agentId.localeCompare(y.agentId));
   }
@@ -97,7 +101,7 @@ export class AgentsView {
   private state(agentId: string, service = 'etl-agent'): AgentState {
     let a = this.agents.get(agentId);
     if (!a) {
-      a = { service, sandbox: null, lastSeen: 0, lastTask: null, violations: 0 };
+      a = { service, sandbox: null, lastSeen: 0, lastTask: null, violations: 0, quarantine: null };
       this.agents.set(agentId, a);
     }
     return a;
@@ -131,6 +135,13 @@ export class AgentsView {
         at,
       };
       if (error?.violation === true) a.violations += 1;
+    } else if (msg.type === 'agent.quarantine' && (p.event === 'agent.quarantined' || p.event === 'agent.released')) {
+      this.state(p.agentId).quarantine = {
+        state: p.event === 'agent.quarantined' ? 'quarantined' : 'released',
+        by: typeof p.actor === 'string' ? p.actor : '',
+        reason: typeof p.reason === 'string' ? p.reason : '',
+        at,
+      };
     }
   }
 }

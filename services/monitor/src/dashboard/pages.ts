@@ -124,7 +124,7 @@ export function agentsPage(agents: AgentView[]): string {
 <tbody>${agents.map((a) => `<tr><td>${esc(a.agentId)}</td><td>${esc(a.service)}</td><td>${esc(a.sandbox ?? 'not reported')}</td>
 <td>${a.lastSeen.startsWith('1970') ? '—' : fmtTime(a.lastSeen)} ${a.stale ? '<span class="status s-failed">stale</span>' : '<span class="status s-succeeded">live</span>'}</td>
 <td>${a.lastTask ? `<a href="/runs/${esc(a.lastTask.runId)}">${esc(a.lastTask.runId.slice(0, 8))}</a> ${esc(a.lastTask.step)} #${a.lastTask.chunk} ${esc(a.lastTask.outcome)} (${esc(a.lastTask.code)})` : '—'}</td>
-<td>${a.violations}</td><td>not reported</td></tr>`).join('') || '<tr><td colspan="7">No agent has sent a heartbeat recently.</td></tr>'}</tbody></table>`;
+<td>${a.violations}</td><td>${a.quarantine ? `<span class="status ${a.quarantine.state === 'quarantined' ? 's-failed' : 's-succeeded'}">${esc(a.quarantine.state)}</span> ${fmtTime(a.quarantine.at)} by ${esc(a.quarantine.by)}: ${esc(a.quarantine.reason)}` : 'no quarantine action seen'}</td></tr>`).join('') || '<tr><td colspan="7">No agent has sent a heartbeat recently.</td></tr>'}</tbody></table>`;
 }
 
 export interface StreamsView {
