@@ -44,12 +44,13 @@ lint: build ## eslint, type-checked, with the package-boundary rules (cached by 
 typecheck: build ## tsc over every source and test file (cached by turbo)
 	pnpm run typecheck
 
-unit: build ## unit tests (jest unit project, cached by turbo) and the sandbox harness's Python tests
+unit: build ## unit tests (jest unit project, cached by turbo), the sandbox harness's Python tests and the dev OIDC issuer's flows
 	@mkdir -p $(RESULTS)
 	$(TURBO) test:unit:jest -- --ci --json --outputFile=$(RESULTS)/unit.json
 	python3 -m unittest discover -s docker/sandbox-python -p 'test_*.py' 2>&1 | tail -n 3 | tee $(RESULTS)/harness.txt
 	@n=$$(sed -n 's/^Ran \([0-9]*\) tests\? .*/\1/p' $(RESULTS)/harness.txt); grep -q '^OK' $(RESULTS)/harness.txt \
 	  && echo "$$n passed, 0 failed" >> $(RESULTS)/harness.txt || { echo "0 passed, $${n:-1} failed" >> $(RESULTS)/harness.txt; exit 1; }
+	node --test deploy/local/oidc-issuer/ 2>&1 | tee $(RESULTS)/oidc-issuer.txt | tail -n 8; exit $${PIPESTATUS[0]}
 
 integration: up ## integration tests against the real local stack
 	@mkdir -p $(RESULTS)

@@ -6,7 +6,8 @@
 # Serves with the dev CA's server certificate $AOETL_STATE_DIR/certs/oidc.{crt,key} (made by certs.sh).
 # Generated at first start: .state/oidc/jwks.json (signing keys) and .state/secrets/oidc-client-<name>.secret.
 # Writes AOETL_OIDC_ISSUER, AOETL_OIDC_AUDIENCE and AOETL_OIDC_CA_FILE to .state/env/agent-gateway.env.
-# Tokens: deploy/local/token.sh <identity>.
+# Tokens: deploy/local/token.sh <identity>. `start` restarts a running issuer whose provider code changed since it
+# started (new clients or identities, e.g. the dashboard client), recorded in .state/run/oidc-issuer.code.
 set -euo pipefail
 COMPONENT=oidc-issuer
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -42,6 +43,10 @@ install_deps() {
   [ -d "$APP_DIR/node_modules/oidc-provider" ] || die "oidc-provider is not installed"
 }
 
+# code_hash: what the running issuer must have been started from (a changed provider restarts it at start).
+code_hash() { cat "$APP_DIR/provider.mjs" "$APP_DIR/server.mjs" | sha256sum | cut -d' ' -f1; }
+CODE_FILE="$RUN/oidc-issuer.code"
+
 # ready_or_dead: the issuer answers, or the server process has already exited.
 ready_or_dead() { healthy || ! proc_alive "$(pid_of oidc-issuer)"; }
 
@@ -53,6 +58,10 @@ publish_env() {
 
 start() {
   local pid f
+  if pid="$(running_pid)" && [ "$(cat "$CODE_FILE" 2>/dev/null)" != "$(code_hash)" ]; then
+    log "the issuer's code changed since pid $pid started (clients, identities): restarting it"
+    stop
+  fi
   if pid="$(running_pid)"; then
     healthy || die "pid $pid is running but $ISSUER does not answer; read $LOG_FILE"
     log "already running (pid $pid) at $ISSUER"
@@ -71,6 +80,7 @@ start() {
   AOETL_STATE_DIR="$STATE" AOETL_OIDC_HOST="$HOST" AOETL_OIDC_PORT="$PORT" AOETL_OIDC_ISSUER="$ISSUER" \
     setsid node "$APP_DIR/server.mjs" </dev/null >>"$LOG_FILE" 2>&1 &
   echo $! >"$(pidfile oidc-issuer)"
+  code_hash >"$CODE_FILE"
   step "waiting for $ISSUER/.well-known/openid-configuration"
   wait_until 30 ready_or_dead || true
   if ! healthy; then

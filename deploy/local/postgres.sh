@@ -13,7 +13,7 @@ DATA="$DIR/data"
 SOCK="$DIR/run"
 LOG="$LOGS/postgres.log"
 SEED="$LOCAL_DIR/sql/source-seed.sql"
-LOGIN_ROLES=(aoetl_owner aoetl_gateway aoetl_orchestrator vault_admin)
+LOGIN_ROLES=(aoetl_owner aoetl_gateway aoetl_orchestrator aoetl_monitor vault_admin)
 
 as_pg() { runuser -u postgres -- "$@"; }
 # psql_su DB: superuser psql over the unix socket (peer auth; root is mapped to postgres).
@@ -65,7 +65,7 @@ bootstrap_sql() {
   local r
   cat <<'EOF'
 SELECT format('CREATE ROLE %I', r)
-  FROM unnest(ARRAY['aoetl_owner','aoetl_gateway','aoetl_orchestrator','vault_admin','source_read','warehouse_load','aoetl_audit']) AS r
+  FROM unnest(ARRAY['aoetl_owner','aoetl_gateway','aoetl_orchestrator','aoetl_monitor','vault_admin','source_read','warehouse_load','aoetl_audit']) AS r
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
 ALTER ROLE source_read NOLOGIN;
 -- The audit ledger's writer: may only INSERT into audit_ledger (through audit_append, which it owns); never logs
@@ -79,6 +79,8 @@ EOF
   done
   cat <<'EOF'
 ALTER ROLE vault_admin CREATEROLE;
+-- The monitor's dashboard only reads (its migration grants SELECT on what it shows); every session is read-only too.
+ALTER ROLE aoetl_monitor SET default_transaction_read_only = on;
 GRANT source_read TO vault_admin WITH ADMIN OPTION;
 GRANT warehouse_load TO vault_admin WITH ADMIN OPTION;
 SELECT format('CREATE DATABASE %I OWNER %I', d, o)
@@ -86,7 +88,7 @@ SELECT format('CREATE DATABASE %I OWNER %I', d, o)
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
 REVOKE ALL ON DATABASE postgres, aoetl, source, warehouse FROM PUBLIC;
 REVOKE TEMPORARY ON DATABASE source FROM PUBLIC, source_read;
-GRANT CONNECT ON DATABASE aoetl TO aoetl_gateway, aoetl_orchestrator;
+GRANT CONNECT ON DATABASE aoetl TO aoetl_gateway, aoetl_orchestrator, aoetl_monitor;
 GRANT CONNECT ON DATABASE source TO source_read, vault_admin;
 GRANT CONNECT ON DATABASE warehouse TO warehouse_load, vault_admin;
 -- The loader stages each task's output in a temporary table that disappears with its transaction.
@@ -143,6 +145,8 @@ write_envs() {
   write_env agent-gateway AOETL_DATABASE_PASSWORD "$(password aoetl_gateway)"
   write_env orchestrator AOETL_DATABASE_URL "$(db_url aoetl_orchestrator)"
   write_env orchestrator AOETL_DATABASE_PASSWORD "$(password aoetl_orchestrator)"
+  write_env monitor AOETL_DATABASE_URL "$(db_url aoetl_monitor)"
+  write_env monitor AOETL_DATABASE_PASSWORD "$(password aoetl_monitor)"
   write_env etl-agent AOETL_DB_CA_FILE "$CERTS/ca.crt"
   write_env test AOETL_PG_HOST 127.0.0.1
   write_env test AOETL_PG_PORT "$PORT"

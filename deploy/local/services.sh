@@ -35,6 +35,11 @@ start_one() {
     for k in AOETL_OIDC_ISSUER AOETL_OIDC_AUDIENCE AOETL_OIDC_CA_FILE; do
       [ -z "$(read_env agent-gateway "$k")" ] || write_env_default monitor "$k" "$(read_env agent-gateway "$k")"
     done
+    # The dashboard for people: browser login at the issuer (client aoetl-dashboard), an encrypted session cookie,
+    # and the control database through aoetl_monitor (AOETL_DATABASE_URL/PASSWORD, written by postgres.sh).
+    write_env_default monitor AOETL_DASHBOARD_URL "http://127.0.0.1:$api"
+    write_env_default monitor AOETL_DASHBOARD_RESOURCE urn:aoetl-api
+    write_env_default monitor AOETL_SESSION_SECRET "$(secret monitor-session.secret)"
   fi
   if running "$svc"; then log "$svc already running"; return 0; fi
   log "starting $svc"

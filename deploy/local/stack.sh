@@ -42,6 +42,8 @@ up() {
   local c started=()
   "$LOCAL_DIR/certs.sh"
   export AOETL_CERTS_CHECKED="$STATE"
+  # Debian's Chromium for the monitor dashboard's browser test (test/e2e/monitor-dashboard.test.ts, playwright-core).
+  need_cmd chromium chromium
   for c in $(components); do
     local was_up=1
     "$LOCAL_DIR/$c.sh" status >/dev/null 2>&1 || was_up=0

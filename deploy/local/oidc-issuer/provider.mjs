@@ -5,6 +5,9 @@
 // - device authorization flow (RFC 8628) for people: the public client `aoetl-cli` (the `aoetl login` command)
 //   asks for a code, the person opens /device, confirms the code and logs in on /interaction/<uid> as one of the
 //   identities with that identity's client secret as the password. The token's scopes are the identity's roles.
+// - authorization code + PKCE (S256) for browsers: the public client `aoetl-dashboard` (the monitor's dashboard)
+//   sends the person to /auth; they log in on the same form; the monitor exchanges the code for the token.
+//   Its redirect URIs: AOETL_DASHBOARD_REDIRECT_URIS (comma-separated), default the local monitor's.
 //
 // Generated at first start (never committed), under the state dir:
 //   oidc/jwks.json                     private signing keys (RS256 + ES256), mode 0600
@@ -22,6 +25,12 @@ export const AUDIENCE = 'aoetl-api';
 export const ACCESS_TOKEN_TTL = 600;
 /** The public client of `aoetl login` (device authorization flow). */
 export const CLI_CLIENT_ID = 'aoetl-cli';
+/** The public client of the monitor's dashboard (authorization code + PKCE). */
+export const DASHBOARD_CLIENT_ID = 'aoetl-dashboard';
+/** The local monitor (services.sh, port 8090) and the two monitors the dashboard e2e test starts (8091, 8092). */
+export const DEFAULT_DASHBOARD_REDIRECT_URIS = [8090, 8091, 8092].map((port) => `http://127.0.0.1:${port}/auth/callback`);
+/** Clients that act for a person: they may ask for any aoetl scope; the person's grant narrows it to their roles. */
+const PERSON_CLIENTS = new Set([CLI_CLIENT_ID, DASHBOARD_CLIENT_ID]);
 
 // identity -> claims. Each role `r` also grants the scope `aoetl:r`.
 export const IDENTITIES = {
@@ -30,6 +39,9 @@ export const IDENTITIES = {
   carol: { roles: ['submit', 'read'], tenant: 'globex' },
   admin: { roles: ['admin'], tenant: 'acme' },
   reader: { roles: ['read'], tenant: 'acme' },
+  // The platform's site reliability engineer: the monitor's dashboard shows them every tenant. The role grants
+  // nothing in the gateway (ROLE_PERMISSIONS does not know it); the tenant claim names no customer tenant.
+  sre: { roles: ['sre'], tenant: 'platform' },
 };
 const ALL_SCOPES = [...new Set(Object.values(IDENTITIES).flatMap((i) => i.roles))].map((role) => `aoetl:${role}`);
 export const scopesOf = (identity) => (IDENTITIES[identity]?.roles ?? []).map((role) => `aoetl:${role}`);
@@ -82,7 +94,7 @@ function sameSecret(given, expected) {
 }
 
 /** The provider and an HTTP request handler (the provider plus the login pages of the device flow). */
-export function createIssuer({ issuer, stateDir }) {
+export function createIssuer({ issuer, stateDir, dashboardRedirectUris = DEFAULT_DASHBOARD_REDIRECT_URIS }) {
   const secrets = Object.fromEntries(Object.keys(IDENTITIES).map((name) => [name, loadOrCreateSecret(stateDir, name)]));
   const clients = [
     ...Object.keys(IDENTITIES).map((clientId) => ({
@@ -101,6 +113,14 @@ export function createIssuer({ issuer, stateDir }) {
       redirect_uris: [],
       token_endpoint_auth_method: 'none',
     },
+    {
+      client_id: DASHBOARD_CLIENT_ID,
+      application_type: 'web',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [...dashboardRedirectUris],
+      token_endpoint_auth_method: 'none',
+    },
   ];
 
   const configuration = {
@@ -108,6 +128,8 @@ export function createIssuer({ issuer, stateDir }) {
     jwks: loadOrCreateJwks(stateDir),
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     scopes: ['openid', 'offline_access'],
+    // Every authorization code request needs PKCE with S256 (the default methods), whatever the client.
+    pkce: { required: () => true },
     async findAccount(_ctx, sub) {
       if (!IDENTITIES[sub]) return undefined;
       return { accountId: sub, claims: async () => ({ sub }) };
@@ -137,8 +159,8 @@ export function createIssuer({ issuer, stateDir }) {
         useGrantedResource: () => true,
         getResourceServerInfo(_ctx, resourceIndicator, client) {
           if (resourceIndicator !== RESOURCE) throw new errors.InvalidTarget();
-          // The CLI may ask for any aoetl scope; its grant (made at login) narrows them to the person's roles.
-          const scope = client.clientId === CLI_CLIENT_ID ? ALL_SCOPES : scopesOf(client.clientId);
+          // The CLI and the dashboard may ask for any aoetl scope; the grant (made at login) narrows them to the person's roles.
+          const scope = PERSON_CLIENTS.has(client.clientId) ? ALL_SCOPES : scopesOf(client.clientId);
           return {
             audience: AUDIENCE,
             scope: scope.join(' '),
@@ -190,9 +212,9 @@ export function createIssuer({ issuer, stateDir }) {
   const loginPage = (uid, message) =>
     page(
       'aoetl: log in',
-      `${message ? `<p>${escapeHtml(message)}</p>` : ''}<form method="post" action="/interaction/${escapeHtml(uid)}/login">` +
-        '<input name="username" placeholder="identity (alice, bob, admin…)" autocomplete="username">' +
-        '<input name="password" type="password" placeholder="password (the identity\'s client secret)" autocomplete="current-password">' +
+      `${message ? `<p role="alert">${escapeHtml(message)}</p>` : ''}<form method="post" action="/interaction/${escapeHtml(uid)}/login">` +
+        '<p><label for="username">Identity</label> <input id="username" name="username" placeholder="alice, bob, admin, sre…" autocomplete="username" required></p>' +
+        '<p><label for="password">Password</label> <input id="password" name="password" type="password" placeholder="the identity\'s client secret" autocomplete="current-password" required></p>' +
         '<button type="submit">Log in</button></form>',
     );
 

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { CLI_CLIENT_ID, createIssuer, RESOURCE } from './provider.mjs';
+import { createHash, randomBytes } from 'node:crypto';
+
+import { CLI_CLIENT_ID, createIssuer, DASHBOARD_CLIENT_ID, RESOURCE } from './provider.mjs';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'aoetl-issuer-test-'));
 let server;
@@ -17,10 +19,11 @@ before(async () => {
   server = createServer((req, res) => handlerRef(req, res));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${server.address().port}`;
-  handlerRef = createIssuer({ issuer: base, stateDir }).handler;
+  handlerRef = createIssuer({ issuer: base, stateDir, dashboardRedirectUris: [REDIRECT] }).handler;
 });
 after(() => server.close());
 let handlerRef;
+const REDIRECT = 'http://127.0.0.1:1/auth/callback';
 
 /** A tiny browser: keeps cookies, follows redirects. */
 function browser() {
@@ -119,4 +122,82 @@ test('client credentials still work for the identities', async () => {
   const c = claims((await res.json()).access_token);
   assert.deepEqual(c.roles, ['approve', 'read']);
   assert.equal(c.scope.split(' ').sort().join(' '), 'aoetl:approve aoetl:read');
+});
+
+/** The dashboard's browser login: /auth with PKCE, the login form, the redirect back with a code. */
+async function authorize(user, password, { challenge, verifier = randomBytes(32).toString('base64url') } = {}) {
+  const params = new URLSearchParams({
+    client_id: DASHBOARD_CLIENT_ID,
+    response_type: 'code',
+    redirect_uri: REDIRECT,
+    scope: 'openid aoetl:read aoetl:submit aoetl:admin aoetl:sre',
+    resource: RESOURCE,
+    state: 'st4te',
+    nonce: 'n0nce',
+    ...(challenge === null ? {} : { code_challenge: challenge ?? createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256' }),
+  });
+  // The browser stops at the redirect URI (nothing listens there): follow by hand until it is reached.
+  let res = await fetch(`${base}/auth?${params}`, { redirect: 'manual' });
+  const cookies = new Map();
+  const keep = (r) => r.headers.getSetCookie().forEach((c) => { const [pair] = c.split(';'); const i = pair.indexOf('='); cookies.set(pair.slice(0, i), pair.slice(i + 1)); });
+  const jar = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  keep(res);
+  for (let hops = 0; hops < 10; hops++) {
+    const location = res.headers.get('location');
+    if (!location) return { status: res.status, html: await res.text(), verifier };
+    const url = new URL(location, base);
+    if (url.href.startsWith(REDIRECT)) return { redirect: url, verifier };
+    if (/\/interaction\/[^/]+$/.test(url.pathname)) {
+      const login = await fetch(url, { headers: { cookie: jar() } });
+      const action = /action="([^"]+\/login)"/.exec(await login.text())?.[1];
+      assert.ok(action, 'the login page has a form');
+      res = await fetch(new URL(action, base), { ...post({ username: user, password }), redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar() } });
+    } else {
+      res = await fetch(url, { redirect: 'manual', headers: { cookie: jar() } });
+    }
+    keep(res);
+  }
+  throw new Error('too many redirects');
+}
+
+const exchange = (code, verifier) =>
+  fetch(`${base}/token`, post({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: DASHBOARD_CLIENT_ID, code_verifier: verifier, resource: RESOURCE }));
+
+test('authorization code + PKCE: the sre logs in and gets a JWT for aoetl-api with the sre role only', async () => {
+  const secret = readFileSync(join(stateDir, 'secrets', 'oidc-client-sre.secret'), 'utf8').trim();
+  const { redirect } = await authorize('sre', secret);
+  assert.ok(redirect, 'the issuer redirects back to the dashboard');
+  assert.equal(redirect.searchParams.get('state'), 'st4te');
+  const code = redirect.searchParams.get('code');
+  assert.ok(code);
+
+  const wrong = await exchange(code, randomBytes(32).toString('base64url'));
+  assert.equal(wrong.status, 400, 'a wrong code_verifier is refused');
+  assert.equal((await wrong.json()).error, 'invalid_grant');
+
+  const { redirect: again, verifier: v2 } = await authorize('sre', secret);
+  const res = await exchange(again.searchParams.get('code'), v2);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  const c = claims(body.access_token);
+  assert.equal(c.sub, 'sre');
+  assert.equal(c.aud, 'aoetl-api');
+  assert.equal(c.tenant, 'platform');
+  assert.deepEqual(c.roles, ['sre']);
+  assert.equal(c.scope, 'aoetl:sre');
+  assert.ok(body.id_token, 'an ID token comes with the openid scope');
+  assert.equal(claims(body.id_token).nonce, 'n0nce');
+});
+
+test('authorization code: a request without PKCE is refused before any login', async () => {
+  const { redirect } = await authorize('alice', 'unused', { challenge: null });
+  assert.ok(redirect, 'the error goes back to the redirect URI');
+  assert.equal(redirect.searchParams.get('error'), 'invalid_request');
+  assert.match(redirect.searchParams.get('error_description'), /PKCE/);
+});
+
+test('authorization code: a wrong password gives no code', async () => {
+  const out = await authorize('carol', 'not-the-secret');
+  assert.equal(out.status, 401);
+  assert.match(out.html, /Wrong identity or password/);
 });

@@ -1,7 +1,8 @@
 // Development OpenID Connect issuer for local aoetl stacks: panva's oidc-provider (configured in provider.mjs)
 // served over HTTPS with the dev CA's server certificate.
 //
-// Client credentials for the test identities, and the device authorization flow for `aoetl login`.
+// Client credentials for the test identities, the device authorization flow for `aoetl login`, and the
+// authorization code flow with PKCE for the monitor's dashboard.
 // State (signing keys, client secrets) lives under $AOETL_STATE_DIR (default <repo>/.state); see provider.mjs.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
@@ -18,7 +19,8 @@ const issuer = process.env.AOETL_OIDC_ISSUER || `https://${host}:${port}`;
 const tlsCert = process.env.AOETL_OIDC_TLS_CERT || join(stateDir, 'certs', 'oidc.crt');
 const tlsKey = process.env.AOETL_OIDC_TLS_KEY || join(stateDir, 'certs', 'oidc.key');
 
-const { provider, handler } = createIssuer({ issuer, stateDir });
+const dashboardRedirectUris = process.env.AOETL_DASHBOARD_REDIRECT_URIS?.split(',').map((u) => u.trim()).filter(Boolean);
+const { provider, handler } = createIssuer({ issuer, stateDir, ...(dashboardRedirectUris?.length ? { dashboardRedirectUris } : {}) });
 for (const event of ['server_error', 'grant.error']) {
   provider.on(event, (_ctx, error) => {
     console.error(`${new Date().toISOString()} ${event}: ${error.name}: ${error.message}`);

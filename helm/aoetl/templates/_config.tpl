@@ -26,12 +26,22 @@ KEY_FILE for a secret KEY). Every variable here must be declared by the service'
 {{- $_ := set $data "AOETL_DATABASE_URL" (include "aoetl.databaseUrl" .) -}}
 {{- $_ := set $data "AOETL_DATABASE_PASSWORD_FILE" "/etc/aoetl/secrets/database-password" -}}
 {{- end -}}
-{{- if eq .key "gateway" -}}
+{{- if include "aoetl.usesOidc" . -}}
 {{- $_ := set $data "AOETL_OIDC_ISSUER" $v.oidc.issuer -}}
 {{- $_ := set $data "AOETL_OIDC_AUDIENCE" $v.oidc.audience -}}
 {{- if $v.oidc.ca.secretName -}}
 {{- $_ := set $data "AOETL_OIDC_CA_FILE" "/etc/aoetl/ca/oidc/ca.crt" -}}
 {{- end -}}
+{{- end -}}
+{{- if include "aoetl.hasDashboard" . -}}
+{{- $d := $v.monitor.dashboard -}}
+{{- $_ := set $data "AOETL_DASHBOARD_URL" (required "monitor.dashboard.url is required when monitor.dashboard.enabled" $d.url) -}}
+{{- $_ := set $data "AOETL_DASHBOARD_CLIENT_ID" $d.clientId -}}
+{{- if $d.resource -}}
+{{- $_ := set $data "AOETL_DASHBOARD_RESOURCE" $d.resource -}}
+{{- end -}}
+{{- $_ := set $data "AOETL_SESSION_TTL_SECONDS" (toString $d.sessionTtlSeconds) -}}
+{{- $_ := set $data "AOETL_SESSION_SECRET_FILE" "/etc/aoetl/secrets/session-secret" -}}
 {{- end -}}
 {{- if include "aoetl.usesVault" . -}}
 {{- $_ := set $data "AOETL_VAULT_ADDR" $v.vault.address -}}

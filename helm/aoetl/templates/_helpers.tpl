@@ -101,7 +101,17 @@ kubernetes sandbox driver uses the API.
 
 {{/* Whether a component talks to PostgreSQL (the control database). */}}
 {{- define "aoetl.usesDatabase" -}}
-{{- if has .key (list "gateway" "orchestrator") -}}true{{- end -}}
+{{- if or (has .key (list "gateway" "orchestrator")) (include "aoetl.hasDashboard" .) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether the component is the monitor with its dashboard for people (OIDC login, control database read-only). */}}
+{{- define "aoetl.hasDashboard" -}}
+{{- if and (eq .key "monitor") .root.Values.monitor.dashboard.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether the component talks to the OIDC issuer (the gateway verifies tokens; the dashboard logs people in). */}}
+{{- define "aoetl.usesOidc" -}}
+{{- if or (eq .key "gateway") (include "aoetl.hasDashboard" .) -}}true{{- end -}}
 {{- end -}}
 
 {{/* Whether a component consumes a stream (so needs a unique consumer name). */}}

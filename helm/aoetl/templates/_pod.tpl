@@ -43,6 +43,9 @@ podAntiAffinity:
 {{- if include "aoetl.usesDatabase" . -}}
 {{- $items = append $items (dict "key" $v.secretKeys.databasePassword "path" "database-password") -}}
 {{- end -}}
+{{- if include "aoetl.hasDashboard" . -}}
+{{- $items = append $items (dict "key" $v.secretKeys.sessionSecret "path" "session-secret") -}}
+{{- end -}}
 {{- if include "aoetl.usesVault" . -}}
 {{- if eq $v.vault.auth.method "approle" -}}
 {{- $items = append $items (dict "key" $v.secretKeys.vaultSecretId "path" "vault-secret-id") -}}
@@ -60,7 +63,7 @@ podAntiAffinity:
 {{- if and (include "aoetl.usesDatabase" .) $v.database.ca.secretName -}}
 {{- $cas = append $cas (dict "name" "database" "secretName" $v.database.ca.secretName "key" $v.database.ca.key) -}}
 {{- end -}}
-{{- if and (eq .key "gateway") $v.oidc.ca.secretName -}}
+{{- if and (include "aoetl.usesOidc" .) $v.oidc.ca.secretName -}}
 {{- $cas = append $cas (dict "name" "oidc" "secretName" $v.oidc.ca.secretName "key" $v.oidc.ca.key) -}}
 {{- end -}}
 {{- if and (include "aoetl.usesVault" .) $v.vault.ca.secretName -}}

@@ -29,6 +29,12 @@ export interface StreamTrimmer {
 
 type Entry = [id: string, fields: string[]];
 
+/** A stream entry as stored: its id and the JSON message (absent when the entry has no message field). */
+export interface StreamEntry {
+  id: string;
+  message: string | undefined;
+}
+
 /**
  * The operator's side of the bus over Redis: stream statistics, trimming and the dead-letter stream (list, count,
  * replay). Needs a connection whose ACL user may read the streams' metadata and the dead-letter stream.
@@ -58,6 +64,18 @@ export class StreamAdmin implements StreamStats, StreamTrimmer, DeadLetterStore 
 
   trim(stream: string): Promise<number> {
     return trimAcknowledged(this.redis, stream);
+  }
+
+  /**
+   * Reads a stream without a consumer group (every reader sees every entry): the newest `count` entries, oldest
+   * first, or with `afterId` the first `count` entries after it. The message field is returned unparsed.
+   */
+  async read(stream: string, count: number, afterId?: string): Promise<StreamEntry[]> {
+    const entries =
+      afterId === undefined
+        ? ((await this.redis.xrevrange(stream, '+', '-', 'COUNT', count)) as Entry[]).reverse()
+        : ((await this.redis.xrange(stream, `(${afterId}`, '+', 'COUNT', count)) as Entry[]);
+    return entries.map(([id, flat]) => ({ id, message: fieldMap(flat)[MESSAGE_FIELD] as string | undefined }));
   }
 
   async list(limit: number): Promise<DeadLetter[]> {

@@ -1,7 +1,7 @@
 export { connectRedis, redisSettings, type RedisConnectionConfig, type RedisEnvConfig } from './redis.js';
 export { Bus, type ConsumeOptions } from './bus.js';
 export { trimAcknowledged, safeTrimId, compareIds } from './trim.js';
-export { StreamAdmin, type GroupStats, type StreamStats, type StreamTrimmer } from './admin.js';
+export { StreamAdmin, type GroupStats, type StreamEntry, type StreamStats, type StreamTrimmer } from './admin.js';
 export {
   deadLetterFields,
   isReplayable,

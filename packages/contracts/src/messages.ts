@@ -166,7 +166,12 @@ export type RunStatusChanged = Static<typeof RunStatusChanged>;
 
 export const Heartbeat = Envelope(
   'agent.heartbeat',
-  Type.Object({ agentId: Type.String(), service: Type.String() }),
+  Type.Object({
+    agentId: Type.String(),
+    service: Type.String(),
+    /** Where the agent runs transforms, e.g. `docker/runsc` or `kubernetes/gvisor` (shown on the monitor's dashboard). */
+    sandbox: Type.Optional(Type.String({ maxLength: 200 })),
+  }),
 );
 export type Heartbeat = Static<typeof Heartbeat>;
 

@@ -1,30 +1,14 @@
 import { hasPermission, type Principal } from '@aoetl/auth';
 import type { FailureReason } from '@aoetl/contracts';
-import { redactValues, scrubText } from '@aoetl/pii';
+import { failureView, type FailureAudience } from '@aoetl/pii';
 import type { RunRecord, RunStepRecord } from '@aoetl/store';
 
-/**
- * Who sees how much of a run's failure. Error texts carry row data (Python exceptions, Postgres literals, harness
- * input errors): readers get the code and a message with every value replaced by its type and length, no
- * traceback; the tenant's admins get the whole failure with personal data masked.
- */
-export type ErrorAudience = 'reader' | 'admin';
+/** Who sees how much of a run's failure: see `failureView` (@aoetl/pii), shared with the monitor's dashboard. */
+export type ErrorAudience = FailureAudience;
 
 export const audienceOf = (principal: Principal): ErrorAudience => (hasPermission(principal, 'admin') ? 'admin' : 'reader');
 
-export function errorView(error: FailureReason, audience: ErrorAudience): FailureReason {
-  const base = {
-    code: error.code,
-    ...(error.pythonType === undefined ? {} : { pythonType: error.pythonType }),
-    ...(error.violation === undefined ? {} : { violation: error.violation }),
-  };
-  if (audience === 'reader') return { ...base, message: redactValues(error.message) };
-  return {
-    ...base,
-    message: scrubText(error.message),
-    ...(error.traceback === undefined ? {} : { traceback: scrubText(error.traceback) }),
-  };
-}
+export const errorView = (error: FailureReason, audience: ErrorAudience): FailureReason => failureView(error, audience);
 
 const isFailure = (v: unknown): v is FailureReason =>
   typeof v === 'object' && v !== null && typeof (v as FailureReason).code === 'string' && typeof (v as FailureReason).message === 'string';

@@ -73,8 +73,10 @@ void startService({
       }),
     });
 
+    const settings = sandboxSettings(config);
+    const where = settings.driver === 'docker' ? `docker/${settings.runtime}` : `kubernetes/${settings.runtimeClassName ?? 'default'}`;
     const beat = () =>
-      publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent' }, { requestId: agentId })).catch(
+      publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent', sandbox: where }, { requestId: agentId })).catch(
         (err: unknown) => logger.warn({ err }, 'heartbeat failed'),
       );
     void beat();

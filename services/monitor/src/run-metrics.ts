@@ -1,17 +1,11 @@
 import type { EventMessage } from '@aoetl/contracts';
 import { Counter, Gauge, Histogram, type Registry } from '@aoetl/observability';
 
-export interface RecentRun {
-  runId: string;
-  tenant: string;
-  status: string;
-  rowsOut?: number;
-  durationMs?: number;
-  reason?: string;
-  at: string;
-}
-
-/** Turns events into Prometheus metrics and a small in-memory view for the live dashboard. */
+/**
+ * Turns events into Prometheus metrics. Replicas of the monitor share one consumer group, so each counts only the
+ * events it was given: Prometheus sums the counters over the pods. No view for people is kept here (the dashboard
+ * reads the control database and the event stream itself, so every replica shows the same).
+ */
 export class RunMetrics {
   readonly runs: Counter<'status'>;
   readonly rows: Counter;
@@ -20,8 +14,6 @@ export class RunMetrics {
   readonly tasks: Counter<'outcome' | 'code'>;
   readonly violations: Counter<'code'>;
   readonly heartbeat: Gauge<'agent' | 'service'>;
-  readonly recent: RecentRun[] = [];
-  readonly agents = new Map<string, { service: string; lastSeen: number }>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -50,7 +42,6 @@ export class RunMetrics {
           this.bytes.inc(p.bytesOut ?? 0);
         }
         if (p.durationMs !== undefined) this.duration.observe({ status: p.status }, p.durationMs / 1000);
-        this.remember({ runId: p.runId, tenant: p.tenant, status: p.status, rowsOut: p.rowsOut, durationMs: p.durationMs, reason: p.reason, at: msg.at });
         break;
       }
       case 'task.succeeded':
@@ -61,16 +52,8 @@ export class RunMetrics {
         if (msg.payload.error.violation) this.violations.inc({ code: msg.payload.error.code });
         break;
       case 'agent.heartbeat':
-        this.agents.set(msg.payload.agentId, { service: msg.payload.service, lastSeen: Date.parse(msg.at) });
         this.heartbeat.set({ agent: msg.payload.agentId, service: msg.payload.service }, Date.parse(msg.at) / 1000);
         break;
     }
-  }
-
-  private remember(run: RecentRun): void {
-    const i = this.recent.findIndex((r) => r.runId === run.runId);
-    if (i !== -1) this.recent.splice(i, 1);
-    this.recent.unshift(run);
-    this.recent.length = Math.min(this.recent.length, 50);
   }
 }

@@ -4,7 +4,7 @@ import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
 import { problems } from '@aoetl/http';
 import { startService } from '@aoetl/observability';
 import { MonitorConfig } from './config.js';
-import { buildDashboard } from './dashboard.js';
+import { createDashboardApp } from './dashboard/index.js';
 import { deadLetterRoutes } from './deadletters.js';
 import { RunMetrics } from './run-metrics.js';
 import { registerStreamMetrics } from './stream-metrics.js';
@@ -31,7 +31,8 @@ void startService({
     const trimming = new AbortController();
     const trimmed = trimLoop(admin, { everyMs: config.AOETL_TRIM_EVERY_MS, signal: trimming.signal, logger });
 
-    const dashboard = buildDashboard(metrics, config.AOETL_AGENT_STALE_MS, logger);
+    const people = await createDashboardApp({ config, admin, logger });
+    const dashboard = people.app;
     if (config.AOETL_OIDC_ISSUER && config.AOETL_OIDC_AUDIENCE) {
       const auth = {
         issuers: [config.AOETL_OIDC_ISSUER],
@@ -51,6 +52,7 @@ void startService({
       async stop() {
         trimming.abort();
         await trimmed;
+        await people.stop();
         await bus.close();
         redis.disconnect();
       },

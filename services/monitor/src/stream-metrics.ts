@@ -3,7 +3,7 @@ import { STREAMS } from '@aoetl/contracts';
 import { Gauge, type Registry } from '@aoetl/observability';
 
 /** Streams consumed through groups (the dead-letter stream has none). */
-const GROUP_STREAMS = [STREAMS.requests, STREAMS.tasks, STREAMS.events];
+export const GROUP_STREAMS = [STREAMS.requests, STREAMS.tasks, STREAMS.events];
 
 /** Stream lengths, consumer-group lag and pending counts, and dead letters, read through the bus at each scrape. */
 export function registerStreamMetrics(registry: Registry, stats: StreamStats, deadLetters: Pick<DeadLetterStore, 'count'>): void {
