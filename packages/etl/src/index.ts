@@ -11,3 +11,6 @@ export {
 export { quoteIdent, quoteQualified, mergeStatement, chunkPredicate, stagingTable } from './sql.js';
 export { LeaseKeeper, CredentialLostError, type LeaseKeeperOptions } from './leases.js';
 export { eraseSubject, type EraseDeps, type ErasureCount, type ErasureSubject, type ErasureTarget } from './erase.js';
+export { provisionTarget, driftOf, createTableStatement, type Drift, type Provisioned } from './provision.js';
+export { evaluateChecks, violationQuery, changePercent } from './quality.js';
+export { WATERMARKS, WINDOWS } from './watermark.js';

@@ -1,5 +1,5 @@
 import { hasPermission, type Principal } from '@aoetl/auth';
-import type { FailureReason } from '@aoetl/contracts';
+import type { CheckResult, FailureReason } from '@aoetl/contracts';
 import { redactValues, scrubText } from '@aoetl/pii';
 import type { RunRecord, RunStepRecord } from '@aoetl/store';
 
@@ -12,11 +12,22 @@ export type ErrorAudience = 'reader' | 'admin';
 
 export const audienceOf = (principal: Principal): ErrorAudience => (hasPermission(principal, 'admin') ? 'admin' : 'reader');
 
+/**
+ * Quality check results as `audience` sees them: counts and settings for everyone; the offending values
+ * (`examples`) for admins only, PII-masked.
+ */
+export function checksView(checks: readonly CheckResult[], audience: ErrorAudience): CheckResult[] {
+  return checks.map(({ examples, ...rest }) =>
+    audience === 'admin' && examples ? { ...rest, examples: examples.map((e) => scrubText(e)) } : rest,
+  );
+}
+
 export function errorView(error: FailureReason, audience: ErrorAudience): FailureReason {
   const base = {
     code: error.code,
     ...(error.pythonType === undefined ? {} : { pythonType: error.pythonType }),
     ...(error.violation === undefined ? {} : { violation: error.violation }),
+    ...(error.checks === undefined ? {} : { checks: checksView(error.checks, audience) }),
   };
   if (audience === 'reader') return { ...base, message: redactValues(error.message) };
   return {
@@ -58,6 +69,9 @@ export function runView(r: RunRecord, audience: ErrorAudience) {
     rowsOut: r.rowsOut,
     bytesOut: r.bytesOut,
     error: r.error ? errorView(r.error, audience) : null,
+    options: r.options.fullRefresh ? { fullRefresh: true } : {},
+    watermark: r.watermark,
+    checks: r.checks ? checksView(r.checks, audience) : null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     startedAt: r.startedAt,

@@ -1,0 +1,102 @@
+import { Type, type Static, type TProperties } from '@sinclair/typebox';
+
+/**
+ * Quality gates: checks a pipeline declares, evaluated by the commit on the run's staged rows before anything is
+ * written to the target. A failing check fails the run (`quality_check_failed`) with every check's result.
+ */
+export const MAX_CHECKS = 50;
+
+const Column = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'an output column' });
+const CheckName = Type.Optional(
+  Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,99}$', description: 'shown in results; default: kind and column' }),
+);
+const Bound = Type.Union([Type.Number(), Type.String({ minLength: 1, maxLength: 100 })], {
+  description: 'compared in the column\'s own type (a number, or a date/timestamp as text)',
+});
+
+const check = <K extends string, P extends TProperties>(
+  kind: K,
+  properties: P,
+  description: string,
+) => Type.Object({ kind: Type.Literal(kind), name: CheckName, ...properties }, { additionalProperties: false, description });
+
+export const NotNullCheck = check('not_null', { column: Column }, 'no staged row has NULL in the column');
+export const UniqueCheck = check(
+  'unique',
+  { columns: Type.Array(Column, { minItems: 1, maxItems: 16, uniqueItems: true }) },
+  'no two staged rows share the columns\' values (NULLs never collide)',
+);
+export const AcceptedValuesCheck = check(
+  'accepted_values',
+  { column: Column, values: Type.Array(Type.String({ maxLength: 1000 }), { minItems: 1, maxItems: 1000, uniqueItems: true }) },
+  'every non-NULL value, as text, is one of the values',
+);
+export const RangeCheck = check(
+  'range',
+  { column: Column, min: Type.Optional(Bound), max: Type.Optional(Bound) },
+  'every non-NULL value is within [min, max] (at least one of them)',
+);
+export const RowCountCheck = check(
+  'row_count',
+  { min: Type.Optional(Type.Integer({ minimum: 0 })), max: Type.Optional(Type.Integer({ minimum: 0 })) },
+  'the run stages between min and max rows (at least one of them)',
+);
+export const RowCountChangeCheck = check(
+  'row_count_change',
+  { maxPercent: Type.Number({ minimum: 0, maximum: 100_000 }) },
+  'the staged row count differs from that of the last successful run of the pipeline by at most maxPercent % (passes when there is none)',
+);
+
+export const QualityCheck = Type.Union([NotNullCheck, UniqueCheck, AcceptedValuesCheck, RangeCheck, RowCountCheck, RowCountChangeCheck]);
+export type QualityCheck = Static<typeof QualityCheck>;
+
+/**
+ * One check's outcome. Counts and bounds only: `examples` (a few offending values) are for the tenant's admins and
+ * are removed from what readers see.
+ */
+export const CheckResult = Type.Object(
+  {
+    name: Type.String(),
+    kind: Type.String(),
+    passed: Type.Boolean(),
+    /** Staged rows that break the check (row checks), or the observed row count (count checks). */
+    observed: Type.Integer({ minimum: 0 }),
+    message: Type.String({ maxLength: 1000 }),
+    examples: Type.Optional(Type.Array(Type.String({ maxLength: 200 }), { maxItems: 5 })),
+  },
+  { additionalProperties: false },
+);
+export type CheckResult = Static<typeof CheckResult>;
+
+/** The name a check is reported under. */
+export function checkName(c: QualityCheck): string {
+  if (c.name) return c.name;
+  if ('column' in c) return `${c.kind}:${c.column}`;
+  if ('columns' in c) return `${c.kind}:${c.columns.join(',')}`;
+  return c.kind;
+}
+
+/** Cross-field rules of checks the JSON schema cannot say, each naming its field under `prefix` (e.g. `body/checks`). */
+export function checkProblems(checks: readonly QualityCheck[] | undefined, prefix: string): { field: string; message: string }[] {
+  const found: { field: string; message: string }[] = [];
+  const names = new Set<string>();
+  (checks ?? []).forEach((c, i) => {
+    const at = `${prefix}/${i}`;
+    if ((c.kind === 'range' || c.kind === 'row_count') && c.min === undefined && c.max === undefined) {
+      found.push({ field: at, message: `a ${c.kind} check needs min, max or both` });
+    }
+    if (c.kind === 'row_count' && c.min !== undefined && c.max !== undefined && c.min > c.max) {
+      found.push({ field: `${at}/min`, message: `min (${c.min}) is greater than max (${c.max})` });
+    }
+    if (c.kind === 'range' && typeof c.min === 'number' && typeof c.max === 'number' && c.min > c.max) {
+      found.push({ field: `${at}/min`, message: `min (${c.min}) is greater than max (${c.max})` });
+    }
+    if (c.kind === 'range' && c.min !== undefined && c.max !== undefined && typeof c.min !== typeof c.max) {
+      found.push({ field: `${at}/max`, message: 'min and max must both be numbers or both be text' });
+    }
+    const name = checkName(c);
+    if (names.has(name)) found.push({ field: `${at}/name`, message: `two checks are named '${name}'; name them apart` });
+    names.add(name);
+  });
+  return found;
+}
