@@ -1,6 +1,7 @@
 export {
   loadChunk,
   commitRun,
+  commitOnTarget,
   LoadFailure,
   LEDGER,
   type LoadDeps,
@@ -13,4 +14,4 @@ export { LeaseKeeper, CredentialLostError, type LeaseKeeperOptions } from './lea
 export { eraseSubject, type EraseDeps, type ErasureCount, type ErasureSubject, type ErasureTarget } from './erase.js';
 export { provisionTarget, driftOf, createTableStatement, type Drift, type Provisioned } from './provision.js';
 export { evaluateChecks, violationQuery, changePercent } from './quality.js';
-export { WATERMARKS, WINDOWS } from './watermark.js';
+export { WATERMARKS, WINDOWS, fixWindow, advanceWatermark, watermarkType } from './watermark.js';

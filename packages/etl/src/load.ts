@@ -303,13 +303,25 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
  * chunks and marks the run aborted, so a late chunk task does nothing.
  */
 export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Promise<LoadResult> {
-  const started = Date.now();
   const ctx = { runId: task.runId, taskId: task.taskId };
   const log = deps.logger.child({ ...ctx, action: task.action });
   const session = new Session(deps, ctx);
   try {
     const tgt = await session.connect(task.target.connection, 'aoetl-etl-commit');
-    await tgt.query('BEGIN');
+    return await commitOnTarget(tgt, task, log);
+  } finally {
+    await session.close(log);
+  }
+}
+
+/**
+ * `commitRun`'s work on a connected target client (the load role's session): one transaction, rolled back on any
+ * failure, so a failed gate, drift or watermark conflict leaves the target as it was.
+ */
+export async function commitOnTarget(tgt: pg.Client, task: CommitTask['payload'], log: Logger): Promise<LoadResult> {
+  const started = Date.now();
+  await tgt.query('BEGIN');
+  try {
     const marker = task.action === 'commit' ? COMMITTED : ABORTED;
     const done = await finished(tgt, task.runId);
     if (done !== null || !(await claim(tgt, task.runId, marker))) {
@@ -370,7 +382,8 @@ export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Pr
     const result = { rowsIn: 0, rowsOut, bytesIn: 0, bytesOut: 0, durationMs: Date.now() - started, ...extra };
     log.info({ ...result, checks: extra.checks?.length }, task.action === 'commit' ? 'run committed to the target' : 'staged chunks dropped');
     return result;
-  } finally {
-    await session.close(log);
+  } catch (err) {
+    await tgt.query('ROLLBACK').catch(() => undefined);
+    throw err;
   }
 }
