@@ -26,8 +26,20 @@ export async function watermarkType(src: pg.Client, table: string, column: strin
   return row.type;
 }
 
-function windowOf(row: { from_value: string | null; to_value: string | null; full_refresh: boolean }, column: string): WatermarkWindow {
+interface WindowRow {
+  from_value: string | null;
+  to_value: string | null;
+  full_refresh: boolean;
+}
+
+function windowOf(row: WindowRow, column: string): WatermarkWindow {
   return { column, from: row.from_value, to: row.to_value, fullRefresh: row.full_refresh };
+}
+
+/** The run's window, if one of its chunks fixed it. */
+async function windowRow(tgt: pg.Client, runId: string): Promise<WindowRow | undefined> {
+  const { rows } = await tgt.query<WindowRow>(`SELECT from_value, to_value, full_refresh FROM ${WINDOWS} WHERE run_id = $1`, [runId]);
+  return rows[0];
 }
 
 /**
@@ -44,8 +56,8 @@ export async function fixWindow(
   inc: TaskIncremental,
   type: string,
 ): Promise<WatermarkWindow> {
-  const existing = await tgt.query(`SELECT from_value, to_value, full_refresh FROM ${WINDOWS} WHERE run_id = $1`, [runId]);
-  if (existing.rows[0]) return windowOf(existing.rows[0], inc.column);
+  const existing = await windowRow(tgt, runId);
+  if (existing) return windowOf(existing, inc.column);
   const stored = await tgt.query<{ value: string | null }>(`SELECT value FROM ${WATERMARKS} WHERE stream = $1`, [inc.stream]);
   const from = stored.rows[0]?.value ?? null;
   const col = quoteIdent(inc.column);
@@ -60,8 +72,9 @@ export async function fixWindow(
     `INSERT INTO ${WINDOWS} (run_id, stream, from_value, to_value, full_refresh) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO NOTHING`,
     [runId, inc.stream, from, to, inc.fullRefresh],
   );
-  const fixed = await tgt.query(`SELECT from_value, to_value, full_refresh FROM ${WINDOWS} WHERE run_id = $1`, [runId]);
-  return windowOf(fixed.rows[0], inc.column);
+  const fixed = await windowRow(tgt, runId);
+  if (!fixed) throw new LoadFailure({ code: 'internal', message: 'the watermark window was not recorded' });
+  return windowOf(fixed, inc.column);
 }
 
 /**
@@ -81,9 +94,9 @@ export function windowPredicate(window: WatermarkWindow, type: string, literal: 
  * with `watermark_conflict` when another run moved it since this run's window was fixed (nothing is committed).
  */
 export async function advanceWatermark(tgt: pg.Client, runId: string, inc: TaskIncremental): Promise<WatermarkWindow> {
-  const { rows } = await tgt.query(`SELECT from_value, to_value, full_refresh FROM ${WINDOWS} WHERE run_id = $1`, [runId]);
-  if (!rows[0]) throw new LoadFailure({ code: 'internal', message: 'the incremental run has no watermark window in the target' });
-  const window = windowOf(rows[0], inc.column);
+  const row = await windowRow(tgt, runId);
+  if (!row) throw new LoadFailure({ code: 'internal', message: 'the incremental run has no watermark window in the target' });
+  const window = windowOf(row, inc.column);
   const res = await tgt.query(
     `INSERT INTO ${WATERMARKS} AS w (stream, value, run_id) VALUES ($1, $2, $3)
      ON CONFLICT (stream) DO UPDATE SET value = EXCLUDED.value, run_id = EXCLUDED.run_id, at = now()

@@ -46,8 +46,9 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     {
       preHandler: requirePermission('submit'),
       // The body is optional: no body means no options.
-      preValidation: async (request) => {
+      preValidation: (request, _reply, done) => {
         request.body ??= {};
+        done();
       },
       schema: {
         operationId: 'createRun',
