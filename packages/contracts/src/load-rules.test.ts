@@ -36,14 +36,14 @@ describe('load spec rules', () => {
         checks: [
           { kind: 'range', column: 'id' },
           { kind: 'row_count', min: 3, max: 1 },
-          { kind: 'range', column: 'email', min: 1, max: 'z' },
+          { kind: 'range', column: 'email', min: 1, max: '0.5' },
           { kind: 'not_null', column: 'id', name: 'same' },
           { kind: 'not_null', column: 'email', name: 'same' },
         ],
       },
       undefined,
     );
-    expect(fields(problems)).toEqual(['body/checks/0', 'body/checks/1/min', 'body/checks/2/max', 'body/checks/4/name']);
+    expect(fields(problems)).toEqual(['body/checks/0', 'body/checks/1/min', 'body/checks/4/name']);
   });
 
   test('the watermark column must be a source column when the spec names them', () => {
@@ -66,5 +66,9 @@ describe('load spec rules', () => {
     }
     expect(Value.Check(PipelineSpec, { ...spec, checks: [{ kind: 'sql', query: 'select 1' }] })).toBe(false);
     expect(Value.Check(PipelineSpec, { ...spec, incremental: { column: 'a"b' } })).toBe(false);
+    // Specs are hashed into the audit ledger as canonical JSON: integers only (a decimal bound goes as text).
+    expect(Value.Check(PipelineSpec, { ...spec, checks: [{ kind: 'range', column: 'a', max: 10.5 }] })).toBe(false);
+    expect(Value.Check(PipelineSpec, { ...spec, checks: [{ kind: 'range', column: 'a', max: '10.5' }] })).toBe(true);
+    expect(Value.Check(PipelineSpec, { ...spec, checks: [{ kind: 'row_count_change', maxPercent: 2.5 }] })).toBe(false);
   });
 });

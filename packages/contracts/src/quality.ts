@@ -10,8 +10,11 @@ const Column = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', descripti
 const CheckName = Type.Optional(
   Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 _.:-]{0,99}$', description: 'shown in results; default: kind and column' }),
 );
-const Bound = Type.Union([Type.Number(), Type.String({ minLength: 1, maxLength: 100 })], {
-  description: 'compared in the column\'s own type (a number, or a date/timestamp as text)',
+/** Specs are hashed into the audit ledger as canonical JSON, which takes integers only: a decimal goes as text. */
+const SAFE = Number.MAX_SAFE_INTEGER;
+const Count = Type.Integer({ minimum: 0, maximum: SAFE });
+const Bound = Type.Union([Type.Integer({ minimum: -SAFE, maximum: SAFE }), Type.String({ minLength: 1, maxLength: 100 })], {
+  description: 'compared in the column\'s own type: an integer, or text (a decimal such as "10.5", a date, a timestamp)',
 });
 
 const check = <K extends string, P extends TProperties>(
@@ -38,12 +41,12 @@ export const RangeCheck = check(
 );
 export const RowCountCheck = check(
   'row_count',
-  { min: Type.Optional(Type.Integer({ minimum: 0 })), max: Type.Optional(Type.Integer({ minimum: 0 })) },
+  { min: Type.Optional(Count), max: Type.Optional(Count) },
   'the run stages between min and max rows (at least one of them)',
 );
 export const RowCountChangeCheck = check(
   'row_count_change',
-  { maxPercent: Type.Number({ minimum: 0, maximum: 100_000 }) },
+  { maxPercent: Type.Integer({ minimum: 0, maximum: 100_000 }) },
   'the staged row count differs from that of the last successful run of the pipeline by at most maxPercent % (passes when there is none)',
 );
 
@@ -91,9 +94,7 @@ export function checkProblems(checks: readonly QualityCheck[] | undefined, prefi
     if (c.kind === 'range' && typeof c.min === 'number' && typeof c.max === 'number' && c.min > c.max) {
       found.push({ field: `${at}/min`, message: `min (${c.min}) is greater than max (${c.max})` });
     }
-    if (c.kind === 'range' && c.min !== undefined && c.max !== undefined && typeof c.min !== typeof c.max) {
-      found.push({ field: `${at}/max`, message: 'min and max must both be numbers or both be text' });
-    }
+
     const name = checkName(c);
     if (names.has(name)) found.push({ field: `${at}/name`, message: `two checks are named '${name}'; name them apart` });
     names.add(name);
