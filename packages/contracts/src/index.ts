@@ -6,3 +6,4 @@ export * from './messages.js';
 export * from './envelope.js';
 export * from './quality.js';
 export * from './load-rules.js';
+export * from './expression.js';

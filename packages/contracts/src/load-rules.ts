@@ -1,5 +1,5 @@
 import type { OutputColumn, PipelineSpec } from './pipeline.js';
-import { checkProblems } from './quality.js';
+import { checkColumns, checkProblems } from './quality.js';
 
 type Problem = { field: string; message: string };
 
@@ -45,9 +45,9 @@ export function loadSpecProblems(
   found.push(...checkProblems(spec.checks, 'body/checks'));
   if (names) {
     (spec.checks ?? []).forEach((c, i) => {
-      const cols = 'column' in c ? [c.column] : 'columns' in c ? c.columns : [];
-      for (const col of cols) {
-        if (!names.includes(col)) found.push({ field: `body/checks/${i}/${'column' in c ? 'column' : 'columns'}`, message: `${col} is not an output column` });
+      const field = `body/checks/${i}/${'column' in c ? 'column' : 'columns' in c ? 'columns' : 'expression'}`;
+      for (const col of checkColumns(c)) {
+        if (!names.includes(col)) found.push({ field, message: `${col} is not an output column` });
       }
     });
   }

@@ -1,4 +1,5 @@
 import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { MAX_EXPRESSION, expressionColumns, parseExpression } from './expression.js';
 
 /**
  * Quality gates: checks a pipeline declares, evaluated by the commit on the run's staged rows before anything is
@@ -50,7 +51,14 @@ export const RowCountChangeCheck = check(
   'the staged row count differs from that of the last successful run of the pipeline by at most maxPercent % (passes when there is none)',
 );
 
-export const QualityCheck = Type.Union([NotNullCheck, UniqueCheck, AcceptedValuesCheck, RangeCheck, RowCountCheck, RowCountChangeCheck]);
+export const ExpressionCheck = check(
+  'expression',
+  { expression: Type.String({ minLength: 1, maxLength: MAX_EXPRESSION }) },
+  'every staged row makes the expression true (false or NULL fails it): columns, literals, comparisons, + - * /, ' +
+    'AND/OR/NOT, IS [NOT] NULL, [NOT] IN (…), [NOT] BETWEEN … AND …; no functions, casts or subqueries',
+);
+
+export const QualityCheck = Type.Union([NotNullCheck, UniqueCheck, AcceptedValuesCheck, RangeCheck, RowCountCheck, RowCountChangeCheck, ExpressionCheck]);
 export type QualityCheck = Static<typeof QualityCheck>;
 
 /**
@@ -70,6 +78,17 @@ export const CheckResult = Type.Object(
   { additionalProperties: false },
 );
 export type CheckResult = Static<typeof CheckResult>;
+
+/** The output columns a check reads (an expression's, when it parses). */
+export function checkColumns(c: QualityCheck): string[] {
+  if ('column' in c) return [c.column];
+  if ('columns' in c) return c.columns;
+  if (c.kind === 'expression') {
+    const parsed = parseExpression(c.expression);
+    return parsed.ok ? [...new Set(expressionColumns(parsed.expr))] : [];
+  }
+  return [];
+}
 
 /** The name a check is reported under. */
 export function checkName(c: QualityCheck): string {
@@ -95,6 +114,10 @@ export function checkProblems(checks: readonly QualityCheck[] | undefined, prefi
       found.push({ field: `${at}/min`, message: `min (${c.min}) is greater than max (${c.max})` });
     }
 
+    if (c.kind === 'expression') {
+      const parsed = parseExpression(c.expression);
+      if (!parsed.ok) found.push({ field: `${at}/expression`, message: `${parsed.message} at position ${parsed.position}` });
+    }
     const name = checkName(c);
     if (names.has(name)) found.push({ field: `${at}/name`, message: `two checks are named '${name}'; name them apart` });
     names.add(name);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { checkName, type CheckResult, type QualityCheck } from '@aoetl/contracts';
+import { checkColumns, checkName, expressionSql, parseExpression, type CheckResult, type QualityCheck } from '@aoetl/contracts';
 import { quoteIdent } from './sql.js';
 
 const EXAMPLES = 3;
@@ -51,6 +51,15 @@ export function violationQuery(check: QualityCheck, source: string): { sql: stri
       if (check.max !== undefined) conds.push(`${col} > $${params.push(String(check.max))}`);
       return { sql: `SELECT count(*) AS n, ${ex(`${col}::text`)} AS examples FROM ${source} s WHERE ${conds.join(' OR ') || 'false'}`, params };
     }
+    case 'expression': {
+      const parsed = parseExpression(check.expression);
+      if (!parsed.ok) return null;
+      const params: unknown[] = [];
+      const cond = expressionSql(parsed.expr, 's', params);
+      const cols = checkColumns(check).map((c) => `s.${quoteIdent(c)}`);
+      const example = cols.length ? ex(`row(${cols.join(', ')})::text`) : 'NULL::text[]';
+      return { sql: `SELECT count(*) AS n, ${example} AS examples FROM ${source} s WHERE NOT coalesce(${cond}, false)`, params };
+    }
     default:
       return null;
   }
@@ -66,6 +75,8 @@ function describe(check: QualityCheck): string {
       return `rows with a value of ${check.column} outside the ${check.values.length} accepted values`;
     case 'range':
       return `rows with ${check.column} outside [${check.min ?? '-∞'}, ${check.max ?? '∞'}]`;
+    case 'expression':
+      return 'rows for which the expression is not true';
     default:
       return check.kind;
   }
@@ -96,8 +107,7 @@ export async function evaluateChecks(
   };
   for (const check of checks) {
     const base = { name: checkName(check), kind: check.kind };
-    const named = 'column' in check ? [check.column] : 'columns' in check ? check.columns : [];
-    const unknown = named.filter((c) => !columns.includes(c));
+    const unknown = checkColumns(check).filter((c) => !columns.includes(c));
     if (unknown.length > 0) {
       results.push({ ...base, passed: false, observed: 0, message: `not evaluated: ${unknown.join(', ')} not in the output columns` });
       continue;
@@ -124,7 +134,11 @@ export async function evaluateChecks(
       });
       continue;
     }
-    const q = violationQuery(check, source)!;
+    const q = violationQuery(check, source);
+    if (!q) {
+      results.push({ ...base, passed: false, observed: 0, message: 'not evaluated: the expression does not parse' });
+      continue;
+    }
     await tgt.query('SAVEPOINT aoetl_check');
     try {
       const { rows } = await tgt.query<Counted>(q.sql, q.params);

@@ -210,6 +210,20 @@ describe('quality gates on the real warehouse', () => {
     expect(stagingLeft(runId)).toBe('2');
   });
 
+  test('an expression assertion runs as generated SQL: offending rows counted, text as parameters, nothing committed', async () => {
+    const table = targetTable('id int8, email text, amount numeric(10,2)');
+    const runId = await stage(["(1, 'a@x', 1), (2, 'b@x', 20), (3, NULL, 5)"]);
+    const expression: QualityCheck = { kind: 'expression', expression: "amount * 2 <= 30 AND (email <> 'x''; DROP TABLE t; --' OR id IN (1, 2))" };
+    const err = await failure(commitOnTarget(tgt, commitTask(runId, 1, { table }, { checks: [expression] }), log));
+    // Row 2: 40 > 30; row 3: email NULL makes the expression NULL, which fails too.
+    expect(err.reason.checks).toEqual([expect.objectContaining({ name: 'expression', passed: false, observed: 2 })]);
+    expect(err.reason.checks![0]!.examples!.sort()).toEqual(['(20.00,b@x,2)', '(5.00,,3)']); // the columns it reads, in its order
+    expect(rowsOf('warehouse', table)).toBe('');
+    const ok = await stage(["(1, 'a@x', 1)"]);
+    const res = await commitOnTarget(tgt, commitTask(ok, 1, { table }, { checks: [expression] }), log);
+    expect(res.checks).toEqual([expect.objectContaining({ passed: true, observed: 0 })]);
+  });
+
   test('passing gates commit, with their results', async () => {
     const table = targetTable('id int8, email text, amount numeric(10,2)');
     const runId = await stage(["(1, 'a@x', 1), (2, 'b@x', 2)"]);

@@ -72,6 +72,7 @@ describe('pipeline specs with modes, provisioning, watermarks and checks', () =>
           { kind: 'range', column: 'amount', min: 0, max: '10.5' },
           { kind: 'row_count', min: 1 },
           { kind: 'row_count_change', maxPercent: 25 },
+          { kind: 'expression', expression: "amount >= 0 OR email IN ('a', 'b')" },
         ],
       },
     );
@@ -94,6 +95,9 @@ describe('pipeline specs with modes, provisioning, watermarks and checks', () =>
       [spec({}, { checks: [{ kind: 'unique', columns: ['id', 'zz'] }] }), 'body/checks/0/columns'],
       [spec({}, { checks: [{ kind: 'not_null', column: 'id' }, { kind: 'not_null', column: 'id' }] }), 'body/checks/1/name'],
       [spec({}, { checks: [{ kind: 'sql', query: 'SELECT pg_sleep(10)' }] }), 'body/checks/0'],
+      [spec({}, { checks: [{ kind: 'expression', expression: 'pg_sleep(10) IS NULL' }] }), 'body/checks/0/expression'],
+      [spec({}, { checks: [{ kind: 'expression', expression: 'amount > 0; DROP TABLE t' }] }), 'body/checks/0/expression'],
+      [spec({}, { checks: [{ kind: 'expression', expression: 'nope > 0' }] }), 'body/checks/0/expression'],
       [spec({}, {}, [{ name: 'id', type: 'int8); DROP TABLE x; --' }]), 'body/transform'],
       [spec({}, {}, [{ name: 'id', type: 'int8' }, { name: 'id', type: 'text' }]), 'body/transform/output/1/name'],
     ];
