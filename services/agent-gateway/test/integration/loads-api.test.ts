@@ -48,7 +48,7 @@ const OUT = [
   { name: 'amount', type: 'numeric(12,2)' },
 ];
 const CODE = 'def transform(rows):\n    return rows\n';
-function spec(target: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, output: unknown = OUT) {
+function spec(target: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, output: unknown = OUT): Record<string, unknown> {
   return {
     name: `p-${randomBytes(4).toString('hex')}`,
     source: { connection: 'src', table: 'crm.customers' },
