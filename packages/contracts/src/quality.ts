@@ -14,7 +14,9 @@ const CheckName = Type.Optional(
 /** Specs are hashed into the audit ledger as canonical JSON, which takes integers only: a decimal goes as text. */
 const SAFE = Number.MAX_SAFE_INTEGER;
 const Count = Type.Integer({ minimum: 0, maximum: SAFE });
-const Bound = Type.Union([Type.Integer({ minimum: -SAFE, maximum: SAFE }), Type.String({ minLength: 1, maxLength: 100 })], {
+/** Text that PostgreSQL's jsonb can store (no NUL). */
+const NO_NUL = '^[^\\u0000]*$';
+const Bound = Type.Union([Type.Integer({ minimum: -SAFE, maximum: SAFE }), Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL })], {
   description: 'compared in the column\'s own type: an integer, or text (a decimal such as "10.5", a date, a timestamp)',
 });
 
@@ -32,7 +34,7 @@ export const UniqueCheck = check(
 );
 export const AcceptedValuesCheck = check(
   'accepted_values',
-  { column: Column, values: Type.Array(Type.String({ maxLength: 1000 }), { minItems: 1, maxItems: 1000, uniqueItems: true }) },
+  { column: Column, values: Type.Array(Type.String({ maxLength: 1000, pattern: NO_NUL }), { minItems: 1, maxItems: 1000, uniqueItems: true }) },
   'every non-NULL value, as text, is one of the values',
 );
 export const RangeCheck = check(

@@ -98,6 +98,9 @@ describe('pipeline specs with modes, provisioning, watermarks and checks', () =>
       [spec({}, { checks: [{ kind: 'expression', expression: 'pg_sleep(10) IS NULL' }] }), 'body/checks/0/expression'],
       [spec({}, { checks: [{ kind: 'expression', expression: 'amount > 0; DROP TABLE t' }] }), 'body/checks/0/expression'],
       [spec({}, { checks: [{ kind: 'expression', expression: 'nope > 0' }] }), 'body/checks/0/expression'],
+      // PostgreSQL's jsonb cannot hold NUL: refused up front, not a 500 when the version is stored.
+      [spec({}, { checks: [{ kind: 'accepted_values', column: 'email', values: ['a\u0000b'] }] }), 'body/checks/0'],
+      [spec({}, { checks: [{ kind: 'range', column: 'amount', max: '1\u0000' }] }), 'body/checks/0'],
       [spec({}, {}, [{ name: 'id', type: 'int8); DROP TABLE x; --' }]), 'body/transform'],
       [spec({}, {}, [{ name: 'id', type: 'int8' }, { name: 'id', type: 'text' }]), 'body/transform/output/1/name'],
     ];
