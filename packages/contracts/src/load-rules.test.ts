@@ -21,6 +21,12 @@ describe('load spec rules', () => {
     ]);
   });
 
+  test('never creates or alters tables in the loader\'s own schema or the catalogs', () => {
+    for (const table of ['aoetl_staging.watermarks', 'pg_catalog.pg_class', 'information_schema.tables']) {
+      expect(fields(loadSpecProblems({ target: { ...target, table, create: true } }, output))).toEqual(['body/target/table']);
+    }
+  });
+
   test('merge keys and checked columns must be output columns', () => {
     const problems = loadSpecProblems(
       { target: { ...target, mode: 'merge', keys: ['nope'] }, checks: [{ kind: 'unique', columns: ['id', 'x'] }] },

@@ -3,6 +3,9 @@ import { checkColumns, checkProblems } from './quality.js';
 
 type Problem = { field: string; message: string };
 
+/** Schemas a load may never create or alter tables in: the loader's own bookkeeping and the catalogs. */
+export const RESERVED_SCHEMA = /^(aoetl_staging|information_schema|pg_.*)$/i;
+
 /**
  * Cross-field rules of write modes, provisioning, incremental loads and quality gates that the JSON schema cannot
  * say, each naming its field (`body/...`). `output` is the transform's output columns when known (declared for
@@ -27,6 +30,10 @@ export function loadSpecProblems(
       field: 'body/target/create',
       message: "create needs the transform's output columns: declare transform.output (python), or use an instruction the planner can type",
     });
+  }
+  const schema = spec.target.table.split('.')[0] ?? '';
+  if ((spec.target.create || spec.target.allowBreakingDrift) && RESERVED_SCHEMA.test(schema)) {
+    found.push({ field: 'body/target/table', message: `aoetl never creates or alters tables in schema ${schema}` });
   }
   if (spec.target.allowBreakingDrift && !output) {
     found.push({ field: 'body/target/allowBreakingDrift', message: 'drift is judged against declared output columns: declare transform.output' });

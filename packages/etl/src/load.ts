@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ABORT_CHUNK, COMMIT_CHUNK, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits, type WatermarkWindow, type CheckResult } from '@aoetl/contracts';
+import { ABORT_CHUNK, COMMIT_CHUNK, RESERVED_SCHEMA, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits, type WatermarkWindow, type CheckResult } from '@aoetl/contracts';
 import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
 import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
 import { CredentialLostError, LeaseKeeper } from './leases.js';
@@ -341,6 +341,8 @@ export async function commitOnTarget(tgt: pg.Client, task: CommitTask['payload']
       if (Number(rows[0]?.n) !== task.chunks) {
         throw new LoadFailure({ code: 'chunks_missing', message: `only ${rows[0]?.n} of ${task.chunks} chunks are staged` });
       }
+      const schema = task.target.table.split('.')[0] ?? '';
+      if (RESERVED_SCHEMA.test(schema)) throw new LoadFailure({ code: 'input', message: `aoetl never loads into schema ${schema}` });
       // Everything below is one transaction: the gates, the watermark, the target's DDL and its rows.
       const columns = task.output ? task.output.map((c) => c.name) : (await targetColumns(tgt, task.target.table)).all;
       const cols = columns.map(quoteIdent).join(', ');

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { DDL_TYPE_PATTERN, type OutputColumn, type TaskTarget } from '@aoetl/contracts';
+import { DDL_TYPE_PATTERN, RESERVED_SCHEMA, type OutputColumn, type TaskTarget } from '@aoetl/contracts';
 import { quoteIdent, quoteQualified } from './sql.js';
 import { LoadFailure } from './failure.js';
 
@@ -105,6 +105,8 @@ export interface Provisioned {
  * columns the output lost, changed base types) unless `allowBreakingDrift`, which drops and retypes them.
  */
 export async function provisionTarget(tgt: pg.Client, target: TaskTarget, output: readonly OutputColumn[]): Promise<Provisioned> {
+  const schema = target.table.split('.')[0] ?? '';
+  if (RESERVED_SCHEMA.test(schema)) throw new LoadFailure({ code: 'input', message: `aoetl never creates or alters tables in schema ${schema}` });
   const resolved = await resolveOutput(tgt, output);
   const missingKeys = target.keys.filter((k) => !resolved.some((c) => c.name === k));
   if (missingKeys.length) throw new LoadFailure({ code: 'input', message: `merge keys not in the output columns: ${missingKeys.join(', ')}` });

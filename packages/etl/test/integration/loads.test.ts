@@ -129,6 +129,16 @@ describe('write modes on the real warehouse', () => {
     expect(rowsOf('warehouse', table)).toBe('1:a@x:1.00,2:b2@x:20.00,3:c@x:3.00');
   });
 
+  test('never provisions in the loader\'s own schema', async () => {
+    const runId = await stage(["(1, 'a@x', 1)"]);
+    const err = await failure(commitOnTarget(tgt, commitTask(runId, 1, { table: 'aoetl_staging.watermarks', mode: 'replace', create: true }, { output: OUT }), log));
+    expect(err.reason).toMatchObject({ code: 'input', message: expect.stringContaining('schema aoetl_staging') });
+    const noOutput = await stage(["(1, 'a@x', 1)"]);
+    const err2 = await failure(commitOnTarget(tgt, commitTask(noOutput, 1, { table: 'aoetl_staging.load_ledger', mode: 'replace' }), log));
+    expect(err2.reason).toMatchObject({ code: 'input', message: 'aoetl never loads into schema aoetl_staging' });
+    expect(psqlAdmin('warehouse', `SELECT count(*) > 0 FROM aoetl_staging.watermarks`)).toBe('t');
+  });
+
   test('without create, a missing target fails the commit with target_missing and creates nothing', async () => {
     const table = targetTable();
     const runId = await stage(["(1, 'a@x', 1)"]);
