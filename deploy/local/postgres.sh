@@ -101,7 +101,8 @@ CREATE SCHEMA IF NOT EXISTS bronze;
 CREATE SCHEMA IF NOT EXISTS silver;
 CREATE SCHEMA IF NOT EXISTS gold;
 CREATE SCHEMA IF NOT EXISTS aoetl_staging;
-GRANT USAGE ON SCHEMA silver TO warehouse_load;
+-- The loader may create target tables in the warehouse's layers (`"target": {"create": true}`, issue 15).
+GRANT USAGE, CREATE ON SCHEMA bronze, silver, gold TO warehouse_load;
 GRANT USAGE, CREATE ON SCHEMA aoetl_staging TO warehouse_load;
 CREATE TABLE IF NOT EXISTS silver.customers (
   email          text PRIMARY KEY,
@@ -126,6 +127,25 @@ CREATE TABLE IF NOT EXISTS aoetl_staging.load_ledger (
   PRIMARY KEY (run_id, chunk)
 );
 ALTER TABLE aoetl_staging.load_ledger OWNER TO warehouse_load;
+-- Incremental loads (issue 15): the watermark each stream (pipeline, source, column, target) committed, moved only
+-- in a commit's transaction, and each incremental run's window, fixed once by its first chunk. Every target
+-- database an incremental pipeline loads into needs both tables.
+CREATE TABLE IF NOT EXISTS aoetl_staging.watermarks (
+  stream  text PRIMARY KEY,
+  value   text,
+  run_id  uuid NOT NULL,
+  at      timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE aoetl_staging.watermarks OWNER TO warehouse_load;
+CREATE TABLE IF NOT EXISTS aoetl_staging.watermark_windows (
+  run_id        uuid PRIMARY KEY,
+  stream        text NOT NULL,
+  from_value    text,
+  to_value      text,
+  full_refresh  boolean NOT NULL,
+  at            timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE aoetl_staging.watermark_windows OWNER TO warehouse_load;
 EOF
 }
 

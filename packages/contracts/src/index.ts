@@ -4,3 +4,6 @@ export * from './streams.js';
 export * from './pipeline.js';
 export * from './messages.js';
 export * from './envelope.js';
+export * from './quality.js';
+export * from './load-rules.js';
+export * from './expression.js';

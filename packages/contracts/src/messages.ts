@@ -1,6 +1,7 @@
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { ERROR_CODES } from './errors.js';
-import { ColumnSpec, ConnectionDescriptor, Identifier, MAX_CODE_BYTES, QualifiedName, RunStatus, WriteMode } from './pipeline.js';
+import { ColumnSpec, ConnectionDescriptor, Identifier, MAX_CODE_BYTES, OutputColumns, QualifiedName, RunStatus, WriteMode } from './pipeline.js';
+import { CheckResult, QualityCheck } from './quality.js';
 
 export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' });
 
@@ -44,6 +45,40 @@ export const TaskLimits = Type.Object({
 });
 export type TaskLimits = Static<typeof TaskLimits>;
 
+/** Where a run writes, as its tasks carry it (from the run's plan). */
+export const TaskTarget = Type.Object({
+  connection: ConnectionDescriptor,
+  table: QualifiedName,
+  mode: WriteMode,
+  keys: Type.Array(Identifier),
+  /** Create the table from the output columns when it does not exist. */
+  create: Type.Optional(Type.Boolean()),
+  /** Apply breaking schema drift (dropped, retyped columns) instead of failing with `schema_drift`. */
+  allowBreakingDrift: Type.Optional(Type.Boolean()),
+});
+export type TaskTarget = Static<typeof TaskTarget>;
+
+/**
+ * An incremental run's extraction window: `from` is the watermark the last committed run stored (null: none yet,
+ * or a full refresh), `to` the highest value the run extracts. Fixed once per run, in the target database, by the
+ * first of its chunks; the commit moves the stored watermark from `from` to `to` in its transaction.
+ */
+export const WatermarkWindow = Type.Object({
+  column: Identifier,
+  from: Type.Union([Type.String(), Type.Null()]),
+  to: Type.Union([Type.String(), Type.Null()]),
+  fullRefresh: Type.Boolean(),
+});
+export type WatermarkWindow = Static<typeof WatermarkWindow>;
+
+/** What a load and a commit need to know of an incremental run. `stream` keys its stored watermark in the target. */
+export const TaskIncremental = Type.Object({
+  column: Identifier,
+  stream: Type.String({ minLength: 1, maxLength: 400 }),
+  fullRefresh: Type.Boolean(),
+});
+export type TaskIncremental = Static<typeof TaskIncremental>;
+
 export const LoadTask = Envelope(
   'task.load',
   Type.Object({
@@ -51,14 +86,16 @@ export const LoadTask = Envelope(
     runId: Uuid,
     tenant: Type.String(),
     source: Type.Object({ connection: ConnectionDescriptor, table: QualifiedName }),
-    target: Type.Object({
-      connection: ConnectionDescriptor,
-      table: QualifiedName,
-      mode: WriteMode,
-      keys: Type.Array(Identifier),
+    target: TaskTarget,
+    transform: Type.Object({
+      language: Type.Literal('python'),
+      code: Type.String(),
+      sha256: Type.String(),
+      /** The declared (or planned) output columns; absent: the target's columns. */
+      output: Type.Optional(OutputColumns),
     }),
-    transform: Type.Object({ language: Type.Literal('python'), code: Type.String(), sha256: Type.String() }),
     limits: TaskLimits,
+    incremental: Type.Optional(TaskIncremental),
     /** This task loads the rows whose key hashes to `index` modulo `count`. */
     chunk: Type.Object({ index: Type.Integer({ minimum: 0 }), count: Type.Integer({ minimum: 1, maximum: 256 }) }),
   }),
@@ -76,13 +113,13 @@ export const CommitTask = Envelope(
     runId: Uuid,
     tenant: Type.String(),
     action: Type.Union([Type.Literal('commit'), Type.Literal('abort')]),
-    target: Type.Object({
-      connection: ConnectionDescriptor,
-      table: QualifiedName,
-      mode: WriteMode,
-      keys: Type.Array(Identifier),
-    }),
+    target: TaskTarget,
     chunks: Type.Integer({ minimum: 1, maximum: 256 }),
+    output: Type.Optional(OutputColumns),
+    incremental: Type.Optional(TaskIncremental),
+    checks: Type.Optional(Type.Array(QualityCheck)),
+    /** Rows staged by the last successful run of the pipeline before this one (for `row_count_change`). */
+    baselineRows: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   }),
 );
 export type CommitTask = Static<typeof CommitTask>;
@@ -103,6 +140,10 @@ export const TaskSucceeded = Envelope(
     bytesIn: Type.Integer({ minimum: 0 }),
     bytesOut: Type.Integer({ minimum: 0 }),
     durationMs: Type.Number({ minimum: 0 }),
+    /** An incremental run's window (loads and the commit). */
+    watermark: Type.Optional(WatermarkWindow),
+    /** The quality checks' results (the commit). */
+    checks: Type.Optional(Type.Array(CheckResult)),
   }),
 );
 export type TaskSucceeded = Static<typeof TaskSucceeded>;
@@ -126,6 +167,9 @@ export const RUN_FAILURE_CODES = {
   snapshot_mismatch: "The run's code does not hash to the artifact its snapshot names.",
   approval_missing: 'The run requires an approval and none is recorded.',
   approval_mismatch: 'The recorded approval names another pipeline version or artifact than the run snapshot.',
+  quality_check_failed: 'A quality check failed on the staged rows; nothing was committed (`checks` holds every check\'s result).',
+  schema_drift: 'The target table has columns the transform no longer outputs, or of another type (breaking drift), and the pipeline does not allow it.',
+  watermark_conflict: 'Another run of the pipeline moved the watermark since this run started; nothing was committed (run again).',
 } as const;
 export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;
@@ -140,6 +184,8 @@ export const FailureReason = Type.Object({
   pythonType: Type.Optional(Type.String()),
   traceback: Type.Optional(Type.String({ maxLength: 16_000 })),
   violation: Type.Optional(Type.Boolean()),
+  /** Every quality check's result, when the run failed a quality gate. */
+  checks: Type.Optional(Type.Array(CheckResult)),
 });
 export type FailureReason = Static<typeof FailureReason>;
 

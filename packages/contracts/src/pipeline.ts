@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { MAX_CHECKS, QualityCheck } from './quality.js';
 
 /** `schema.table`, plain identifiers only (quoted when used). */
 export const QualifiedName = Type.String({
@@ -13,14 +14,6 @@ export type WriteMode = Static<typeof WriteMode>;
 
 export const MAX_CODE_BYTES = 64 * 1024;
 
-export const PythonTransform = Type.Object(
-  {
-    kind: Type.Literal('python'),
-    code: Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'Python source defining transform(rows)' }),
-  },
-  { additionalProperties: false },
-);
-
 export const MAX_INSTRUCTION_TEXT = 4096;
 
 /** A source column as the planner sees it: a name and a PostgreSQL type name. */
@@ -32,6 +25,36 @@ export const ColumnSpec = Type.Object(
   { additionalProperties: false },
 );
 export type ColumnSpec = Static<typeof ColumnSpec>;
+
+/**
+ * A PostgreSQL type name a target table may be created or altered with: words, an optional type modifier and an
+ * optional array suffix (`text`, `numeric(12,2)`, `timestamp with time zone`, `int8[]`). Nothing else reaches DDL.
+ */
+export const DDL_TYPE_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*( [A-Za-z_][A-Za-z0-9_]*){0,3}( ?\\([0-9]{1,4}( ?, ?[0-9]{1,4})?\\))?(\\[\\])?$';
+
+/** An output column of a transform: a plain identifier and a type name fit for DDL. */
+export const OutputColumn = Type.Object(
+  {
+    name: Identifier,
+    type: Type.String({ minLength: 1, maxLength: 63, pattern: DDL_TYPE_PATTERN, description: 'PostgreSQL type name (text, int8, numeric(12,2), timestamptz…)' }),
+  },
+  { additionalProperties: false },
+);
+export type OutputColumn = Static<typeof OutputColumn>;
+export const OutputColumns = Type.Array(OutputColumn, {
+  minItems: 1,
+  maxItems: 1600,
+  description: "the transform's output columns and types, in order: what `target.create` creates and what schema drift is judged against",
+});
+
+export const PythonTransform = Type.Object(
+  {
+    kind: Type.Literal('python'),
+    code: Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'Python source defining transform(rows)' }),
+    output: Type.Optional(OutputColumns),
+  },
+  { additionalProperties: false },
+);
 
 /**
  * A plain-language transform, planned into code when the pipeline version is written. `columns` are the source
@@ -68,6 +91,8 @@ export const PlannedInstructionTransform = Type.Object(
     code: Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'the Python planned from the instruction (read-only)' }),
     explanation: Type.String({ maxLength: 16_000 }),
     provenance: TransformProvenance,
+    /** The output columns the planner derived (read-only); absent on versions planned before it recorded them. */
+    output: Type.Optional(OutputColumns),
   },
   { additionalProperties: false },
 );
@@ -93,9 +118,30 @@ export const PipelineTarget = Type.Object(
     table: QualifiedName,
     mode: WriteMode,
     keys: Type.Optional(Type.Array(Identifier, { minItems: 1, maxItems: 16, uniqueItems: true })),
+    create: Type.Optional(
+      Type.Boolean({ description: "create the target table from the transform's output columns when it does not exist (needs the output columns)" }),
+    ),
+    allowBreakingDrift: Type.Optional(
+      Type.Boolean({
+        description:
+          'let a run drop target columns the output no longer has and retype changed ones; every run of such a version needs an approval',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
+
+/** Incremental extraction: each run reads only the source rows past the watermark the last committed run stored. */
+export const IncrementalSpec = Type.Object(
+  {
+    column: Type.String({
+      pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
+      description: 'the source column that grows monotonically (integer, numeric, date or timestamp); rows become visible in its order',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type IncrementalSpec = Static<typeof IncrementalSpec>;
 
 export const PipelineSpec = Type.Object(
   {
@@ -106,6 +152,8 @@ export const PipelineSpec = Type.Object(
     transform: TransformSpec,
     /** Number of chunks the source is split into (by a hash of its primary key); default set by the orchestrator. */
     chunks: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    incremental: Type.Optional(IncrementalSpec),
+    checks: Type.Optional(Type.Array(QualityCheck, { maxItems: MAX_CHECKS, description: 'quality gates evaluated on the staged rows before the commit' })),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 export {
   loadChunk,
   commitRun,
+  commitOnTarget,
   LoadFailure,
   LEDGER,
   type LoadDeps,
@@ -11,3 +12,6 @@ export {
 export { quoteIdent, quoteQualified, mergeStatement, chunkPredicate, stagingTable } from './sql.js';
 export { LeaseKeeper, CredentialLostError, type LeaseKeeperOptions } from './leases.js';
 export { eraseSubject, type EraseDeps, type ErasureCount, type ErasureSubject, type ErasureTarget } from './erase.js';
+export { provisionTarget, driftOf, createTableStatement, type Drift, type Provisioned } from './provision.js';
+export { evaluateChecks, violationQuery, changePercent } from './quality.js';
+export { WATERMARKS, WINDOWS, fixWindow, advanceWatermark, watermarkType } from './watermark.js';

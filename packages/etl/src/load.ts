@@ -5,10 +5,16 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ABORT_CHUNK, AoetlError, COMMIT_CHUNK, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits } from '@aoetl/contracts';
+import { ABORT_CHUNK, COMMIT_CHUNK, RESERVED_SCHEMA, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits, type WatermarkWindow, type CheckResult } from '@aoetl/contracts';
 import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
 import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
 import { CredentialLostError, LeaseKeeper } from './leases.js';
+import { LoadFailure } from './failure.js';
+import { provisionTarget, resolveOutput } from './provision.js';
+import { evaluateChecks } from './quality.js';
+import { advanceWatermark, fixWindow, watermarkType, windowPredicate } from './watermark.js';
+
+export { LoadFailure };
 
 /** What the loader needs from a sandbox: run `transform(rows)` over COPY text rows, streaming in and out. */
 export interface TransformRunner {
@@ -41,16 +47,12 @@ export interface LoadResult {
   bytesIn: number;
   bytesOut: number;
   durationMs: number;
+  /** An incremental run's window. */
+  watermark?: WatermarkWindow;
+  /** The commit's quality check results. */
+  checks?: CheckResult[];
 }
 
-/** A load that failed for a reason that retrying will not fix; the run fails with `reason`. */
-export class LoadFailure extends AoetlError {
-  readonly code = 'load' as const;
-  readonly retryable = false;
-  constructor(readonly reason: FailureReason) {
-    super(reason.message);
-  }
-}
 
 /** The target database's record of what was staged and committed, keyed by run and chunk (COMMIT_CHUNK, ABORT_CHUNK). */
 export const LEDGER = 'aoetl_staging.load_ledger';
@@ -186,6 +188,15 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
   const session = new Session(deps, ctx);
   try {
     const tgt = await session.connect(task.target.connection, 'aoetl-etl-target');
+    // An incremental run's window is fixed (by whichever chunk comes first) before this chunk's snapshot is taken.
+    let src: pg.Client | null = null;
+    let window: { window: WatermarkWindow; type: string } | null = null;
+    if (task.incremental) {
+      src = await session.connect(task.source.connection, 'aoetl-etl-source');
+      const type = await watermarkType(src, task.source.table, task.incremental.column);
+      window = { window: await fixWindow(src, tgt, task.runId, task.source.table, task.incremental, type), type };
+    }
+    const withWindow = (r: LoadResult): LoadResult => (window ? { ...r, watermark: window.window } : r);
     await tgt.query('BEGIN');
     // Blocks while another agent holds the same chunk, then finds its row: exactly one load per chunk.
     if (!(await claim(tgt, task.runId, task.chunk.index)) || (await finished(tgt, task.runId)) !== null) {
@@ -197,10 +208,10 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
       );
       const r = (rows[0] ?? {}) as Record<string, string>;
       log.info('chunk already staged; nothing to do');
-      return { rowsIn: Number(r.rows_in ?? 0), rowsOut: Number(r.rows_out ?? 0), bytesIn: 0, bytesOut: Number(r.bytes_out ?? 0), durationMs: Date.now() - started };
+      return withWindow({ rowsIn: Number(r.rows_in ?? 0), rowsOut: Number(r.rows_out ?? 0), bytesIn: 0, bytesOut: Number(r.bytes_out ?? 0), durationMs: Date.now() - started });
     }
 
-    const src = await session.connect(task.source.connection, 'aoetl-etl-source');
+    src ??= await session.connect(task.source.connection, 'aoetl-etl-source');
     await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await src.query(`SET LOCAL statement_timeout = ${Math.floor(task.limits.timeoutMs)}`);
     const table = quoteQualified(task.source.table);
@@ -209,17 +220,28 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     const columns = probe.fields.map((f) => f.name);
     const types = probe.fields.map((f) => names.get(f.dataTypeID) ?? 'text');
     const key = await primaryKey(src, task.source.table);
-    const select = `SELECT * FROM ${table} t WHERE ${chunkPredicate(key, task.chunk.index, task.chunk.count)}`;
+    const client = src;
+    const inWindow = window ? ` AND ${windowPredicate(window.window, window.type, (v) => client.escapeLiteral(v))}` : '';
+    const select = `SELECT * FROM ${table} t WHERE ${chunkPredicate(key, task.chunk.index, task.chunk.count)}${inWindow}`;
 
-    const target = await targetColumns(tgt, task.target.table);
-    const missingKeys = task.target.keys.filter((k) => !target.all.includes(k));
-    if (missingKeys.length) {
-      throw new LoadFailure({ code: 'input', message: `merge keys not in ${task.target.table}: ${missingKeys.join(', ')}` });
-    }
+    // Staged in the shape of the transform's declared output when there is one (the commit provisions the target
+    // from it), else of the target table.
     const staging = stagingTable(task.runId, task.chunk.index);
-    await tgt.query(`CREATE TABLE ${staging} (LIKE ${quoteQualified(task.target.table)} INCLUDING DEFAULTS)`);
+    let outputColumns: string[];
+    if (task.transform.output) {
+      const output = await resolveOutput(tgt, task.transform.output);
+      outputColumns = output.map((c) => c.name);
+      await tgt.query(`CREATE TABLE ${staging} (${output.map((c) => `${quoteIdent(c.name)} ${c.declared}`).join(', ')})`);
+    } else {
+      outputColumns = (await targetColumns(tgt, task.target.table)).all;
+      await tgt.query(`CREATE TABLE ${staging} (LIKE ${quoteQualified(task.target.table)} INCLUDING DEFAULTS)`);
+    }
+    const missingKeys = task.target.keys.filter((k) => !outputColumns.includes(k));
+    if (missingKeys.length) {
+      throw new LoadFailure({ code: 'input', message: `merge keys not in the columns of ${task.target.table}: ${missingKeys.join(', ')}` });
+    }
 
-    const copyIn = tgt.query(copyFrom(`COPY ${staging} (${target.all.map(quoteIdent).join(', ')}) FROM STDIN`));
+    const copyIn = tgt.query(copyFrom(`COPY ${staging} (${outputColumns.map(quoteIdent).join(', ')}) FROM STDIN`));
     const copyOut = src.query(copyTo(`COPY (${select}) TO STDOUT`));
     const counterIn = new RowCounter();
     const counterOut = new RowCounter();
@@ -237,7 +259,7 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
       codeSha256: task.transform.sha256,
       columns,
       types,
-      outputColumns: target.all,
+      outputColumns,
       input: toSandbox,
       output: fromSandbox,
       limits: task.limits,
@@ -260,14 +282,14 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
       // The run was aborted (or committed) while this chunk ran: keep nothing.
       await tgt.query('ROLLBACK');
       log.info('run finished while the chunk ran; staged rows discarded');
-      return { rowsIn: counterIn.rows, rowsOut: 0, bytesIn: counterIn.bytes, bytesOut: 0, durationMs: Date.now() - started };
+      return withWindow({ rowsIn: counterIn.rows, rowsOut: 0, bytesIn: counterIn.bytes, bytesOut: 0, durationMs: Date.now() - started });
     }
     await tgt.query(`UPDATE ${LEDGER} SET rows_in = $3, rows_out = $4, bytes_out = $5, at = now() WHERE run_id = $1 AND chunk = $2`, [
       task.runId, task.chunk.index, counterIn.rows, counterOut.rows, counterOut.bytes,
     ]);
     await tgt.query('COMMIT');
     await src.query('COMMIT');
-    const result = { rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started };
+    const result = withWindow({ rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started });
     log.info(result, 'chunk staged');
     return result;
   } finally {
@@ -281,13 +303,25 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
  * chunks and marks the run aborted, so a late chunk task does nothing.
  */
 export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Promise<LoadResult> {
-  const started = Date.now();
   const ctx = { runId: task.runId, taskId: task.taskId };
   const log = deps.logger.child({ ...ctx, action: task.action });
   const session = new Session(deps, ctx);
   try {
     const tgt = await session.connect(task.target.connection, 'aoetl-etl-commit');
-    await tgt.query('BEGIN');
+    return await commitOnTarget(tgt, task, log);
+  } finally {
+    await session.close(log);
+  }
+}
+
+/**
+ * `commitRun`'s work on a connected target client (the load role's session): one transaction, rolled back on any
+ * failure, so a failed gate, drift or watermark conflict leaves the target as it was.
+ */
+export async function commitOnTarget(tgt: pg.Client, task: CommitTask['payload'], log: Logger): Promise<LoadResult> {
+  const started = Date.now();
+  await tgt.query('BEGIN');
+  try {
     const marker = task.action === 'commit' ? COMMITTED : ABORTED;
     const done = await finished(tgt, task.runId);
     if (done !== null || !(await claim(tgt, task.runId, marker))) {
@@ -301,17 +335,42 @@ export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Pr
     }
     const chunks = Array.from({ length: task.chunks }, (_, i) => i);
     let rowsOut = 0;
+    const extra: Pick<LoadResult, 'watermark' | 'checks'> = {};
     if (task.action === 'commit') {
       const { rows } = await tgt.query<{ n: string }>(`SELECT count(*) AS n FROM ${LEDGER} WHERE run_id = $1 AND chunk >= 0`, [task.runId]);
       if (Number(rows[0]?.n) !== task.chunks) {
         throw new LoadFailure({ code: 'chunks_missing', message: `only ${rows[0]?.n} of ${task.chunks} chunks are staged` });
       }
-      const target = await targetColumns(tgt, task.target.table);
-      const cols = target.all.map(quoteIdent).join(', ');
+      const schema = task.target.table.split('.')[0] ?? '';
+      if (RESERVED_SCHEMA.test(schema)) throw new LoadFailure({ code: 'input', message: `aoetl never loads into schema ${schema}` });
+      // Everything below is one transaction: the gates, the watermark, the target's DDL and its rows.
+      const columns = task.output ? task.output.map((c) => c.name) : (await targetColumns(tgt, task.target.table)).all;
+      const cols = columns.map(quoteIdent).join(', ');
       const union = `(${chunks.map((i) => `SELECT ${cols} FROM ${stagingTable(task.runId, i)}`).join(' UNION ALL ')})`;
+      if (task.checks?.length) {
+        const results = await evaluateChecks(tgt, union, task.checks, task.baselineRows ?? null, columns);
+        const failed = results.filter((r) => !r.passed);
+        if (failed.length > 0) {
+          throw new LoadFailure({
+            code: 'quality_check_failed',
+            message: `${failed.length} of ${results.length} quality checks failed (${failed.map((r) => r.name).join(', ')}); nothing was committed`,
+            checks: results,
+          });
+        }
+        extra.checks = results;
+      }
+      if (task.incremental) extra.watermark = await advanceWatermark(tgt, task.runId, task.incremental);
+      if (task.output) {
+        const provisioned = await provisionTarget(tgt, task.target, task.output);
+        if (provisioned.created || provisioned.added.length || provisioned.dropped.length || provisioned.retyped.length) {
+          log.info(provisioned, 'target provisioned from the output columns');
+        }
+      }
+      const target = await targetColumns(tgt, task.target.table);
+      const orderable = target.orderable.filter((c) => columns.includes(c));
       if (task.target.mode === 'replace') await tgt.query(`DELETE FROM ${quoteQualified(task.target.table)}`);
       try {
-        const res = await tgt.query(mergeStatement(task.target.table, target.all, task.target.mode, task.target.keys, union, target.orderable));
+        const res = await tgt.query(mergeStatement(task.target.table, columns, task.target.mode, task.target.keys, union, orderable));
         rowsOut = res.rowCount ?? 0;
       } catch (err) {
         const pgErr = err as { code?: string; message: string };
@@ -322,10 +381,11 @@ export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Pr
     for (const i of chunks) await tgt.query(`DROP TABLE IF EXISTS ${stagingTable(task.runId, i)}`);
     await tgt.query(`UPDATE ${LEDGER} SET rows_out = $3, at = now() WHERE run_id = $1 AND chunk = $2`, [task.runId, marker, rowsOut]);
     await tgt.query('COMMIT');
-    const result = { rowsIn: 0, rowsOut, bytesIn: 0, bytesOut: 0, durationMs: Date.now() - started };
-    log.info(result, task.action === 'commit' ? 'run committed to the target' : 'staged chunks dropped');
+    const result = { rowsIn: 0, rowsOut, bytesIn: 0, bytesOut: 0, durationMs: Date.now() - started, ...extra };
+    log.info({ ...result, checks: extra.checks?.length }, task.action === 'commit' ? 'run committed to the target' : 'staged chunks dropped');
     return result;
-  } finally {
-    await session.close(log);
+  } catch (err) {
+    await tgt.query('ROLLBACK').catch(() => undefined);
+    throw err;
   }
 }

@@ -8,6 +8,22 @@ export interface Failure {
   pythonType?: string;
   traceback?: string;
   violation?: boolean;
+  /** Quality check results (`CheckResult` of @aoetl/contracts): `examples` are staged values. */
+  checks?: FailureCheck[];
+}
+
+export interface FailureCheck {
+  examples?: string[];
+}
+
+/**
+ * Quality check results as `audience` sees them: counts and settings for everyone; the offending values
+ * (`examples`) for admins only, PII-masked.
+ */
+export function checksView<C extends FailureCheck>(checks: readonly C[], audience: FailureAudience): C[] {
+  return checks.map(({ examples, ...rest }) =>
+    audience === 'admin' && examples ? ({ ...rest, examples: examples.map((e) => scrubText(e)) } as C) : (rest as C),
+  );
 }
 
 /**
@@ -23,6 +39,7 @@ export function failureView<F extends Failure>(error: F, audience: FailureAudien
     code: error.code,
     ...(error.pythonType === undefined ? {} : { pythonType: error.pythonType }),
     ...(error.violation === undefined ? {} : { violation: error.violation }),
+    ...(error.checks === undefined ? {} : { checks: checksView(error.checks, audience) }),
   };
   if (audience === 'reader') return { ...base, message: redactValues(error.message) } as F;
   return {

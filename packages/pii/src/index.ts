@@ -9,4 +9,4 @@ export {
   type ColumnPiiReport,
   type MaskedSample,
 } from './mask.js';
-export { failureView, type Failure, type FailureAudience } from './failure-view.js';
+export { checksView, failureView, type Failure, type FailureAudience, type FailureCheck } from './failure-view.js';

@@ -2,7 +2,8 @@ import type { WriteMode } from '@aoetl/contracts';
 import type { StoredPipelineSpec } from '@aoetl/store';
 
 const targetOf = (s: StoredPipelineSpec) => JSON.stringify([s.target.connection, s.target.table, s.target.keys ?? []]);
-const asksForApproval = (s: StoredPipelineSpec | null) => s?.approval?.required === true;
+/** A version asks for approvals itself, or allows breaking schema drift (which may drop or retype target columns). */
+const asksForApproval = (s: StoredPipelineSpec | null) => s?.approval?.required === true || s?.target.allowBreakingDrift === true;
 
 /**
  * Whether the runs of a new pipeline version need an approval, decided when the version is written (`prev` is the

@@ -1,3 +1,3 @@
 export { RunMachine, type RunMachineOptions, type RunMachineStore } from './run-machine.js';
-export { commitTask, derivePlan, loadTask, startRefusal, type PlanInputs } from './plan.js';
+export { commitTask, derivePlan, loadTask, outputOf, startRefusal, watermarkStream, type PlanInputs } from './plan.js';
 export { changeNeedsApproval, runNeedsApproval } from './approval-policy.js';

@@ -7,7 +7,8 @@ import {
   type MessageContext,
   type TaskLimits,
 } from '@aoetl/contracts';
-import type { ApprovalRecord, OutboxMessage, RunPlan, RunRecord } from '@aoetl/store';
+import type { OutputColumn } from '@aoetl/contracts';
+import type { ApprovalRecord, OutboxMessage, RunPlan, RunRecord, StoredPipelineSpec } from '@aoetl/store';
 
 /** What a plan is derived from besides the run's snapshot. */
 export interface PlanInputs {
@@ -16,6 +17,22 @@ export interface PlanInputs {
   limits: TaskLimits;
   /** Chunks when the snapshot's spec names none. */
   defaultChunks: number;
+  /** Rows staged by the pipeline's last successful run (null: none), for a `row_count_change` check. */
+  baselineRows?: number | null;
+}
+
+/** The transform's output columns as the spec declares (python) or the planner derived them (instruction). */
+export function outputOf(spec: StoredPipelineSpec): OutputColumn[] | undefined {
+  return 'output' in spec.transform ? spec.transform.output : undefined;
+}
+
+/**
+ * What keys an incremental pipeline's stored watermark in the target database: the pipeline, its source table, its
+ * watermark column and its target table. A version that changes any of them starts from no watermark.
+ */
+export function watermarkStream(pipelineId: string, spec: StoredPipelineSpec): string | undefined {
+  if (!spec.incremental) return undefined;
+  return [pipelineId, spec.source.table, spec.incremental.column, spec.target.table].join(':');
 }
 
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -53,12 +70,26 @@ export function startRefusal(run: RunRecord, approval: ApprovalRecord | null): F
 export function derivePlan(run: RunRecord, inputs: PlanInputs): RunPlan {
   const spec = run.snapshot;
   if (!spec || run.artifactSha256 === null) throw new Error(`run ${run.id} has no snapshot to plan from`);
+  const output = outputOf(spec);
+  const stream = watermarkStream(run.pipelineId, spec);
   return {
     chunks: run.status === 'running' ? run.chunks : (spec.chunks ?? inputs.defaultChunks),
     source: { connection: inputs.source, table: spec.source.table },
-    target: { connection: inputs.target, table: spec.target.table, mode: spec.target.mode, keys: spec.target.keys ?? [] },
-    transform: { language: 'python', code: spec.transform.code, sha256: run.artifactSha256 },
+    target: {
+      connection: inputs.target,
+      table: spec.target.table,
+      mode: spec.target.mode,
+      keys: spec.target.keys ?? [],
+      ...(spec.target.create ? { create: true } : {}),
+      ...(spec.target.allowBreakingDrift ? { allowBreakingDrift: true } : {}),
+    },
+    transform: { language: 'python', code: spec.transform.code, sha256: run.artifactSha256, ...(output ? { output } : {}) },
     limits: inputs.limits,
+    ...(output ? { output } : {}),
+    ...(spec.incremental && stream
+      ? { incremental: { column: spec.incremental.column, stream, fullRefresh: run.options.fullRefresh === true } }
+      : {}),
+    ...(spec.checks?.length ? { checks: spec.checks, baselineRows: inputs.baselineRows ?? null } : {}),
   };
 }
 
@@ -73,6 +104,7 @@ export function loadTask(plan: RunPlan, run: Pick<RunRecord, 'id' | 'tenant'>, i
     transform: plan.transform,
     limits: plan.limits,
     chunk: { index, count: plan.chunks },
+    ...(plan.incremental ? { incremental: plan.incremental } : {}),
   };
   return { stream: STREAMS.tasks, message: envelope('task.load', payload, ctx) };
 }
@@ -88,7 +120,17 @@ export function commitTask(
     stream: STREAMS.tasks,
     message: envelope(
       'task.commit',
-      { taskId: randomUUID(), runId: run.id, tenant: run.tenant, action, target: plan.target, chunks: plan.chunks },
+      {
+        taskId: randomUUID(),
+        runId: run.id,
+        tenant: run.tenant,
+        action,
+        target: plan.target,
+        chunks: plan.chunks,
+        ...(plan.output ? { output: plan.output } : {}),
+        ...(plan.incremental ? { incremental: plan.incremental } : {}),
+        ...(plan.checks ? { checks: plan.checks, baselineRows: plan.baselineRows ?? null } : {}),
+      },
       ctx,
     ),
   };

@@ -55,7 +55,9 @@ class MemoryStore implements RunMachineStore {
       this.outbox.push(...messages);
       return { ...run };
     },
-    recordChunk: async (runId, chunk, counts) => {
+    recordChunk: async (runId, chunk, counts, watermark) => {
+      const run = this.runRows.get(runId)!;
+      run.watermark ??= watermark ?? null;
       const staged = this.chunks.get(runId) ?? new Map<number, ChunkCounts>();
       this.chunks.set(runId, staged);
       if (!staged.has(chunk)) staged.set(chunk, { rowsIn: counts.rowsIn, rowsOut: counts.rowsOut, bytesOut: counts.bytesOut });
@@ -78,6 +80,14 @@ class MemoryStore implements RunMachineStore {
       return totals;
     },
     stagedChunks: async (runId) => [...(this.chunks.get(runId)?.keys() ?? [])],
+    lastSucceededRows: async (pipelineId, before) => {
+      const done = [...this.runRows.values()]
+        .filter((r) => r.pipelineId === pipelineId && r.status === 'succeeded' && r.createdAt < before)
+        .sort((a, b) => (a.finishedAt ?? '').localeCompare(b.finishedAt ?? ''))
+        .at(-1);
+      if (!done) return null;
+      return [...(this.chunks.get(done.id)?.values() ?? [])].reduce((n, c) => n + c.rowsOut, 0);
+    },
     inFlight: async (idleMs) =>
       [...this.runRows.values()]
         .filter((r) => ['queued', 'planning', 'running'].includes(r.status) && Date.parse(r.updatedAt) < Date.now() - idleMs)
@@ -155,6 +165,9 @@ class MemoryStore implements RunMachineStore {
       snapshot: structuredClone(current.spec),
       artifactSha256: sha256(current.spec.transform.code),
       plan: null,
+      options: {},
+      watermark: null,
+      checks: null,
       chunks: 1,
       rowsIn: null,
       rowsOut: null,
@@ -570,5 +583,53 @@ describe('RunMachine: the pipeline changes mid-run', () => {
     const loads = store.take().filter((m) => m.type === 'task.load');
     expect(loads.map((m) => m.payload.chunk)).toEqual([{ index: 0, count: 2 }, { index: 1, count: 2 }]);
     for (const m of loads) expect((m.payload.transform as { sha256: string }).sha256).toBe(run.artifactSha256);
+  });
+});
+
+describe('RunMachine: incremental runs and quality gates', () => {
+  it('plans the watermark stream, the run\'s full-refresh option, the checks and the last successful run\'s rows', async () => {
+    const { store, pipeline, machine } = setup(2);
+    const output = [{ name: 'email', type: 'text' }];
+    const checks = [{ kind: 'row_count_change' as const, maxPercent: 10 }];
+    store.editPipeline(pipeline, {
+      incremental: { column: 'updated_at' },
+      checks,
+      target: { ...pipeline.spec.target, create: true },
+      transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n', output },
+    });
+
+    // A first run: no baseline. Its chunks report the window; its commit reports the checks.
+    const first = store.addRun(store.pipelineRows.get(pipeline.id)!);
+    await machine.onRunRequested(requested(first));
+    const written = store.take();
+    const load = written.find((m) => m.type === 'task.load')!;
+    expect(Value.Errors(LoadTask, load).First()).toBeUndefined();
+    const stream = `${pipeline.id}:crm.customers:updated_at:silver.customers`;
+    expect(load.payload.incremental).toEqual({ column: 'updated_at', stream, fullRefresh: false });
+    expect(load.payload.transform).toMatchObject({ output });
+    expect(load.payload.target).toMatchObject({ create: true });
+    const window = { column: 'updated_at', from: null, to: '2026-12-02 10:00:00+00', fullRefresh: false };
+    for (const chunk of [0, 1]) {
+      const ev = loadSucceeded(first, chunk, 5) as { payload: Record<string, unknown> };
+      ev.payload.watermark = window;
+      await machine.onEvent(ev as EventMessage);
+    }
+    const commit = store.take().find((m) => m.type === 'task.commit')!;
+    expect(commit.payload).toMatchObject({ incremental: { stream }, checks, baselineRows: null, output });
+    expect(Value.Errors(CommitTask, commit).First()).toBeUndefined();
+    const results = [{ name: 'row_count_change', kind: 'row_count_change', passed: true, observed: 10, message: '10 rows staged' }];
+    const done = commitSucceeded(first, 10) as { payload: Record<string, unknown> };
+    done.payload.checks = results;
+    await machine.onEvent(done as EventMessage);
+    expect(store.runRows.get(first.id)).toMatchObject({ status: 'succeeded', watermark: window, checks: results });
+
+    // The next run, a full refresh, compares with the 10 rows the first one staged.
+    const second = { ...store.addRun(store.pipelineRows.get(pipeline.id)!), createdAt: new Date(Date.now() + 1000).toISOString() };
+    second.options = { fullRefresh: true };
+    store.runRows.set(second.id, second);
+    await machine.onRunRequested(requested(second));
+    const plan = store.runRows.get(second.id)!.plan!;
+    expect(plan.incremental).toEqual({ column: 'updated_at', stream, fullRefresh: true });
+    expect(plan.baselineRows).toBe(10);
   });
 });

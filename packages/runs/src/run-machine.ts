@@ -28,7 +28,7 @@ import { commitTask, derivePlan, loadTask, startRefusal } from './plan.js';
  * It never reads a pipeline: a run executes its snapshot.
  */
 export interface RunMachineStore {
-  runs: Pick<Runs, 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight'>;
+  runs: Pick<Runs, 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight' | 'lastSucceededRows'>;
   connections: Pick<Connections, 'get'>;
   approvals: Pick<Approvals, 'get'>;
 }
@@ -105,7 +105,7 @@ export class RunMachine {
     if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.planOf(run).catch(() => null));
     const p = msg.payload;
     if (step === 'load') {
-      const progress = await this.store.runs.recordChunk(run.id, chunk, p);
+      const progress = await this.store.runs.recordChunk(run.id, chunk, p, p.watermark);
       if (!progress.complete) return;
       // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash
       // before dispatchCommit leaves the result unacknowledged, so its redelivery (or the reconciler) dispatches it.
@@ -119,7 +119,7 @@ export class RunMachine {
       run.id,
       ['running'],
       'succeeded',
-      { rowsIn: totals.rowsIn, rowsOut: p.rowsOut, bytesOut: totals.bytesOut },
+      { rowsIn: totals.rowsIn, rowsOut: p.rowsOut, bytesOut: totals.bytesOut, ...(p.checks ? { checks: p.checks } : {}) },
       [this.statusEvent(run, 'succeeded', ctx, { rowsOut: p.rowsOut, bytesOut: totals.bytesOut })],
     );
     if (done) this.log.info({ runId: run.id, rowsOut: p.rowsOut, requestId: msg.requestId }, 'run succeeded');
@@ -178,7 +178,10 @@ export class RunMachine {
       this.store.connections.get(run.tenant, spec.source.connection).then(descriptorOf),
       this.store.connections.get(run.tenant, spec.target.connection).then(descriptorOf),
     ]);
-    return derivePlan(run, { source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks });
+    const baselineRows = spec.checks?.some((c) => c.kind === 'row_count_change')
+      ? await this.store.runs.lastSucceededRows(run.pipelineId, run.createdAt)
+      : null;
+    return derivePlan(run, { source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks, baselineRows });
   }
 
   private async approvalOf(run: RunRecord): Promise<ApprovalRecord | null> {

@@ -12,6 +12,7 @@ export {
   Runs,
   type ChunkCounts,
   type ChunkProgress,
+  type RunOptions,
   type RunPatch,
   type RunPlan,
   type RunRecord,

@@ -7,8 +7,13 @@ import {
   NotFoundError,
   STREAMS,
   envelope,
+  type CheckResult,
   type CommitTask,
   type FailureReason,
+  type OutputColumn,
+  type QualityCheck,
+  type TaskIncremental,
+  type WatermarkWindow,
   type LoadTask,
   type MessageContext,
   type RunStatus,
@@ -36,6 +41,20 @@ export interface RunPlan {
   target: CommitTask['payload']['target'];
   transform: LoadTask['payload']['transform'];
   limits: TaskLimits;
+  /** The transform's output columns, when declared or planned (the target is provisioned from them). */
+  output?: OutputColumn[];
+  /** An incremental run: its watermark column, stream and whether it is a full refresh. */
+  incremental?: TaskIncremental;
+  /** Quality checks the commit evaluates on the staged rows. */
+  checks?: QualityCheck[];
+  /** Rows staged by the pipeline's last successful run before this one was planned (null: none). */
+  baselineRows?: number | null;
+}
+
+/** How a run was asked for. */
+export interface RunOptions {
+  /** An incremental pipeline's run that reads every source row (the stored watermark still moves on commit). */
+  fullRefresh?: boolean;
 }
 
 export interface RunRecord {
@@ -55,6 +74,11 @@ export interface RunRecord {
   artifactSha256: string | null;
   /** Set when the run is planned. */
   plan: RunPlan | null;
+  options: RunOptions;
+  /** An incremental run's window, as its first staged chunk reported it. */
+  watermark: WatermarkWindow | null;
+  /** The quality checks' results of a succeeded run (a failed gate's are in `error.checks`). */
+  checks: CheckResult[] | null;
   chunks: number;
   rowsIn: number | null;
   rowsOut: number | null;
@@ -81,6 +105,7 @@ export interface RunPatch {
   rowsOut?: number;
   bytesOut?: number;
   error?: FailureReason;
+  checks?: CheckResult[];
 }
 
 export interface ChunkCounts {
@@ -111,6 +136,9 @@ export function toRun(r: Row): RunRecord {
     snapshot: (r.snapshot as StoredPipelineSpec | null) ?? null,
     artifactSha256: str(r.artifact_sha256),
     plan: (r.plan as RunPlan | null) ?? null,
+    options: (r.options as RunOptions | null) ?? {},
+    watermark: (r.watermark as WatermarkWindow | null) ?? null,
+    checks: (r.checks as CheckResult[] | null) ?? null,
     chunks: Number(r.chunks ?? 1),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
@@ -176,6 +204,7 @@ export class Runs {
     submittedBy: string;
     idempotencyKey?: string | undefined;
     approvalRequired: boolean;
+    options?: RunOptions;
     ctx: MessageContext;
   }): Promise<{ run: RunRecord; created: boolean }> {
     const status: RunStatus = input.approvalRequired ? 'awaiting_approval' : 'queued';
@@ -184,14 +213,14 @@ export class Runs {
       return await inTransaction(this.pool, async (c) => {
         const { rows } = await c.query(
           `INSERT INTO runs (id, pipeline_id, tenant, status, submitted_by, idempotency_key, request_id, approval_required,
-                             pipeline_version, snapshot, artifact_sha256, chunks)
+                             pipeline_version, snapshot, artifact_sha256, chunks, options)
            SELECT $1::uuid, p.id, p.tenant, $4::text, $5::text, $6::text, $7::text, $8::boolean, v.version, v.spec, v.artifact_sha256,
-                  COALESCE((v.spec->>'chunks')::integer, 1)
+                  COALESCE((v.spec->>'chunks')::integer, 1), $10::jsonb
            FROM pipelines p JOIN pipeline_versions v ON v.pipeline_id = p.id AND v.version = p.version
            WHERE p.tenant = $3 AND p.id = $2 AND p.deleted_at IS NULL AND p.version = $9
            RETURNING *`,
           [runId, input.pipelineId, input.tenant, status, input.submittedBy, input.idempotencyKey ?? null,
-            input.ctx.requestId, input.approvalRequired, input.pipelineVersion],
+            input.ctx.requestId, input.approvalRequired, input.pipelineVersion, JSON.stringify(input.options ?? {})],
         );
         if (!rows[0]) {
           const live = await c.query('SELECT 1 FROM pipelines WHERE tenant = $1 AND id = $2 AND deleted_at IS NULL', [
@@ -339,10 +368,11 @@ export class Runs {
            started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
-           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
+           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks), checks = COALESCE($10, checks)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
-          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
+          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null,
+          patch.checks ? JSON.stringify(patch.checks) : null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [
@@ -353,15 +383,21 @@ export class Runs {
     });
   }
 
-  /** Records that a chunk is staged (a redelivered result changes nothing) and says how far the run is. */
-  async recordChunk(runId: string, chunk: number, counts: ChunkCounts): Promise<ChunkProgress> {
+  /**
+   * Records that a chunk is staged (a redelivered result changes nothing) and says how far the run is. The first
+   * chunk reporting an incremental run's watermark window records it on the run (every chunk reads the same one).
+   */
+  async recordChunk(runId: string, chunk: number, counts: ChunkCounts, watermark?: WatermarkWindow): Promise<ChunkProgress> {
     return inTransaction(this.pool, async (c) => {
       await c.query(
         `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, finished_at)
          VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT DO NOTHING`,
         [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut],
       );
-      await c.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
+      await c.query('UPDATE runs SET updated_at = now(), watermark = COALESCE(watermark, $2::jsonb) WHERE id = $1', [
+        runId,
+        watermark ? JSON.stringify(watermark) : null,
+      ]);
       const { rows } = await c.query(
         `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged
          FROM runs r LEFT JOIN run_chunks c ON c.run_id = r.id WHERE r.id = $1 GROUP BY r.chunks`,
@@ -400,6 +436,20 @@ export class Runs {
     );
     const r = rows[0] as Record<string, string>;
     return { rowsIn: Number(r.rows_in), rowsOut: Number(r.rows_out), bytesOut: Number(r.bytes_out) };
+  }
+
+  /**
+   * Rows staged by the last run of the pipeline that succeeded before `before` was created (null when none did):
+   * the baseline of a `row_count_change` check.
+   */
+  async lastSucceededRows(pipelineId: string, before: string): Promise<number | null> {
+    const { rows } = await this.pool.query(
+      `SELECT (SELECT coalesce(sum(c.rows_out), 0) FROM run_chunks c WHERE c.run_id = r.id AND c.chunk >= 0) AS n
+       FROM runs r WHERE r.pipeline_id = $1 AND r.status = 'succeeded' AND r.created_at < $2::timestamptz
+       ORDER BY r.finished_at DESC NULLS LAST, r.created_at DESC LIMIT 1`,
+      [pipelineId, before],
+    );
+    return rows[0] ? Number((rows[0] as { n: string }).n) : null;
   }
 
   /** Chunks of a run that are staged. */

@@ -1,5 +1,5 @@
-import { PLANNER_VERSION, planFromInstruction, type Column, type PlanOk } from '@aoetl/codegen';
-import { UnmappableError, type InstructionTransform, type PlannedInstructionTransform, type StoredTransform } from '@aoetl/contracts';
+import { PLANNER_VERSION, outputSchema, planFromInstruction, type Column, type PlanOk } from '@aoetl/codegen';
+import { DDL_TYPE_PATTERN, UnmappableError, type InstructionTransform, type OutputColumn, type PlannedInstructionTransform, type StoredTransform } from '@aoetl/contracts';
 import { sha256Hex, type StoredPipelineSpec } from '@aoetl/store';
 
 /**
@@ -13,6 +13,15 @@ export function planOrRefuse(text: string, columns: readonly Column[], field: st
     throw new UnmappableError(message, { details: [{ field, message }] });
   }
   return planned;
+}
+
+const DDL_TYPE = new RegExp(DDL_TYPE_PATTERN);
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The planned output columns, when every one is a plain identifier with a type fit for DDL (else none). */
+export function plannedOutput(plan: PlanOk['plan'], columns: readonly Column[]): OutputColumn[] | undefined {
+  const out = outputSchema(plan, columns);
+  return out.length > 0 && out.every((c) => IDENTIFIER.test(c.name) && DDL_TYPE.test(c.type)) ? out.map((c) => ({ name: c.name, type: c.type })) : undefined;
 }
 
 /**
@@ -31,7 +40,10 @@ export function plannedTransform(transform: InstructionTransform | StoredTransfo
     codeSha256: sha256Hex(planned.code),
     requestedBy,
   };
-  const stored: PlannedInstructionTransform = { kind, text, columns, code: planned.code, explanation: planned.explanation, provenance };
+  const output = plannedOutput(planned.plan, columns);
+  const stored: PlannedInstructionTransform = {
+    kind, text, columns, code: planned.code, explanation: planned.explanation, provenance, ...(output ? { output } : {}),
+  };
   return stored;
 }
 

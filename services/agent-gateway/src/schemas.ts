@@ -4,6 +4,7 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import {
+  CheckResult,
   ColumnSpec,
   ConnectionName,
   MAX_CODE_BYTES,
@@ -197,6 +198,22 @@ const runFields = {
   rowsOut: Nullable(Type.Integer()),
   bytesOut: Nullable(Type.Integer()),
   error: Nullable(FailureReason),
+  options: Type.Object(
+    { fullRefresh: Type.Optional(Type.Boolean()) },
+    { additionalProperties: false, description: 'how the run was asked for (createRun\'s body)' },
+  ),
+  watermark: Nullable(
+    Type.Object(
+      {
+        column: Type.String(),
+        from: Nullable(Type.String({ description: 'the watermark the run started from (stored by the last committed run)' })),
+        to: Nullable(Type.String({ description: 'the highest value the run extracts; stored when it commits' })),
+        fullRefresh: Type.Boolean(),
+      },
+      { additionalProperties: false, description: 'an incremental run\'s window, fixed by its first chunk' },
+    ),
+  ),
+  checks: Nullable(Type.Array(CheckResult, { description: 'the quality checks\' results of a succeeded run (a failed gate\'s are in error.checks)' })),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   startedAt: Nullable(Timestamp),
@@ -213,6 +230,15 @@ export const RunPage = PageOf(RunSummary, 'A page of runs, newest first');
 export const RunAccepted = Type.Object(
   { runId: Uuid, status: RunStatus, created: Type.Boolean({ description: 'false when the Idempotency-Key named an earlier run' }) },
   { additionalProperties: false, description: 'The run was accepted (or found by its Idempotency-Key)' },
+);
+
+export const RunOptionsBody = Type.Object(
+  {
+    fullRefresh: Type.Optional(
+      Type.Boolean({ description: 'an incremental pipeline\'s run reads every source row, not only those past the stored watermark' }),
+    ),
+  },
+  { additionalProperties: false, description: 'Run options (the body is optional)' },
 );
 
 export const RunListQuery = Type.Object(

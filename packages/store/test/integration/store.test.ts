@@ -227,3 +227,34 @@ describe('runs', () => {
     expect((await gateway.runs.steps(tenant, run.id)).map((s) => s.status)).toEqual(['queued', 'planning', 'running', 'succeeded']);
   });
 });
+
+describe('incremental runs and quality gates', () => {
+  it('records the run options, the first window a chunk reports, the checks, and the last successful run\'s staged rows', async () => {
+    const p = await gateway.pipelines.create(tenant, { ...spec(`p-${randomUUID().slice(0, 8)}`), incremental: { column: 'id' } }, 'alice', { approvalRequired: false });
+    const submit = async (options?: { fullRefresh: boolean }) => {
+      const { run } = await gateway.runs.create({
+        tenant, pipelineId: p.id, pipelineVersion: p.version, submittedBy: 'alice', approvalRequired: false, ctx, ...(options ? { options } : {}),
+      });
+      runs.push(run.id);
+      return run;
+    };
+    const first = await submit();
+    expect(first.options).toEqual({});
+    expect(await orchestrator.runs.lastSucceededRows(p.id, first.createdAt)).toBeNull();
+
+    const runs_ = orchestrator.runs;
+    await runs_.transition(first.id, ['queued'], 'running', { chunks: 2 });
+    const window = { column: 'id', from: null, to: '5', fullRefresh: false };
+    await runs_.recordChunk(first.id, 0, { rowsIn: 3, rowsOut: 3, bytesOut: 30 }, window);
+    await runs_.recordChunk(first.id, 1, { rowsIn: 2, rowsOut: 2, bytesOut: 20 }, { ...window, to: '999' }); // the first report stays
+    const checks = [{ name: 'row_count', kind: 'row_count', passed: true, observed: 5, message: '5 rows staged; expected 1…∞' }];
+    await runs_.transition(first.id, ['running'], 'succeeded', { rowsOut: 5, checks });
+    expect(await gateway.runs.get(tenant, first.id)).toMatchObject({ watermark: window, checks });
+
+    const second = await submit({ fullRefresh: true });
+    expect(second.options).toEqual({ fullRefresh: true });
+    expect((await gateway.runs.get(tenant, second.id)).options).toEqual({ fullRefresh: true });
+    expect(await orchestrator.runs.lastSucceededRows(p.id, second.createdAt)).toBe(5);
+    expect(await orchestrator.runs.lastSucceededRows(p.id, first.createdAt)).toBeNull(); // only runs created before
+  });
+});

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
-import { InputError } from '@aoetl/contracts';
-import { changeNeedsApproval } from '@aoetl/runs';
+import { InputError, loadSpecProblems } from '@aoetl/contracts';
+import { changeNeedsApproval, outputOf } from '@aoetl/runs';
 import type { PipelineRecord, PipelineVersionRecord, StoredPipelineSpec } from '@aoetl/store';
 import type { GatewayQueries, RouteOptions } from '../app.js';
 import { LIST_FIELDS, PIPELINE_BODY_FIELDS, withRequestFields } from '../request-context.js';
@@ -73,6 +73,8 @@ async function checkSpec(store: GatewayQueries, tenant: string, spec: StoredPipe
   if (spec.target.mode === 'merge' && !spec.target.keys?.length) {
     found.push({ field: 'body/target/keys', message: 'mode merge needs at least one key column' });
   }
+  const sourceColumns = spec.transform.kind === 'instruction' ? spec.transform.columns.map((c) => c.name) : undefined;
+  found.push(...loadSpecProblems(spec, outputOf(spec), sourceColumns));
   if (found.length > 0) {
     throw new InputError(found.map((p) => `${p.field}: ${p.message}`).join('; '), { details: found });
   }

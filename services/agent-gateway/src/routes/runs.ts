@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { hasPermission, requirePermission } from '@aoetl/auth';
-import { NotAllowedError, NotFoundError, TERMINAL_STATUSES, TooManyRequestsError, type RunStatus } from '@aoetl/contracts';
+import { InputError, NotAllowedError, NotFoundError, TERMINAL_STATUSES, TooManyRequestsError, type RunStatus } from '@aoetl/contracts';
 import { runNeedsApproval } from '@aoetl/runs';
 import type { RouteOptions, RunQuota } from '../app.js';
 import { audienceOf, runView, stepView } from '../run-view.js';
@@ -13,6 +13,7 @@ import {
   RunEventsHeaders,
   RunEventsQuery,
   RunListQuery,
+  RunOptionsBody,
   RunPage,
   RunResponse,
   problems,
@@ -44,6 +45,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
     '/v1/pipelines/:id/runs',
     {
       preHandler: requirePermission('submit'),
+      // The body is optional: no body means no options.
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
+      },
       schema: {
         operationId: 'createRun',
         summary:
@@ -52,6 +58,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
         tags: ['runs'],
         params: IdParams,
         headers: IdempotencyHeaders,
+        body: RunOptionsBody,
         response: { 202: RunAccepted, ...problems(409) },
       },
     },
@@ -59,6 +66,11 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
       const principal = request.principal!;
       const key = request.headers['idempotency-key'];
       const pipeline = await store.pipelines.get(principal.tenant, request.params.id);
+      const fullRefresh = request.body.fullRefresh === true;
+      if (fullRefresh && !pipeline.spec.incremental) {
+        const message = 'a full refresh applies to incremental pipelines only (this pipeline reads every row on every run)';
+        throw new InputError(message, { details: [{ field: 'body/fullRefresh', message }] });
+      }
       const refusal = quotaRefusal(await store.runs.activeCounts(principal.tenant), runQuota);
       if (refusal !== null) {
         void reply.header('retry-after', String(QUOTA_RETRY_AFTER_SECONDS));
@@ -71,6 +83,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { 
         submittedBy: principal.id,
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
         approvalRequired: runNeedsApproval(pipeline, approvalRequiredModes),
+        ...(fullRefresh ? { options: { fullRefresh } } : {}),
         ctx: messageContext(request),
       });
       request.log.info({ runId: run.id, created, status: run.status, pipelineVersion: run.pipelineVersion }, 'run accepted');
