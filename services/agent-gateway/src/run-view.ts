@@ -1,6 +1,6 @@
 import { hasPermission, type Principal } from '@aoetl/auth';
 import type { FailureReason } from '@aoetl/contracts';
-import { failureView, type FailureAudience } from '@aoetl/pii';
+import { checksView, failureView, type FailureAudience } from '@aoetl/pii';
 import type { RunRecord, RunStepRecord } from '@aoetl/store';
 
 /** Who sees how much of a run's failure: see `failureView` (@aoetl/pii), shared with the monitor's dashboard. */
