@@ -218,6 +218,34 @@ else
   not_ok "install helm (deploy/tools/install-helm-tools.sh)" "$WORK/helm-tools.log"
 fi
 
+# --- the sandbox driver: one hardened pod per chunk, through the real attach API ---------------
+# Images from the local Docker engine (the four services and the sandbox), imported into containerd.
+if timeout 10 docker info >/dev/null 2>&1; then
+  t=$SECONDS
+  if bash "$ROOT/deploy/cluster/images.sh" import >"$WORK/images.out" 2>"$WORK/images.log"; then
+    ok "the four service images and the sandbox image imported into the cluster's containerd ($((SECONDS - t)) s)"
+    SANDBOX_IMAGE="$(grep '^aoetl/sandbox-python:' "$WORK/images.out" | tail -n 1)"
+    token="$(k -n aoetl create token aoetl-etl-agent --duration=20m 2>"$WORK/token.log")" \
+      || not_ok "a token of the etl-agent ServiceAccount" "$WORK/token.log"
+    cat >"$WORK/agent.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: aoetl, cluster: {certificate-authority: $PKI/ca.crt, server: "https://$CLUSTER_NODE_IP:6443"}}]
+users: [{name: etl-agent, user: {token: "$token"}}]
+contexts: [{name: aoetl, context: {cluster: aoetl, user: etl-agent}}]
+current-context: aoetl
+EOF
+    chmod 600 "$WORK/agent.kubeconfig"
+    check "the Kubernetes sandbox driver runs transforms in hardened pods through the real attach API, as the chart's etl-agent" \
+      bash "$CLUSTER" exec env AOETL_CLUSTER_AGENT_KUBECONFIG="$WORK/agent.kubeconfig" AOETL_CLUSTER_SANDBOX_IMAGE="$SANDBOX_IMAGE" \
+        AOETL_CLUSTER_RUNTIME_CLASS=gvisor bash -c "cd '$ROOT' && pnpm exec jest --ci --selectProjects cluster --runInBand"
+  else
+    not_ok "build and import the images (deploy/cluster/images.sh)" "$WORK/images.log"
+  fi
+else
+  not_ok "the Docker engine answers (needed to build the images; deploy/local/docker.sh start)"
+fi
+
 # --- no packet left the namespace --------------------------------------------------------------
 rejects="$(bash "$CLUSTER" egress-rejects 2>&1)"
 if [ "$rejects" = "0 0" ]; then
