@@ -181,6 +181,22 @@ make_cgroups() { # the kubelet's cgroupRoot, in every v1 hierarchy
   done
 }
 
+# gVisor (RuntimeClass gvisor, handler runsc): Debian's runsc through containerd's runc shim (as
+# Docker runs it), with --network=none (sandbox pods have no network). Only where runsc is installed.
+runsc_runtime() {
+  local runsc
+  runsc="$(command -v runsc)" || return 0
+  printf '#!/bin/sh\nexec %s --network=none "$@"\n' "$runsc" >"$CFG/runsc"
+  chmod 755 "$CFG/runsc"
+  cat <<EOF
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
+        BinaryName = "$CFG/runsc"
+        Root = "$RUN_IN/runsc"
+EOF
+}
+
 write_configs() {
   mkdir -p "$CLUSTER_STATE/containerd" "$CLUSTER_STATE/cni/net.d" "$CLUSTER_STATE/kubelet" "$CLUSTER_STATE/etcd"
   cat >"$CFG/containerd.toml" <<EOF
@@ -208,6 +224,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = "$RUN_IN/runc"
+$(runsc_runtime)
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CLUSTER_STATE/cni/net.d"
