@@ -378,10 +378,14 @@ ports:
 EOF
 }
 
+node_ready() {
+  [ "$(kctl get node "$CLUSTER_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]
+}
+
 healthy() { # all components running, node Ready, DNS resolving the API service
   local c
   for c in "${COMPONENTS[@]}"; do pid_of "$c" >/dev/null || return 1; done
-  [ "$(kctl get node "$CLUSTER_NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] || return 1
+  node_ready || return 1
   dig_kubernetes
 }
 
@@ -451,7 +455,7 @@ cmd_up() {
   start coredns "$COREDNS_BIN/coredns" -conf "$CFG/Corefile"
   start kubelet "$K8S_BIN/kubelet" --config="$CFG/kubelet.yaml" --kubeconfig="$PKI/kubelet.kubeconfig" \
     --hostname-override="$CLUSTER_NODE_NAME" --node-ip="$CLUSTER_NODE_IP" --root-dir="$CLUSTER_STATE/kubelet"
-  wait_for node 120 bash -c "[ \"\$(\"$K8S_BIN/kubectl\" --kubeconfig '$ADMIN_KUBECONFIG' get node '$CLUSTER_NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null)\" = True ]" \
+  wait_for node 120 node_ready \
     || { kctl describe node "$CLUSTER_NODE_NAME" >&2 || true; fail_with_logs "the node did not become Ready in 120 s"; }
   wait_for dns 60 dig_kubernetes || fail_with_logs "CoreDNS does not answer through the kube-dns Service"
   egress_firewall
