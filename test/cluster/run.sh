@@ -220,11 +220,11 @@ else
 fi
 
 # --- the sandbox driver: one hardened pod per chunk, through the real attach API ---------------
-# Images from the local Docker engine (the four services and the sandbox), imported into containerd.
+# The sandbox image from the local Docker engine, imported into containerd.
 if timeout 10 docker info >/dev/null 2>&1; then
   t=$SECONDS
-  if bash "$ROOT/deploy/cluster/images.sh" import >"$WORK/images.out" 2>"$WORK/images.log"; then
-    ok "the four service images and the sandbox image imported into the cluster's containerd ($((SECONDS - t)) s)"
+  if bash "$ROOT/deploy/cluster/images.sh" import sandbox >"$WORK/images.out" 2>"$WORK/images.log"; then
+    ok "the sandbox image imported into the cluster's containerd ($((SECONDS - t)) s)"
     SANDBOX_IMAGE="$(grep '^aoetl/sandbox-python:' "$WORK/images.out" | tail -n 1)"
     token="$(k -n aoetl create token aoetl-etl-agent --duration=20m 2>"$WORK/token.log")" \
       || not_ok "a token of the etl-agent ServiceAccount" "$WORK/token.log"
@@ -241,7 +241,7 @@ EOF
       bash "$CLUSTER" exec env AOETL_CLUSTER_AGENT_KUBECONFIG="$WORK/agent.kubeconfig" AOETL_CLUSTER_SANDBOX_IMAGE="$SANDBOX_IMAGE" \
         AOETL_CLUSTER_RUNTIME_CLASS=gvisor bash -c "cd '$ROOT' && pnpm exec jest --ci --selectProjects cluster --runInBand"
   else
-    not_ok "build and import the images (deploy/cluster/images.sh)" "$WORK/images.log"
+    not_ok "build and import the sandbox image (deploy/cluster/images.sh import sandbox)" "$WORK/images.log"
   fi
 else
   not_ok "the Docker engine answers (needed to build the images; deploy/local/docker.sh start)"
