@@ -449,7 +449,7 @@ cmd_up() {
     --bind-address=127.0.0.1 --leader-elect=false --profiling=false
   # kube-proxy before any workload: Service addresses are translated in the namespace, never routed.
   start kube-proxy "$K8S_BIN/kube-proxy" --config="$CFG/kube-proxy.yaml"
-  wait_for kube-proxy 60 in_netns curl -fsS http://127.0.0.1:10256/healthz || fail_with_logs "kube-proxy did not become healthy"
+  wait_for kube-proxy 60 in_netns curl -fsS http://127.0.0.1:10256/livez || fail_with_logs "kube-proxy did not become healthy"
   egress_firewall
   apply_system_objects || fail_with_logs "applying the CoreDNS RBAC and the kube-dns Service failed"
   start coredns "$COREDNS_BIN/coredns" -conf "$CFG/Corefile"
