@@ -183,10 +183,27 @@ make_cgroups() { # the kubelet's cgroupRoot, in every v1 hierarchy
 
 # gVisor (RuntimeClass gvisor, handler runsc): Debian's runsc through containerd's runc shim (as
 # Docker runs it), with --network=none (sandbox pods have no network). Only where runsc is installed.
+# Needs jq (the wrapper rewrites the bundle's config.json).
 runsc_runtime() {
   local runsc
   runsc="$(command -v runsc)" || return 0
-  printf '#!/bin/sh\nexec %s --network=none "$@"\n' "$runsc" >"$CFG/runsc"
+  # The CRI's pod annotations make runsc join the pause container's sandbox, and only gVisor's own
+  # shim (not packaged by Debian) can then stop that container: the kill hangs. So the wrapper drops
+  # them and every container is a gVisor sandbox of its own, as under Docker.
+  cat >"$CFG/runsc" <<EOF
+#!/bin/sh
+bundle=""; prev=""
+for a in "\$@"; do
+  case "\$a" in --bundle=*|-b=*) bundle="\${a#*=}" ;; esac
+  case "\$prev" in --bundle|-b) bundle="\$a" ;; esac
+  prev="\$a"
+done
+if [ -n "\$bundle" ] && [ -f "\$bundle/config.json" ]; then
+  jq 'if .annotations then .annotations |= with_entries(select(.key | startswith("io.kubernetes.cri.") | not)) else . end' \
+    "\$bundle/config.json" >"\$bundle/config.json.aoetl" && mv "\$bundle/config.json.aoetl" "\$bundle/config.json"
+fi
+exec $runsc --network=none "\$@"
+EOF
   chmod 755 "$CFG/runsc"
   cat <<EOF
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
@@ -347,6 +364,13 @@ kind: ClusterRoleBinding
 metadata: {name: "aoetl:coredns"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "aoetl:coredns"}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:coredns"}]
+---
+# The API server's client certificate towards the kubelet (logs, exec, attach, port-forward).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "aoetl:apiserver-kubelet-client"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:kubelet-api-admin"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserver-kubelet-client}]
 ---
 # CoreDNS runs on the node (a process in the cluster's namespace, not a pod): the kube-dns Service
 # points at it through a manually managed EndpointSlice, so pods reach it through kube-proxy.

@@ -146,8 +146,10 @@ k -n probe run never-ready --image=aoetl/absent:1 --image-pull-policy=Never \
 refuse "a pod that never becomes Ready fails the wait, with its events printed" "ErrImageNeverPull" wait_ready probe app=never-ready 10
 
 # --- admission: Pod Security restricted, the sandbox ValidatingAdmissionPolicy ----------------
-check "k8s/namespaces.yaml, runtimeclass-gvisor.yaml and sandbox-admission-policy.yaml apply" \
-  k apply -f "$ROOT/k8s/namespaces.yaml" -f "$ROOT/k8s/runtimeclass-gvisor.yaml" -f "$ROOT/k8s/sandbox-admission-policy.yaml"
+# (Applied twice at most: the ServiceAccount controller may create the namespace's "default"
+# ServiceAccount between kubectl's read and its create, which then reports AlreadyExists.)
+apply_k8s() { k apply -f "$ROOT/k8s/namespaces.yaml" -f "$ROOT/k8s/runtimeclass-gvisor.yaml" -f "$ROOT/k8s/sandbox-admission-policy.yaml"; }
+check "k8s/namespaces.yaml, runtimeclass-gvisor.yaml and sandbox-admission-policy.yaml apply" bash -c "$(declare -f k apply_k8s); CLUSTER='$CLUSTER' ROOT='$ROOT'; apply_k8s || { sleep 1; apply_k8s; }"
 refuse "Pod Security restricted refuses a root pod in namespace aoetl" "violates PodSecurity \"restricted" \
   k -n aoetl run root-pod --image="$PROBE_IMAGE" --image-pull-policy=Never --dry-run=server
 sandbox_pod() { # sandbox pod manifest; $1 = extra JSON merged into .spec
@@ -184,14 +186,17 @@ rbac_matrix() {
   local sa verb res ns want got bad=0
   for sa in agent-gateway orchestrator etl-agent monitor; do
     for ns in aoetl-sandbox aoetl kube-system default; do
-      for res in pods pods/attach pods/exec pods/log pods/portforward secrets configmaps services deployments \
-                 serviceaccounts/token events networkpolicies roles rolebindings; do
+      # RESOURCE[/SUBRESOURCE]: a subresource goes to --subresource (kubectl reads "pods/exec" as the pod named exec).
+      for res in pods pods/attach pods/exec pods/log pods/portforward pods/ephemeralcontainers secrets configmaps \
+                 services deployments serviceaccounts/token events networkpolicies roles rolebindings; do
+        local sub=()
+        [[ "$res" == */* ]] && sub=(--subresource="${res#*/}")
         for verb in get list watch create update patch delete deletecollection; do
           want=no
           if [ "$sa" = etl-agent ] && [ "$ns" = aoetl-sandbox ]; then
             case "$res:$verb" in pods:create|pods:get|pods:list|pods:delete|pods/attach:create|pods/attach:get) want=yes ;; esac
           fi
-          got="$(k auth can-i "$verb" "$res" -n "$ns" --as="system:serviceaccount:aoetl:aoetl-$sa" 2>/dev/null)"
+          got="$(k auth can-i "$verb" "${res%/*}" "${sub[@]}" -n "$ns" --as="system:serviceaccount:aoetl:aoetl-$sa" 2>/dev/null)"
           if [ "$got" != "$want" ]; then echo "aoetl-$sa $verb $res -n $ns: can-i says '$got', the matrix says '$want'"; bad=1; fi
         done
       done
