@@ -142,12 +142,14 @@ egress_firewall() {
   local ipt=(in_cluster iptables -w) ip6t=(in_cluster ip6tables -w) c
   if ! "${ipt[@]}" -L "$CLUSTER_EGRESS_CHAIN" -n >/dev/null 2>&1; then
     "${ipt[@]}" -N "$CLUSTER_EGRESS_CHAIN"
-    for c in 127.0.0.0/8 "$CLUSTER_NODE_CIDR" "$CLUSTER_POD_CIDR" "$CLUSTER_SERVICE_CIDR"; do
+    # 224.0.0.0/24 and ff02::/16 (link-local multicast: IGMP reports, IPv6 router solicitations and MLD
+    # from the pods' interfaces) and fe80::/10 never cross a router: they are not outside destinations.
+    for c in 127.0.0.0/8 "$CLUSTER_NODE_CIDR" "$CLUSTER_POD_CIDR" "$CLUSTER_SERVICE_CIDR" 224.0.0.0/24; do
       "${ipt[@]}" -A "$CLUSTER_EGRESS_CHAIN" -d "$c" -j RETURN
     done
     "${ipt[@]}" -A "$CLUSTER_EGRESS_CHAIN" -m comment --comment "aoetl: outside the cluster" -j REJECT --reject-with icmp-net-prohibited
     "${ip6t[@]}" -N "$CLUSTER_EGRESS_CHAIN"
-    "${ip6t[@]}" -A "$CLUSTER_EGRESS_CHAIN" -d ::1/128 -j RETURN
+    for c in ::1/128 fe80::/10 ff02::/16; do "${ip6t[@]}" -A "$CLUSTER_EGRESS_CHAIN" -d "$c" -j RETURN; done
     "${ip6t[@]}" -A "$CLUSTER_EGRESS_CHAIN" -m comment --comment "aoetl: outside the cluster" -j REJECT
     "${ipt[@]}" -A FORWARD -i cni0 -j ACCEPT
     "${ipt[@]}" -A FORWARD -o cni0 -j ACCEPT
@@ -181,39 +183,6 @@ make_cgroups() { # the kubelet's cgroupRoot, in every v1 hierarchy
   done
 }
 
-# gVisor (RuntimeClass gvisor, handler runsc): Debian's runsc through containerd's runc shim (as
-# Docker runs it), with --network=none (sandbox pods have no network). Only where runsc is installed.
-# Needs jq (the wrapper rewrites the bundle's config.json).
-runsc_runtime() {
-  local runsc
-  runsc="$(command -v runsc)" || return 0
-  # The CRI's pod annotations make runsc join the pause container's sandbox, and only gVisor's own
-  # shim (not packaged by Debian) can then stop that container: the kill hangs. So the wrapper drops
-  # them and every container is a gVisor sandbox of its own, as under Docker.
-  cat >"$CFG/runsc" <<EOF
-#!/bin/sh
-bundle=""; prev=""
-for a in "\$@"; do
-  case "\$a" in --bundle=*|-b=*) bundle="\${a#*=}" ;; esac
-  case "\$prev" in --bundle|-b) bundle="\$a" ;; esac
-  prev="\$a"
-done
-if [ -n "\$bundle" ] && [ -f "\$bundle/config.json" ]; then
-  jq 'if .annotations then .annotations |= with_entries(select(.key | startswith("io.kubernetes.cri.") | not)) else . end' \
-    "\$bundle/config.json" >"\$bundle/config.json.aoetl" && mv "\$bundle/config.json.aoetl" "\$bundle/config.json"
-fi
-exec $runsc --network=none "\$@"
-EOF
-  chmod 755 "$CFG/runsc"
-  cat <<EOF
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
-        BinaryName = "$CFG/runsc"
-        Root = "$RUN_IN/runsc"
-EOF
-}
-
 write_configs() {
   mkdir -p "$CLUSTER_STATE/containerd" "$CLUSTER_STATE/cni/net.d" "$CLUSTER_STATE/kubelet" "$CLUSTER_STATE/etcd"
   cat >"$CFG/containerd.toml" <<EOF
@@ -241,7 +210,6 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = "$RUN_IN/runc"
-$(runsc_runtime)
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CLUSTER_STATE/cni/net.d"
