@@ -457,8 +457,7 @@ cmd_up() {
 kill_all() { # every process of the cluster: pods (by cgroup), then everything in the network namespace
   local pids round
   for round in 1 2 3 4 5 6 7 8 9 10; do
-    pids="$( { cat /sys/fs/cgroup/*/"$CLUSTER_CGROUP"/cgroup.procs /sys/fs/cgroup/*/"$CLUSTER_CGROUP"/*/cgroup.procs \
-      /sys/fs/cgroup/*/"$CLUSTER_CGROUP"/*/*/cgroup.procs /sys/fs/cgroup/*/"$CLUSTER_CGROUP"/*/*/*/cgroup.procs 2>/dev/null || true
+    pids="$( { find /sys/fs/cgroup/*/"$CLUSTER_CGROUP" -name cgroup.procs -exec cat {} + 2>/dev/null || true
       netns_exists && ip netns pids "$CLUSTER_NETNS" 2>/dev/null || true; } | sort -u)"
     [ -z "$pids" ] && return 0
     # shellcheck disable=SC2086
@@ -468,11 +467,16 @@ kill_all() { # every process of the cluster: pods (by cgroup), then everything i
   cluster_log "processes still alive after SIGKILL: $pids"
 }
 
-remove_cgroups() {
-  local d
-  for d in /sys/fs/cgroup/*/"$CLUSTER_CGROUP"; do
-    [ -d "$d" ] || continue
-    find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+remove_cgroups() { # retried: a cgroup whose last task is still exiting cannot be removed yet
+  local d try
+  for try in $(seq 1 20); do
+    for d in /sys/fs/cgroup/*/"$CLUSTER_CGROUP"; do
+      [ -d "$d" ] || continue
+      find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
+    ls -d /sys/fs/cgroup/*/"$CLUSTER_CGROUP" >/dev/null 2>&1 || return 0
+    [ "$try" = 5 ] && kill_all
+    sleep 0.5
   done
 }
 
