@@ -28,7 +28,7 @@ build_kubernetes() {
   local out="$K8S_BIN" bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl) b missing=0
   for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing=1; done
   [ "$missing" = 0 ] && return 0
-  local src work minor staging logf="$CLUSTER_LOGS/kubernetes-$K8S_VERSION.log" t0=$SECONDS
+  local src work minor logf="$CLUSTER_LOGS/kubernetes-$K8S_VERSION.log" t0=$SECONDS
   log "building Kubernetes $K8S_VERSION (${bins[*]}); ~5 min cold; log $logf"
   src="$(k8s_module_dir)"
   [ -n "$src" ] && [ -d "$src" ] || { log "the Go module proxy did not give k8s.io/kubernetes@$K8S_VERSION"; exit 1; }
@@ -40,7 +40,6 @@ build_kubernetes() {
   minor="v0.${K8S_VERSION#v1.}"
   # Drop the staging replaces, and require the published staging modules at the same release.
   sed -i -e '/=> \.\/staging\//d' -e "s#^\(\s*k8s\.io/[a-z0-9-]*\) v0\.0\.0\$#\1 $minor#" "$work/go.mod"
-  staging="k8s.io/component-base/version"
   local ver="${K8S_VERSION#v}" ld=""
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=${ver%%.*} -X $p.gitMinor=$(echo "$ver" | cut -d. -f2)"

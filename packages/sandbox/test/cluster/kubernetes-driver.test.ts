@@ -14,6 +14,7 @@ jest.mock('@kubernetes/client-node', () => {
   return createRequire(__filename)('@kubernetes/client-node') as unknown;
 });
 
+import type { Readable } from 'node:stream';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { Collector } from '@aoetl/testing';
 import { KubernetesSandboxDriver, type SandboxResult } from '../../src/index.js';
@@ -27,11 +28,6 @@ function required(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run this suite through test/cluster/run.sh`);
   return value;
-}
-
-function expectOk(result: SandboxResult): Extract<SandboxResult, { kind: 'ok' }> {
-  if (result.kind !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(result)}`);
-  return result;
 }
 
 const kubeConfig = new KubeConfig();
@@ -53,6 +49,20 @@ beforeEach(() => {
 });
 afterEach(() => driver.close());
 
+/** One run of CODE over INPUT (columns id int8, name text, amount numeric); the result must be ok. */
+async function runOk(code: string, input: Readable, output: Collector): Promise<Extract<SandboxResult, { kind: 'ok' }>> {
+  const result = await driver.run({
+    runId: `cluster-${process.pid}-${++n}`,
+    columns: ['id', 'name', 'amount'],
+    types: ['int8', 'text', 'numeric'],
+    code,
+    input,
+    output,
+  });
+  if (result.kind !== 'ok') throw new Error(`expected ok, got ${JSON.stringify(result)}`);
+  return result;
+}
+
 async function sandboxPods(): Promise<string[]> {
   const list = await api.listNamespacedPod({ namespace: NAMESPACE, labelSelector: 'aoetl.sandbox=1' });
   return list.items.map((p) => p.metadata?.name ?? '');
@@ -61,18 +71,13 @@ async function sandboxPods(): Promise<string[]> {
 describe('KubernetesSandboxDriver on a real cluster', () => {
   it('runs a transform in one hardened pod, data through the real attach API, and deletes the pod', async () => {
     const output = new Collector();
-    const ok = expectOk(
-      await driver.run({
-        runId: `cluster-${process.pid}-${++n}`,
-        columns: ['id', 'name', 'amount'],
-        types: ['int8', 'text', 'numeric'],
-        code: 'def transform(rows):\n    return [{"id": r["id"] * 10, "name": r["name"].upper(), "amount": r["amount"] * 2} for r in rows]\n',
-        input: copyInput([
-          ['1', 'alice', '10.25'],
-          ['2', 'bob', '-0.5'],
-        ]),
-        output,
-      }),
+    const ok = await runOk(
+      'def transform(rows):\n    return [{"id": r["id"] * 10, "name": r["name"].upper(), "amount": r["amount"] * 2} for r in rows]\n',
+      copyInput([
+        ['1', 'alice', '10.25'],
+        ['2', 'bob', '-0.5'],
+      ]),
+      output,
     );
     expect(output.lines()).toEqual(['10\tALICE\t20.50', '20\tBOB\t-1.0']);
     expect(ok.rowsIn).toBe(2);
@@ -82,16 +87,7 @@ describe('KubernetesSandboxDriver on a real cluster', () => {
 
   it('streams 20 000 rows through attach with backpressure', async () => {
     const output = new Collector();
-    const ok = expectOk(
-      await driver.run({
-        runId: `cluster-${process.pid}-${++n}`,
-        columns: ['id', 'name', 'amount'],
-        types: ['int8', 'text', 'numeric'],
-        code: 'def transform(rows):\n    return rows\n',
-        input: generatedInput(20_000),
-        output,
-      }),
-    );
+    const ok = await runOk('def transform(rows):\n    return rows\n', generatedInput(20_000), output);
     expect(ok.rowsIn).toBe(20_000);
     expect(output.lines()).toHaveLength(20_000);
     expect(output.lines()[19_999]).toBe('19999\tname-19999\t19999.5');
