@@ -18,7 +18,7 @@
 # (the kubelet's kernel tunables are written to files bound over /proc/sys inside the mount namespace;
 # kube-proxy's conntrack settings are left alone) and its cgroups (every pod is under /aoetl-cluster,
 # removed at `down`). Prerequisites (installed if missing): Debian's containerd, runc,
-# containernetworking-plugins, iptables, conntrack, openssl.
+# containernetworking-plugins, iptables, conntrack, openssl, busybox-static (the test probe image).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
@@ -39,7 +39,7 @@ COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-schedule
 
 ensure_packages() {
   local missing=() p
-  for p in containerd runc containernetworking-plugins iptables conntrack openssl; do
+  for p in containerd runc containernetworking-plugins iptables conntrack openssl busybox-static; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
