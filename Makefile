@@ -12,7 +12,7 @@ export TURBO_NO_UPDATE_NOTIFIER := 1
 # Tests reach OpenBao and the OIDC issuer over HTTPS signed by the stack's dev CA (made by `make up`).
 STACK_CA := NODE_EXTRA_CA_CERTS=$(CURDIR)/.state/certs/ca.crt
 
-.PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test test bench chaos
+.PHONY: help install build up demo down status lint typecheck unit integration e2e helm-test cluster-up cluster-down cluster-test test bench chaos
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -64,6 +64,16 @@ e2e: up ## end-to-end tests through the four running services, and the API fuzzi
 helm-test: ## lint and render the chart, prove the NetworkPolicies by analysis
 	@mkdir -p $(RESULTS)
 	bash helm/test/run.sh | tee $(RESULTS)/helm.txt
+
+cluster-up: ## a single-node Kubernetes in its own network namespace (deploy/cluster; built from the Go module proxy, cached)
+	bash deploy/cluster/cluster.sh up
+
+cluster-down: ## stop the cluster and remove it; fails naming anything left behind
+	bash deploy/cluster/cluster.sh down
+
+cluster-test: ## the cluster stage: up, restricted pods, Service + DNS, admission, RBAC matrix, no egress, down
+	@mkdir -p $(RESULTS)
+	set -o pipefail; bash test/cluster/run.sh | tee $(RESULTS)/cluster.txt
 
 test: ## what CI runs: lint, typecheck, unit, integration, e2e and chart tests on the real local stack
 	@rm -rf $(RESULTS)

@@ -1,4 +1,5 @@
-// Three projects: unit tests sit beside the code; integration and e2e tests need the local stack (`make up`).
+// Four projects: unit tests sit beside the code; integration and e2e tests need the local stack (`make up`);
+// cluster tests need the test cluster (test/cluster/run.sh).
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }] };
 const common = {
   testEnvironment: 'node',
@@ -18,5 +19,7 @@ module.exports = {
       testMatch: ['<rootDir>/{packages,services}/*/test/integration/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts'],
     },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // cluster: against the real single-node Kubernetes of deploy/cluster, run by test/cluster/run.sh.
+    { ...common, displayName: 'cluster', testMatch: ['<rootDir>/{packages,services}/*/test/cluster/**/*.test.ts'] },
   ],
 };
