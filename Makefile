@@ -75,11 +75,12 @@ cluster-test: ## the cluster stage: up, restricted pods, Service + DNS, admissio
 	@mkdir -p $(RESULTS)
 	set -o pipefail; bash test/cluster/run.sh | tee $(RESULTS)/cluster.txt
 
-test: ## what CI runs: lint, typecheck, unit, integration, e2e and chart tests on the real local stack
+test: ## what CI runs: lint, typecheck, unit, integration, e2e, chart tests on the real local stack, then the single-node cluster stage
 	@rm -rf $(RESULTS)
 	$(MAKE) lint typecheck unit
 	$(MAKE) integration e2e
 	$(MAKE) helm-test
+	@s=$$(date +%s); $(MAKE) cluster-test; r=$$?; echo "cluster stage: $$(( $$(date +%s) - s )) s"; exit $$r
 	@node deploy/tools/test-summary.mjs $(RESULTS)
 
 chaos: up ## 100 SIGKILLs of the etl-agent mid-run; prints the figures (CI runs 20)
