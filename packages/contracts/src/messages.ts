@@ -126,6 +126,9 @@ export const RUN_FAILURE_CODES = {
   snapshot_mismatch: "The run's code does not hash to the artifact its snapshot names.",
   approval_missing: 'The run requires an approval and none is recorded.',
   approval_mismatch: 'The recorded approval names another pipeline version or artifact than the run snapshot.',
+  llm_policy_refused: "The model planner's code breaks the code policy (`violation: true`); nothing was loaded.",
+  llm_dry_run_failed: "The model planner's code failed its dry run on the masked sample; nothing was loaded.",
+  llm_output_mismatch: "The model planner's code does not produce the declared or the target's columns; nothing was loaded.",
 } as const;
 export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -6,7 +6,7 @@ import { UpstreamError } from '@aoetl/contracts';
  * Service roles cannot read the migrations table (pgmigrations), so readiness looks the relations up in the
  * catalog (to_regclass needs no privilege on them).
  */
-export const REQUIRED_MIGRATION = '1765200000000_artifact-provenance';
+export const REQUIRED_MIGRATION = '1765400000000_llm-planner';
 export const REQUIRED_RELATIONS: readonly string[] = [
   'connections',
   'pipelines',
@@ -21,6 +21,8 @@ export const REQUIRED_RELATIONS: readonly string[] = [
   'audit_heads',
   'run_lineage',
   'artifact_provenance',
+  'llm_plans',
+  'llm_usage',
 ];
 
 /** Something that runs a query: a pg Pool, PoolClient or Client. */

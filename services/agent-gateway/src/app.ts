@@ -18,7 +18,7 @@ import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { DEFAULT_PREVIEW_PER_MINUTE, transformRoutes } from './routes/transforms.js';
-import type { PreviewSandbox } from './preview-client.js';
+import type { PreviewSandbox } from '@aoetl/bus';
 import type { GovernanceDeps } from './governance.js';
 import { RunEventHub } from './run-events.js';
 import { DiffService } from './diff-service.js';

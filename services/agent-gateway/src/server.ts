@@ -1,4 +1,4 @@
-import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
+import { Bus, busPreviewSandbox, connectRedis, redisSettings } from '@aoetl/bus';
 import { Counter, startService } from '@aoetl/observability';
 import { parseTenantScope } from '@aoetl/secrets';
 import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/store';
@@ -6,7 +6,6 @@ import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
 import { governanceFrom } from './governance.js';
-import { busPreviewSandbox } from './preview-client.js';
 
 void startService({
   name: 'agent-gateway',
