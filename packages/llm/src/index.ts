@@ -24,6 +24,7 @@ export {
   MODEL_PLANNER_VERSION,
   outputMismatch,
   syntheticSample,
+  storedPlanCache,
   type CachedPlan,
   type DryRun,
   type FallbackCode,
@@ -35,4 +36,4 @@ export {
   type RejectionCode,
 } from './model-planner.js';
 export { llmMetrics, type PlannerMetrics } from './metrics.js';
-export { parsePriceTable, parseTenantLimits } from './settings.js';
+export { modelPlannerFrom, parsePriceTable, parseTenantLimits, type LlmSettings, type ModelPlannerSetup } from './settings.js';

@@ -246,3 +246,14 @@ export function syntheticSample(columns: readonly ColumnSpec[], count = 3): Reco
     );
   });
 }
+
+/** Plans stored as records whose provenance is opaque (the control database's `llm_plans`), as a PlanCache. */
+export function storedPlanCache(records: {
+  get(tenant: string, key: string): Promise<(Omit<CachedPlan, 'provenance'> & { provenance: object }) | null>;
+  put(tenant: string, key: string, plan: Omit<CachedPlan, 'provenance'> & { provenance: { [key: string]: unknown } }): Promise<void>;
+}): PlanCache {
+  return {
+    get: async (tenant, key) => (await records.get(tenant, key)) as CachedPlan | null, // written by `put` below
+    put: (tenant, key, plan) => records.put(tenant, key, { ...plan, provenance: { ...plan.provenance } }),
+  };
+}

@@ -34,11 +34,16 @@ CREATE TABLE llm_usage (
 );
 CREATE INDEX llm_usage_tenant_at ON llm_usage (tenant, at);
 
+-- runs.planning: which planner made the code a run executes, and every fallback with its reason (set by the
+-- orchestrator when it plans the run; the gateway shows it on the run).
+ALTER TABLE runs ADD COLUMN planning jsonb;
+
 GRANT SELECT, INSERT ON llm_plans TO aoetl_gateway, aoetl_orchestrator;
 GRANT SELECT, INSERT ON llm_usage TO aoetl_gateway, aoetl_orchestrator;
 GRANT USAGE ON SEQUENCE llm_usage_id_seq TO aoetl_gateway, aoetl_orchestrator;
 
 -- Down Migration
+ALTER TABLE runs DROP COLUMN planning;
 DROP TABLE llm_usage;
 DROP TABLE llm_plans;
 DROP FUNCTION llm_plans_immutable();

@@ -14,6 +14,7 @@ export {
   type ChunkProgress,
   type RunPatch,
   type RunPlan,
+  type RunPlanning,
   type RunRecord,
   type RunStepRecord,
 } from './runs.js';

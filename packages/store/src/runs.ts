@@ -37,6 +37,20 @@ export interface RunPlan {
   limits: TaskLimits;
 }
 
+/**
+ * Which planner made the code a run executes (set when the run is planned): `code` for hand-written Python, `rules`
+ * (the offline planner), `llm` (the model planner, with its provenance) or `artifact` (the version's stored artifact),
+ * and every fallback on the way with its reason. Opaque to the store.
+ */
+export interface RunPlanning {
+  planner: 'code' | 'rules' | 'llm' | 'artifact';
+  requested: 'code' | 'rules' | 'llm';
+  artifactSha256: string;
+  fallbacks: { from: string; to: string; code: string; reason: string }[];
+  cached?: boolean;
+  provenance?: { [key: string]: unknown };
+}
+
 export interface RunRecord {
   id: string;
   pipelineId: string;
@@ -54,6 +68,8 @@ export interface RunRecord {
   artifactSha256: string | null;
   /** Set when the run is planned. */
   plan: RunPlan | null;
+  /** Set when the run is planned (also when planning failed it). */
+  planning: RunPlanning | null;
   chunks: number;
   rowsIn: number | null;
   rowsOut: number | null;
@@ -76,6 +92,7 @@ export interface RunStepRecord {
 export interface RunPatch {
   chunks?: number;
   plan?: RunPlan;
+  planning?: RunPlanning;
   rowsIn?: number;
   rowsOut?: number;
   bytesOut?: number;
@@ -110,6 +127,7 @@ export function toRun(r: Row): RunRecord {
     snapshot: (r.snapshot as StoredPipelineSpec | null) ?? null,
     artifactSha256: str(r.artifact_sha256),
     plan: (r.plan as RunPlan | null) ?? null,
+    planning: (r.planning as RunPlanning | null) ?? null,
     chunks: Number(r.chunks ?? 1),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
@@ -324,10 +342,12 @@ export class Runs {
            started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
-           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
+           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks),
+           planning = COALESCE($10, planning)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
-          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
+          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null,
+          patch.planning ? JSON.stringify(patch.planning) : null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [

@@ -21,7 +21,7 @@ export function planOrRefuse(text: string, columns: readonly Column[], field: st
  */
 export function plannedTransform(transform: InstructionTransform | StoredTransform, requestedBy: string): StoredTransform {
   if (transform.kind === 'python' || 'code' in transform) return transform;
-  const { kind, text, columns } = transform;
+  const { kind, text, columns, planner } = transform;
   const planned = planOrRefuse(text, columns, 'body/transform/text');
   const provenance = {
     planner: 'rules' as const,
@@ -31,7 +31,7 @@ export function plannedTransform(transform: InstructionTransform | StoredTransfo
     codeSha256: sha256Hex(planned.code),
     requestedBy,
   };
-  const stored: PlannedInstructionTransform = { kind, text, columns, code: planned.code, explanation: planned.explanation, provenance };
+  const stored: PlannedInstructionTransform = { kind, text, columns, ...(planner ? { planner } : {}), code: planned.code, explanation: planned.explanation, provenance };
   return stored;
 }
 

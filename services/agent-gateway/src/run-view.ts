@@ -58,6 +58,7 @@ export function runView(r: RunRecord, audience: ErrorAudience) {
     rowsOut: r.rowsOut,
     bytesOut: r.bytesOut,
     error: r.error ? errorView(r.error, audience) : null,
+    planning: r.planning,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     startedAt: r.startedAt,

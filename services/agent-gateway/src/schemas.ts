@@ -176,6 +176,27 @@ export const RunStep = Type.Object(
   { additionalProperties: false },
 );
 
+/** Which planner made the code the run executes, and every fallback with its reason (set when the run is planned). */
+export const RunPlanning = Type.Object(
+  {
+    planner: Type.Union([Type.Literal('code'), Type.Literal('rules'), Type.Literal('llm'), Type.Literal('artifact')], {
+      description: 'code: hand-written; rules: the offline planner; llm: the model planner; artifact: the version\'s stored artifact',
+    }),
+    requested: Type.Union([Type.Literal('code'), Type.Literal('rules'), Type.Literal('llm')]),
+    artifactSha256: Sha256,
+    fallbacks: Type.Array(
+      Type.Object({ from: Type.String(), to: Type.String(), code: Type.String(), reason: Type.String() }, { additionalProperties: false }),
+    ),
+    cached: Type.Optional(Type.Boolean({ description: 'the model plan came from the cache (no model request)' })),
+    provenance: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'planner and version, model and parameters, SHA-256 of instruction, masked prompt, masked sample and code, tokens, cost, per-column PII masking counts, who asked',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const runFields = {
   id: Uuid,
   pipelineId: Uuid,
@@ -197,6 +218,7 @@ const runFields = {
   rowsOut: Nullable(Type.Integer()),
   bytesOut: Nullable(Type.Integer()),
   error: Nullable(FailureReason),
+  planning: Nullable(RunPlanning),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   startedAt: Nullable(Timestamp),
