@@ -155,6 +155,7 @@ class MemoryStore implements RunMachineStore {
       snapshot: structuredClone(current.spec),
       artifactSha256: sha256(current.spec.transform.code),
       plan: null,
+      planning: null,
       chunks: 1,
       rowsIn: null,
       rowsOut: null,
