@@ -116,8 +116,10 @@ describe('hostile model answers fail the run with a policy or validation reason 
     ['imports socket', 'import socket\ndef transform(rows):\n    socket.create_connection(("10.0.0.1", 80))\n    return rows\n', { code: 'llm_policy_refused' }],
     ['imports subprocess', 'import subprocess\ndef transform(rows):\n    subprocess.run(["id"])\n    return rows\n', { code: 'llm_policy_refused' }],
     ['reads a file', 'def transform(rows):\n    secret = open("/etc/passwd").read()\n    return [dict(r, note=secret) for r in rows]\n', { code: 'llm_policy_refused' }],
-    ['loops forever', 'def transform(rows):\n    while True:\n        pass\n', { code: 'llm_dry_run_failed' }],
-    ['writes a huge output', 'def transform(rows):\n    return [{"id": i, "email": "x" * 1000000, "note": ""} for i in range(50)]\n', { code: 'llm_dry_run_failed' }],
+    // a hardened policy may refuse these before they run, else the sandbox stops them: either is a rejection
+    ['loops forever', 'def transform(rows):\n    while True:\n        pass\n', { code: 'llm_policy_refused|llm_dry_run_failed' }],
+    ['writes a huge output', 'def transform(rows):\n    return [{"id": i, "email": "x" * 1000000, "note": ""} for i in range(50)]\n', { code: 'llm_policy_refused|llm_dry_run_failed' }],
+    ['raises on the sample', 'def transform(rows):\n    return [{"id": r["id"], "email": r["email"], "note": int(r["note"])} for r in rows]\n', { code: 'llm_dry_run_failed' }],
     [
       'ignores the target columns',
       'def transform(rows):\n    return [{"junk": 1} for r in rows]\n',
@@ -131,7 +133,8 @@ describe('hostile model answers fail the run with a policy or validation reason 
     await script(plan(code, expected.outputColumns));
     const started = Date.now();
     const run = await runOf(id);
-    expect({ status: run.status, code: run.error?.code }).toEqual({ status: 'failed', code: expected.code });
+    expect(run.status).toBe('failed');
+    expect(run.error?.code).toMatch(new RegExp(`^(${expected.code})$`));
     expect(run.planning).toMatchObject({ planner: 'llm', requested: 'llm', fallbacks: [] });
     expect(count(table)).toBe(0);
     expect(Date.now() - started).toBeLessThan(90_000);
