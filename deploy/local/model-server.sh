@@ -7,8 +7,10 @@
 #
 # Writes AOETL_MODEL_SERVER_URL (the admin root) and AOETL_LLM_BASE_URL (the OpenAI base URL, …/v1) to
 # .state/env/test.env, and AOETL_MODEL_SERVER_API_KEY (also in .state/secrets/model-server-api-key), which the
-# server requires as the bearer token on /v1/*. The services' env files are left alone: `make demo` keeps the
-# offline planner.
+# server requires as the bearer token on /v1/*. The orchestrator and the gateway get the model planner's settings
+# (AOETL_LLM_*; the API key itself is in OpenBao KV aoetl-llm/api-key, written by openbao.sh) with
+# AOETL_LLM_DEFAULT_PLANNER=rules: `make demo` keeps the offline planner, and a pipeline or preview that asks for
+# `planner: "llm"` (the e2e tests) gets this server. Tenant globex has a daily token budget of 0 (the budget test).
 set -euo pipefail
 COMPONENT=model-server
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -38,6 +40,20 @@ publish_env() {
   write_env test AOETL_LLM_BASE_URL "$URL/v1"
   write_env test AOETL_LLM_MODEL "$MODEL"
   write_env test AOETL_MODEL_SERVER_API_KEY "$(secret model-server-api-key)"
+  local svc
+  for svc in orchestrator agent-gateway; do
+    write_env "$svc" AOETL_LLM_BASE_URL "$URL/v1"
+    write_env "$svc" AOETL_LLM_MODEL "$MODEL"
+    write_env "$svc" AOETL_LLM_API_KEY_KV_PATH aoetl-llm/api-key
+    write_env "$svc" AOETL_LLM_PRICES "{\"$MODEL\":{\"inputPerMillion\":2,\"outputPerMillion\":8}}"
+    write_env "$svc" AOETL_LLM_DEFAULT_PLANNER rules
+    write_env "$svc" AOETL_LLM_TENANT_BUDGETS globex=0
+    # short, so the fault tests (timeouts, 429 with Retry-After) finish well inside the run's planning window
+    write_env "$svc" AOETL_LLM_TIMEOUT_MS 3000
+    write_env "$svc" AOETL_LLM_MAX_ATTEMPTS 3
+    write_env "$svc" AOETL_LLM_RETRY_BASE_MS 100
+    write_env "$svc" AOETL_LLM_MAX_RETRY_DELAY_MS 2000
+  done
 }
 
 start() {

@@ -183,10 +183,12 @@ EOF
   bao policy write orchestrator - >/dev/null <<'EOF'
 path "transit/sign/aoetl-signing"   { capabilities = ["update"] }
 path "transit/verify/aoetl-signing" { capabilities = ["update"] }
+path "secret/data/aoetl-llm/*"      { capabilities = ["read"] }
 EOF
   bao policy write agent-gateway - >/dev/null <<'EOF'
 path "transit/verify/aoetl-signing"              { capabilities = ["update"] }
 path "secret/data/aoetl-governance/erasure-hmac" { capabilities = ["read"] }
+path "secret/data/aoetl-llm/*"                   { capabilities = ["read"] }
 path "database/creds/warehouse-writer"           { capabilities = ["read"] }
 path "sys/leases/revoke"                         { capabilities = ["update"] }
 EOF
@@ -202,6 +204,12 @@ EOF
   # across restarts of the in-memory server.
   bao kv put -mount=secret aoetl-governance/erasure-hmac - >/dev/null <<EOF
 {"key": "$(secret openbao-erasure-hmac-key)"}
+EOF
+
+  # The model planner's API key (docs/adr/0006-model-planner.md): the local model server's bearer token. The
+  # orchestrator and the gateway read it from here at start; it is never in their env files.
+  bao kv put -mount=secret aoetl-llm/api-key - >/dev/null <<EOF
+{"key": "$(secret model-server-api-key)"}
 EOF
 
   # Non-secret connection descriptors; the last step, so its presence means "configured".

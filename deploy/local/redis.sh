@@ -14,13 +14,14 @@ PIDFILE="$(pidfile redis)"
 USERS=(admin "${SERVICES[@]}")
 
 # Least-privilege users (Redis 7 selectors). Every service may also ping/auth/hello/name its connection.
-# The monitor trims the streams and, for an authenticated admin, replays dead letters onto their stream.
+# The monitor trims the streams and, for an authenticated admin, replays dead letters onto their stream. The gateway
+# and the orchestrator ask etl-agents for sandbox previews (the orchestrator: dry runs of the model planner's code).
 BASE='resetkeys resetchannels -@all +ping +auth +hello +client|setname'
 CONSUME='+xreadgroup +xack +xautoclaim +xclaim +xpending'
 declare -A RULES=(
   [admin]='~* &* +@all'
   [agent-gateway]="$BASE (~aoetl:requests +xadd) (~aoetl:previews +xadd) (~aoetl:previews:reply:* +xread +del)"
-  [orchestrator]="$BASE (~aoetl:requests $CONSUME) (~aoetl:tasks +xadd +xpending +xinfo|groups +xlen) (~aoetl:events +xadd $CONSUME) (~aoetl:deadletter +xadd)"
+  [orchestrator]="$BASE (~aoetl:requests $CONSUME) (~aoetl:tasks +xadd +xpending +xinfo|groups +xlen) (~aoetl:events +xadd $CONSUME) (~aoetl:deadletter +xadd) (~aoetl:previews +xadd) (~aoetl:previews:reply:* +xread +del)"
   [etl-agent]="$BASE (~aoetl:tasks ~aoetl:previews $CONSUME) (~aoetl:previews:reply:* +xadd +expire) (~aoetl:events +xadd) (~aoetl:deadletter +xadd)"
   [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange +xrevrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim +xadd) (~aoetl:deadletter +xdel)"
 )

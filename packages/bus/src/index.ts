@@ -12,3 +12,4 @@ export {
   type DeadLetterStore,
   type ReplayOutcome,
 } from './dead-letters.js';
+export { busPreviewSandbox, PREVIEW_LIMITS, type BusPreviewOptions, type PreviewSandbox } from './preview-client.js';

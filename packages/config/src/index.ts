@@ -89,4 +89,31 @@ export const DatabaseConfig = {
   AOETL_DATABASE_PASSWORD: Secret(Type.String({ minLength: 1 })),
 };
 
+/**
+ * The model planner (docs/adr/0006-model-planner.md). Without AOETL_LLM_BASE_URL and AOETL_LLM_MODEL (and Vault, where
+ * the API key lives) the model planner is not offered and the service runs with the offline planner.
+ */
+export const LlmConfig = {
+  /** Any OpenAI-compatible endpoint, e.g. `https://api.example.com/v1` (the path up to `/chat/completions`). */
+  AOETL_LLM_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://\\S+$' })),
+  AOETL_LLM_MODEL: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  /** KV v2 path (mount `secret`) of the API key, field `key`: read from Vault at start, never an env variable. */
+  AOETL_LLM_API_KEY_KV_PATH: Type.String({ minLength: 1, default: 'aoetl-llm/api-key' }),
+  /** USD per million tokens per model: `{"model": {"inputPerMillion": 2, "outputPerMillion": 8}}`; must price the model. */
+  AOETL_LLM_PRICES: Type.String({ minLength: 2, default: '{}' }),
+  /** Planner of an instruction that names none: `llm` (the model when configured) or `rules` (the offline planner). */
+  AOETL_LLM_DEFAULT_PLANNER: Type.Union([Type.Literal('rules'), Type.Literal('llm')], { default: 'llm' }),
+  /** Tokens per tenant per UTC day; 0 refuses every request (the offline planner is used). */
+  AOETL_LLM_TENANT_TOKEN_BUDGET: Type.Integer({ minimum: 0, default: 1_000_000 }),
+  /** Per-tenant overrides of the daily budget: `acme=200000,globex=0`. */
+  AOETL_LLM_TENANT_BUDGETS: Type.String({ pattern: '^([^=,\\s]+=[0-9]{1,12}(,[^=,\\s]+=[0-9]{1,12})*)?$', default: '' }),
+  AOETL_LLM_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 20_000 }),
+  AOETL_LLM_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+  AOETL_LLM_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 500 }),
+  /** Longest wait between attempts; a Retry-After above it ends the retries (and the run falls back). */
+  AOETL_LLM_MAX_RETRY_DELAY_MS: Type.Integer({ minimum: 1, default: 5_000 }),
+  AOETL_LLM_MAX_TOKENS: Type.Integer({ minimum: 16, maximum: 65_536, default: 4096 }),
+  AOETL_LLM_SEED: Type.Integer({ minimum: 0, default: 1 }),
+};
+
 export { Port, Path };

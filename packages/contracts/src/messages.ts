@@ -170,6 +170,9 @@ export const RUN_FAILURE_CODES = {
   quality_check_failed: 'A quality check failed on the staged rows; nothing was committed (`checks` holds every check\'s result).',
   schema_drift: 'The target table has columns the transform no longer outputs, or of another type (breaking drift), and the pipeline does not allow it.',
   watermark_conflict: 'Another run of the pipeline moved the watermark since this run started; nothing was committed (run again).',
+  llm_policy_refused: "The model planner's code breaks the code policy (`violation: true`); nothing was loaded.",
+  llm_dry_run_failed: "The model planner's code failed its dry run on the masked sample; nothing was loaded.",
+  llm_output_mismatch: "The model planner's code does not produce the declared or the target's columns; nothing was loaded.",
 } as const;
 export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;

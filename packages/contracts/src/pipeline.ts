@@ -65,6 +65,11 @@ export const InstructionTransform = Type.Object(
     kind: Type.Literal('instruction'),
     text: Type.String({ minLength: 1, maxLength: MAX_INSTRUCTION_TEXT, description: 'what the transform should do, in plain language' }),
     columns: Type.Array(ColumnSpec, { minItems: 1, maxItems: 1600, description: 'the source table\'s columns, in order' }),
+    planner: Type.Optional(
+      Type.Union([Type.Literal('rules'), Type.Literal('llm')], {
+        description: 'who plans the runs: rules (the offline planner) or llm (the model planner when one is configured, with fallbacks); default: the service setting',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import type { TokenUsage } from './types.js';
+import { LlmBudgetExceededError } from './errors.js';
 
 /** USD per million tokens, as the model's vendor bills them. */
 export interface ModelPrice {
@@ -32,4 +33,36 @@ export interface BudgetLedger {
 /** Tokens a text will take, for a budget check before the request (about 4 characters a token). */
 export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
+}
+
+/** Where a daily budget reads and records spend (the control database's `llm_usage`, `@aoetl/store` LlmPlans). */
+export interface SpendRecords {
+  tokensUsed(tenant: string, since: Date): Promise<number>;
+  recordSpend(tenant: string, spend: TokenSpend): Promise<void>;
+}
+
+/**
+ * A per-tenant token budget per UTC day over stored spend: `limits` per tenant, `defaultLimit` for the others
+ * (Infinity: no limit). Shared by every replica of every service that asks the model.
+ */
+export class DailyTokenBudget implements BudgetLedger {
+  constructor(
+    private readonly records: SpendRecords,
+    private readonly limits: Readonly<Record<string, number>>,
+    private readonly defaultLimit: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async check(tenant: string, tokens: number): Promise<void> {
+    const limit = this.limits[tenant] ?? this.defaultLimit;
+    if (limit === Number.POSITIVE_INFINITY) return;
+    const day = this.now();
+    day.setUTCHours(0, 0, 0, 0);
+    const used = await this.records.tokensUsed(tenant, day);
+    if (used + tokens > limit) throw new LlmBudgetExceededError(tenant, used, limit, tokens);
+  }
+
+  async charge(tenant: string, spend: TokenSpend): Promise<void> {
+    await this.records.recordSpend(tenant, spend);
+  }
 }

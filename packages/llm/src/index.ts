@@ -10,7 +10,7 @@ export {
   type PromptTarget,
   type BuiltPrompt,
 } from './prompt.js';
-export { costUsd, estimateTokens, type BudgetLedger, type TokenSpend, type ModelPrice, type PriceTable } from './budget.js';
+export { costUsd, estimateTokens, DailyTokenBudget, type BudgetLedger, type SpendRecords, type TokenSpend, type ModelPrice, type PriceTable } from './budget.js';
 export { retryAfterMs, withRetries, type RetryOptions } from './retry.js';
 export {
   LlmRequestError,
@@ -19,3 +19,21 @@ export {
   type LlmRequestFailure,
   type LlmAnswerFailure,
 } from './errors.js';
+export {
+  ModelPlanner,
+  MODEL_PLANNER_VERSION,
+  outputMismatch,
+  syntheticSample,
+  storedPlanCache,
+  type CachedPlan,
+  type DryRun,
+  type FallbackCode,
+  type LlmProvenance,
+  type ModelPlanInput,
+  type ModelPlanOutcome,
+  type ModelPlannerDeps,
+  type PlanCache,
+  type RejectionCode,
+} from './model-planner.js';
+export { llmMetrics, type PlannerMetrics } from './metrics.js';
+export { modelPlannerFrom, parsePriceTable, parseTenantLimits, type LlmSettings, type ModelPlannerSetup } from './settings.js';

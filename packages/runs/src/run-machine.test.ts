@@ -168,6 +168,7 @@ class MemoryStore implements RunMachineStore {
       options: {},
       watermark: null,
       checks: null,
+      planning: null,
       chunks: 1,
       rowsIn: null,
       rowsOut: null,

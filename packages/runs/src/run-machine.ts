@@ -18,10 +18,12 @@ import {
   type Connections,
   type OutboxMessage,
   type RunPlan,
+  type RunPlanning,
   type RunRecord,
   type Runs,
 } from '@aoetl/store';
 import { commitTask, derivePlan, loadTask, startRefusal } from './plan.js';
+import type { TransformPlanner } from './transform-planner.js';
 
 /**
  * What the run machine needs from the control database: the orchestrator passes its Store, unit tests a fake.
@@ -37,6 +39,8 @@ export interface RunMachineOptions {
   limits: TaskLimits;
   /** Chunks per run when the pipeline does not say. */
   defaultChunks: number;
+  /** Chooses the code of a run at planning (the model planner and its fallbacks); absent: the snapshot's code. */
+  transformPlanner?: TransformPlanner;
 }
 
 /**
@@ -79,12 +83,23 @@ export class RunMachine {
       if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
       return this.fail(run, { code: err.code, message: err.message }, ctx, null);
     }
+    const choice = this.opts.transformPlanner ? await this.opts.transformPlanner.choose(run, ctx) : null;
+    // only from planning: a second planner of the same run (the reconciler) may have started it meanwhile
+    if (choice && !choice.ok) return this.fail(run, choice.error, ctx, null, choice.planning, ['planning']);
+    if (choice) {
+      plan = { ...plan, transform: { language: 'python', code: choice.code, sha256: choice.sha256 } };
+      // The model's code may compare rows across the source: it sees the whole source as one chunk.
+      if (choice.planning.planner === 'llm') plan = { ...plan, chunks: 1 };
+    }
     const tasks = Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
-    await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks }, [
+    await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks, ...(choice ? { planning: choice.planning } : {}) }, [
       ...tasks,
       this.statusEvent(run, 'running', ctx),
     ]);
-    log.info({ chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion }, 'run planned; tasks dispatched');
+    log.info(
+      { chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion, planner: choice?.planning.planner, fallbacks: choice?.planning.fallbacks.length },
+      'run planned; tasks dispatched',
+    );
   }
 
   async onEvent(msg: EventMessage): Promise<void> {
@@ -194,10 +209,10 @@ export class RunMachine {
   }
 
   /** Fails the run; if tasks were dispatched, an abort task drops whatever they staged. */
-  private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext, plan: RunPlan | null): Promise<void> {
+  private async fail(run: RunRecord, error: FailureReason, ctx: MessageContext, plan: RunPlan | null, planning?: RunPlanning, from: RunRecord['status'][] = ['queued', 'planning', 'running']): Promise<void> {
     const messages = [this.statusEvent(run, 'failed', ctx, { reason: error.message.slice(0, 500) })];
     if (plan && run.status === 'running') messages.push(commitTask(plan, run, 'abort', ctx));
-    const done = await this.store.runs.transition(run.id, ['queued', 'planning', 'running'], 'failed', { error }, messages);
+    const done = await this.store.runs.transition(run.id, from, 'failed', { error, ...(planning ? { planning } : {}) }, messages);
     if (done) this.log.warn({ runId: run.id, code: error.code, requestId: ctx.requestId }, 'run failed');
   }
 

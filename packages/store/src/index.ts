@@ -15,6 +15,7 @@ export {
   type RunOptions,
   type RunPatch,
   type RunPlan,
+  type RunPlanning,
   type RunRecord,
   type RunStepRecord,
 } from './runs.js';
@@ -24,6 +25,7 @@ export { Artifacts, sha256Hex, type ArtifactRecord } from './artifacts.js';
 export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';
 export { Ledger, type LedgerAppend, type LedgerFilter } from './ledger.js';
 export { Lineage, type LineageTarget } from './lineage.js';
+export { LlmPlans, type LlmPlanRecord, type LlmSpend } from './llm-plans.js';
 export { Retention, type PurgeCounts } from './retention.js';
 export {
   assertSchemaReady,

@@ -57,6 +57,20 @@ export interface RunOptions {
   fullRefresh?: boolean;
 }
 
+/**
+ * Which planner made the code a run executes (set when the run is planned): `code` for hand-written Python, `rules`
+ * (the offline planner), `llm` (the model planner, with its provenance) or `artifact` (the version's stored artifact),
+ * and every fallback on the way with its reason. Opaque to the store.
+ */
+export interface RunPlanning {
+  planner: 'code' | 'rules' | 'llm' | 'artifact';
+  requested: 'code' | 'rules' | 'llm';
+  artifactSha256: string;
+  fallbacks: { from: string; to: string; code: string; reason: string }[];
+  cached?: boolean;
+  provenance?: { [key: string]: unknown };
+}
+
 export interface RunRecord {
   id: string;
   pipelineId: string;
@@ -79,6 +93,8 @@ export interface RunRecord {
   watermark: WatermarkWindow | null;
   /** The quality checks' results of a succeeded run (a failed gate's are in `error.checks`). */
   checks: CheckResult[] | null;
+  /** Set when the run is planned (also when planning failed it). */
+  planning: RunPlanning | null;
   chunks: number;
   rowsIn: number | null;
   rowsOut: number | null;
@@ -101,6 +117,7 @@ export interface RunStepRecord {
 export interface RunPatch {
   chunks?: number;
   plan?: RunPlan;
+  planning?: RunPlanning;
   rowsIn?: number;
   rowsOut?: number;
   bytesOut?: number;
@@ -139,6 +156,7 @@ export function toRun(r: Row): RunRecord {
     options: (r.options as RunOptions | null) ?? {},
     watermark: (r.watermark as WatermarkWindow | null) ?? null,
     checks: (r.checks as CheckResult[] | null) ?? null,
+    planning: (r.planning as RunPlanning | null) ?? null,
     chunks: Number(r.chunks ?? 1),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
@@ -368,11 +386,12 @@ export class Runs {
            started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
-           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks), checks = COALESCE($10, checks)
+           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks), checks = COALESCE($10, checks),
+           planning = COALESCE($11, planning)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
           patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null,
-          patch.checks ? JSON.stringify(patch.checks) : null],
+          patch.checks ? JSON.stringify(patch.checks) : null, patch.planning ? JSON.stringify(patch.planning) : null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [

@@ -21,6 +21,8 @@ export const REQUIRED_RELATIONS: readonly string[] = [
   'audit_heads',
   'run_lineage',
   'artifact_provenance',
+  'llm_plans',
+  'llm_usage',
 ];
 
 /** Something that runs a query: a pg Pool, PoolClient or Client. */

@@ -4,6 +4,7 @@ import { Artifacts } from './artifacts.js';
 import { Connections } from './connections.js';
 import { Ledger } from './ledger.js';
 import { Lineage } from './lineage.js';
+import { LlmPlans } from './llm-plans.js';
 import { Outbox } from './outbox.js';
 import { Pipelines } from './pipelines.js';
 import { Retention } from './retention.js';
@@ -24,6 +25,7 @@ export class Store {
   readonly ledger: Ledger;
   readonly lineage: Lineage;
   readonly retention: Retention;
+  readonly llmPlans: LlmPlans;
 
   /** `producer` names this service's outbox rows: its relay publishes only those. */
   constructor(
@@ -39,6 +41,7 @@ export class Store {
     this.ledger = new Ledger(pool);
     this.lineage = new Lineage(pool);
     this.retention = new Retention(pool);
+    this.llmPlans = new LlmPlans(pool);
   }
 
   async ping(): Promise<void> {

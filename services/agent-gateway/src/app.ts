@@ -18,7 +18,8 @@ import { erasureRoutes } from './routes/erasure.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { runRoutes } from './routes/runs.js';
 import { DEFAULT_PREVIEW_PER_MINUTE, transformRoutes } from './routes/transforms.js';
-import type { PreviewSandbox } from './preview-client.js';
+import type { PreviewSandbox } from '@aoetl/bus';
+import type { ModelPlanner, PlannerMetrics } from '@aoetl/llm';
 import type { GovernanceDeps } from './governance.js';
 import { RunEventHub } from './run-events.js';
 import { DiffService } from './diff-service.js';
@@ -57,6 +58,11 @@ export interface AppDeps {
   previews?: PreviewSandbox | null;
   /** Previews per identity per minute. Default 60. */
   previewPerMinute?: number;
+  /** The model planner for previews; null or absent: not offered (previews plan offline). */
+  modelPlanner?: ModelPlanner | null;
+  /** Planner of a preview's instruction that names none. Default rules. */
+  defaultPlanner?: 'rules' | 'llm';
+  plannerMetrics?: PlannerMetrics;
 }
 
 export interface RunQuota {
@@ -81,6 +87,9 @@ export interface RouteOptions {
   governance: GovernanceDeps | null;
   previews: PreviewSandbox | null;
   previewPerMinute: number;
+  modelPlanner: ModelPlanner | null;
+  defaultPlanner: 'rules' | 'llm';
+  plannerMetrics: PlannerMetrics | null;
 }
 
 // Bodies are validated strictly (no type coercion: "5" is not a port); query strings, path parameters and
@@ -137,6 +146,9 @@ export async function buildApp(deps: AppDeps) {
     governance: deps.governance ?? null,
     previews: deps.previews ?? null,
     previewPerMinute: deps.previewPerMinute ?? DEFAULT_PREVIEW_PER_MINUTE,
+    modelPlanner: deps.modelPlanner ?? null,
+    defaultPlanner: deps.defaultPlanner ?? 'rules',
+    plannerMetrics: deps.plannerMetrics ?? null,
   };
   app.addHook('onClose', async () => routeOptions.diffs.close());
   await app.register(async (api) => {

@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonConfig, DatabaseConfig, Port, Secret } from '@aoetl/config';
+import { CommonConfig, DatabaseConfig, LlmConfig, Port, Secret } from '@aoetl/config';
 
 export const GatewayConfig = Type.Object({
   ...CommonConfig,
   ...DatabaseConfig,
+  ...LlmConfig,
   AOETL_HTTP_PORT: Port,
   AOETL_OIDC_ISSUER: Type.String({ pattern: '^https://' }),
   AOETL_OIDC_AUDIENCE: Type.String({ minLength: 1 }),

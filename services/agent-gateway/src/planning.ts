@@ -30,7 +30,7 @@ export function plannedOutput(plan: PlanOk['plan'], columns: readonly Column[]):
  */
 export function plannedTransform(transform: InstructionTransform | StoredTransform, requestedBy: string): StoredTransform {
   if (transform.kind === 'python' || 'code' in transform) return transform;
-  const { kind, text, columns } = transform;
+  const { kind, text, columns, planner } = transform;
   const planned = planOrRefuse(text, columns, 'body/transform/text');
   const provenance = {
     planner: 'rules' as const,
@@ -42,7 +42,8 @@ export function plannedTransform(transform: InstructionTransform | StoredTransfo
   };
   const output = plannedOutput(planned.plan, columns);
   const stored: PlannedInstructionTransform = {
-    kind, text, columns, code: planned.code, explanation: planned.explanation, provenance, ...(output ? { output } : {}),
+    kind, text, columns, ...(planner ? { planner } : {}), code: planned.code, explanation: planned.explanation, provenance,
+    ...(output ? { output } : {}),
   };
   return stored;
 }

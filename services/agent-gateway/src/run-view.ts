@@ -45,6 +45,7 @@ export function runView(r: RunRecord, audience: ErrorAudience) {
     options: r.options.fullRefresh ? { fullRefresh: true } : {},
     watermark: r.watermark,
     checks: r.checks ? checksView(r.checks, audience) : null,
+    planning: r.planning,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     startedAt: r.startedAt,

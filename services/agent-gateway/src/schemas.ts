@@ -177,6 +177,27 @@ export const RunStep = Type.Object(
   { additionalProperties: false },
 );
 
+/** Which planner made the code the run executes, and every fallback with its reason (set when the run is planned). */
+export const RunPlanning = Type.Object(
+  {
+    planner: Type.Union([Type.Literal('code'), Type.Literal('rules'), Type.Literal('llm'), Type.Literal('artifact')], {
+      description: 'code: hand-written; rules: the offline planner; llm: the model planner; artifact: the version\'s stored artifact',
+    }),
+    requested: Type.Union([Type.Literal('code'), Type.Literal('rules'), Type.Literal('llm')]),
+    artifactSha256: Sha256,
+    fallbacks: Type.Array(
+      Type.Object({ from: Type.String(), to: Type.String(), code: Type.String(), reason: Type.String() }, { additionalProperties: false }),
+    ),
+    cached: Type.Optional(Type.Boolean({ description: 'the model plan came from the cache (no model request)' })),
+    provenance: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'planner and version, model and parameters, SHA-256 of instruction, masked prompt, masked sample and code, tokens, cost, per-column PII masking counts, who asked',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 const runFields = {
   id: Uuid,
   pipelineId: Uuid,
@@ -214,6 +235,7 @@ const runFields = {
     ),
   ),
   checks: Nullable(Type.Array(CheckResult, { description: 'the quality checks\' results of a succeeded run (a failed gate\'s are in error.checks)' })),
+  planning: Nullable(RunPlanning),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   startedAt: Nullable(Timestamp),
@@ -472,6 +494,11 @@ export const PreviewBody = Type.Object(
   {
     instruction: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_INSTRUCTION_TEXT, description: 'plan this instruction (or give `code`)' })),
     code: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'run this Python transform (or give `instruction`)' })),
+    planner: Type.Optional(
+      Type.Union([Type.Literal('rules'), Type.Literal('llm')], {
+        description: 'who plans the instruction: rules (offline) or llm (the model planner when configured; else the offline planner, with the fallback named). Default: the service setting',
+      }),
+    ),
     sample: Type.Object(
       {
         rows: Type.Array(Type.Record(Type.String({ minLength: 1, maxLength: 63 }), SampleValue), {
@@ -489,7 +516,9 @@ export const PreviewBody = Type.Object(
 
 export const PreviewResponse = Type.Object(
   {
-    planner: Type.Union([Type.Literal('rules'), Type.Literal('none')], { description: 'rules: the offline planner; none: the code was given' }),
+    planner: Type.Union([Type.Literal('rules'), Type.Literal('llm'), Type.Literal('none')], {
+      description: 'rules: the offline planner; llm: the model planner (the sample was masked before the prompt and the rows are its masked output); none: the code was given',
+    }),
     language: Type.Literal('python'),
     code: Type.String(),
     sha256: Sha256,
@@ -498,6 +527,14 @@ export const PreviewResponse = Type.Object(
       Type.Object({ name: Type.String(), type: Nullable(Type.String({ description: 'PostgreSQL type; null when the code was given' })) }, { additionalProperties: false }),
     ),
     rows: Type.Array(Type.Record(Type.String(), Nullable(Type.String())), { description: 'the output of running the code on the sample in the sandbox (text values, null for NULL)' }),
+    fallbacks: Type.Optional(
+      Type.Array(Type.Object({ from: Type.String(), to: Type.String(), code: Type.String(), reason: Type.String() }, { additionalProperties: false }), {
+        description: 'the model planner was asked for and another planner answered: which and why',
+      }),
+    ),
+    provenance: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'the model plan\'s provenance (hashes, model, parameters, tokens, cost, PII masking counts)' }),
+    ),
   },
   { additionalProperties: false, description: 'A planned (or given) transform and its output on the sample' },
 );

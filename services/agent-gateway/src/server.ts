@@ -1,12 +1,12 @@
-import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
-import { Counter, startService } from '@aoetl/observability';
-import { parseTenantScope } from '@aoetl/secrets';
+import { Bus, busPreviewSandbox, connectRedis, redisSettings } from '@aoetl/bus';
+import { llmMetrics, modelPlannerFrom, storedPlanCache } from '@aoetl/llm';
+import { Counter, registerSecret, startService } from '@aoetl/observability';
+import { appRoleVault, parseTenantScope } from '@aoetl/secrets';
 import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/store';
 import type { WriteMode } from '@aoetl/contracts';
 import { buildApp } from './app.js';
 import { GatewayConfig } from './config.js';
 import { governanceFrom } from './governance.js';
-import { busPreviewSandbox } from './preview-client.js';
 
 void startService({
   name: 'agent-gateway',
@@ -20,10 +20,29 @@ void startService({
     const relayed = new Counter({ name: 'aoetl_outbox_relayed_total', help: 'Outbox messages published', registers: [registry] });
 
     const governance = governanceFrom(config, logger);
+    const previews = busPreviewSandbox(redis);
+    // The model planner for previews (docs/adr/0006-model-planner.md): the same settings and checks as the orchestrator's.
+    const plannerMetrics = llmMetrics(registry);
+    const vault = appRoleVault(config, { logger: logger.child({ component: 'vault' }), actor: 'agent-gateway' });
+    const model = await modelPlannerFrom({
+      settings: config,
+      readKv: vault ? async (path: string) => (await vault.readKv(path)).data : null,
+      spend: store.llmPlans,
+      cache: storedPlanCache(store.llmPlans),
+      dryRun: previews,
+      metrics: plannerMetrics,
+      onSecret: registerSecret,
+    });
+    vault?.close();
+    if (model.planner) logger.info({ model: model.planner.model }, 'model planner offered for previews');
+    else logger.info({ why: model.why }, 'model planner not offered; previews plan offline');
     const app = await buildApp({
       store,
       governance,
-      previews: busPreviewSandbox(redis),
+      previews,
+      modelPlanner: model.planner,
+      defaultPlanner: config.AOETL_LLM_DEFAULT_PLANNER,
+      plannerMetrics,
       logger,
       bodyLimit: config.AOETL_BODY_LIMIT_BYTES,
       rateLimitPerMinute: config.AOETL_RATE_LIMIT_PER_MINUTE,

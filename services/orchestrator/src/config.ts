@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { CommonConfig, DatabaseConfig, Secret } from '@aoetl/config';
+import { CommonConfig, DatabaseConfig, LlmConfig, Secret } from '@aoetl/config';
 
 export const OrchestratorConfig = Type.Object({
   ...CommonConfig,
   ...DatabaseConfig,
+  ...LlmConfig,
   AOETL_CONSUMER_NAME: Type.String({ minLength: 1, default: 'orchestrator-1' }),
   AOETL_OUTBOX_POLL_MS: Type.Integer({ minimum: 10, default: 200 }),
   AOETL_TASK_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 600_000 }),

@@ -1,9 +1,11 @@
-import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
+import { Bus, busPreviewSandbox, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
-import { startService } from '@aoetl/observability';
+import { registerSecret, startService } from '@aoetl/observability';
 import { Store, assertSchemaReady, createPool, runOutboxRelay } from '@aoetl/store';
 import { sleep } from '@aoetl/timing';
-import { RunMachine } from '@aoetl/runs';
+import { llmMetrics, modelPlannerFrom, storedPlanCache } from '@aoetl/llm';
+import { ModelTransformPlanner, RunMachine } from '@aoetl/runs';
+import { appRoleVault } from '@aoetl/secrets';
 import { OrchestratorConfig } from './config.js';
 import { credentialAuditHandler } from './credential-audit.js';
 import { startGovernance } from './governance.js';
@@ -11,12 +13,31 @@ import { startGovernance } from './governance.js';
 void startService({
   name: 'orchestrator',
   config: OrchestratorConfig,
-  async start({ config, logger }) {
+  async start({ config, logger, registry }) {
     const pool = createPool({ url: config.AOETL_DATABASE_URL, password: config.AOETL_DATABASE_PASSWORD, applicationName: 'orchestrator' });
     const store = new Store(pool, 'orchestrator');
     const redis = connectRedis(redisSettings(config));
     redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
     const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
+
+    // The model planner (docs/adr/0006-model-planner.md): offered when a model endpoint is configured and its API key
+    // is in Vault KV; its code is dry-run by an etl-agent through the previews stream.
+    const metrics = llmMetrics(registry);
+    const vault = appRoleVault(config, { logger: logger.child({ component: 'vault' }), actor: 'orchestrator' });
+    const model = await modelPlannerFrom({
+      settings: config,
+      readKv: vault ? async (path: string) => (await vault.readKv(path)).data : null,
+      spend: store.llmPlans,
+      cache: storedPlanCache(store.llmPlans),
+      dryRun: busPreviewSandbox(redis, { limits: { timeoutMs: 10_000, memoryMb: 256, maxOutputBytes: 4 * 1024 * 1024 } }),
+      metrics,
+      onSecret: registerSecret,
+    });
+    vault?.close();
+    if (model.planner) logger.info({ model: model.planner.model, defaultPlanner: config.AOETL_LLM_DEFAULT_PLANNER }, 'model planner offered');
+    else logger.info({ why: model.why }, 'model planner not offered; instructions are planned offline');
+    const transformPlanner = new ModelTransformPlanner({ model: model.planner, defaultPlanner: config.AOETL_LLM_DEFAULT_PLANNER, metrics, logger });
+
     const machine = new RunMachine(
       store,
       {
@@ -26,6 +47,7 @@ void startService({
           maxOutputBytes: config.AOETL_TASK_MAX_OUTPUT_BYTES,
         },
         defaultChunks: config.AOETL_DEFAULT_CHUNKS,
+        transformPlanner,
       },
       logger,
     );

@@ -4,6 +4,7 @@ import { requirePermission } from '@aoetl/auth';
 import { InputError, UpstreamError, type ColumnSpec } from '@aoetl/contracts';
 import { sha256Hex } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
+import { planFromInstruction } from '@aoetl/codegen';
 import { planOrRefuse } from '../planning.js';
 import { PreviewBody, PreviewResponse, problems } from '../schemas.js';
 
@@ -42,7 +43,7 @@ export function sampleColumns(sample: Sample): ColumnSpec[] {
 /** A JSON value as the text PostgreSQL would give the sandbox: booleans t/f, numbers as written. */
 const asText = (v: SampleValue | undefined): string | null => (v === null || v === undefined ? null : typeof v === 'boolean' ? (v ? 't' : 'f') : String(v));
 
-export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { previews, previewPerMinute }) => {
+export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app, { previews, previewPerMinute, modelPlanner, defaultPlanner, plannerMetrics }) => {
   app.post(
     '/v1/transforms/preview',
     {
@@ -62,18 +63,72 @@ export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       },
     },
     async (request) => {
-      const { instruction, code: given, sample } = request.body;
+      const { instruction, code: given, sample, planner: asked } = request.body;
       if ((instruction === undefined) === (given === undefined)) {
         const message = 'give exactly one of instruction and code';
         throw new InputError(`body/instruction: ${message}`, { details: [{ field: 'body/instruction', message }] });
       }
       const columns = sampleColumns(sample);
+      if (!previews) throw new UpstreamError('previews are not available on this gateway (no bus)', { retryable: false });
+      const tenant = request.principal!.tenant;
+      const ctx = { requestId: request.id };
+      const fallbacks: { from: string; to: string; code: string; reason: string }[] = [];
+      const fallBack = (code: string, reason: string) => {
+        fallbacks.push({ from: 'llm', to: 'rules', code, reason });
+        plannerMetrics?.fallback('llm', 'rules', code);
+      };
+
+      if (instruction !== undefined && (asked ?? defaultPlanner) === 'llm') {
+        if (!modelPlanner) fallBack('llm_not_configured', 'no model planner is configured');
+        else {
+          const offline = planFromInstruction(instruction, columns);
+          const textRows = sample.rows.map((r) => Object.fromEntries(columns.map((c) => [c.name, asText(r[c.name])])));
+          const outcome = await modelPlanner.plan({
+            tenant,
+            requestedBy: request.principal!.subject,
+            requestId: request.id,
+            instruction,
+            columns,
+            rows: textRows,
+            target: {},
+            ...(offline.ok ? { expectedColumns: offline.outputColumns.map((c) => c.name) } : {}),
+          });
+          if (outcome.status === 'rejected') {
+            const message = `${outcome.reason.code}: ${outcome.reason.message}`;
+            throw new InputError(`body/instruction: ${message}`, { details: [{ field: 'body/instruction', message }] });
+          }
+          if (outcome.status === 'fallback') fallBack(outcome.reason.code, outcome.reason.message);
+          else {
+            const { plan } = outcome;
+            // a fresh plan was dry-run on the masked sample already; a cached one runs on it now
+            let output = outcome.output;
+            if (!output) {
+              const rows = outcome.maskedRows.map((r) => columns.map((c) => r[c.name] ?? null));
+              const ran = await previews.run({ tenant, code: plan.code, sha256: plan.sha256, columns, rows }, ctx);
+              if (!ran.ok) throw new UpstreamError(`the cached model plan did not run on the sample: ${ran.error.code}: ${ran.error.message}`, { retryable: false });
+              output = ran;
+            }
+            const types = new Map(plan.outputColumns.map((c) => [c.name, c.type]));
+            request.log.info({ sha256: plan.sha256, cached: outcome.cached, rowsOut: output.rows.length, planner: 'llm' }, 'transform previewed');
+            return {
+              planner: 'llm' as const,
+              language: 'python' as const,
+              code: plan.code,
+              sha256: plan.sha256,
+              explanation: plan.explanation,
+              outputColumns: output.columns.map((name) => ({ name, type: types.get(name) ?? null })),
+              rows: output.rows.map((r) => Object.fromEntries(output.columns.map((c, i) => [c, r[i] ?? null]))),
+              provenance: { ...plan.provenance, cached: outcome.cached },
+            };
+          }
+        }
+      }
+
       const planned = instruction === undefined ? null : planOrRefuse(instruction, columns, 'body/instruction');
       const code = planned?.code ?? given!;
       const sha256 = sha256Hex(code);
-      if (!previews) throw new UpstreamError('previews are not available on this gateway (no bus)', { retryable: false });
       const rows = sample.rows.map((r) => columns.map((c) => asText(r[c.name])));
-      const result = await previews.run({ tenant: request.principal!.tenant, code, sha256, columns, rows }, { requestId: request.id });
+      const result = await previews.run({ tenant, code, sha256, columns, rows }, ctx);
       if (!result.ok) {
         const field = planned ? 'body/instruction' : 'body/code';
         if (planned) throw new UpstreamError(`the planned code did not run on the sample: ${result.error.code}: ${result.error.message}`, { retryable: false });
@@ -90,6 +145,7 @@ export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
         explanation: planned?.explanation ?? '',
         outputColumns: result.columns.map((name) => ({ name, type: types.get(name) ?? null })),
         rows: result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, r[i] ?? null]))),
+        ...(fallbacks.length > 0 ? { fallbacks } : {}),
       };
     },
   );

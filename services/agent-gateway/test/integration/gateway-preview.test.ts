@@ -17,7 +17,7 @@ import { EtlAgentConfig, sandboxSettings } from '../../../etl-agent/src/config.j
 import { previewHandler } from '../../../etl-agent/src/preview-handler.js';
 import { SandboxTransformRunner, createSandboxDriver } from '../../../etl-agent/src/sandbox-runner.js';
 /* eslint-enable import-x/no-relative-packages */
-import { busPreviewSandbox } from '../../src/preview-client.js';
+import { busPreviewSandbox } from '@aoetl/bus';
 import { bearer, stackEnv, STATE, token as realToken } from '@aoetl/testing';
 import { buildTestGateway, type TestGateway } from '../support/gateway.js';
 import { runCorpus } from '@aoetl/testing';

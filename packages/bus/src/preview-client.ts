@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { connectRedis } from '@aoetl/bus';
+import type { connectRedis } from './redis.js';
 import {
   PREVIEW_REPLY_PREFIX,
   PreviewResult,
