@@ -49,6 +49,12 @@ export const EtlAgentConfig = Type.Object({
   AOETL_TENANT_VAULT_ROLES: Type.String({ default: '' }),
   /** Database hosts per tenant (`tenant=host[:port]|host…;…`; empty: any), as the gateway's setting. */
   AOETL_TENANT_DB_HOSTS: Type.String({ default: '' }),
+  /**
+   * Vault-side tenant scope: the token role that mints each task's tenant a child token holding only the policy
+   * AOETL_VAULT_TENANT_POLICY, so Vault refuses another tenant's role even past the static check. Empty: off.
+   */
+  AOETL_VAULT_TENANT_TOKEN_ROLE: Type.String({ pattern: '^([a-z0-9][a-z0-9_-]{0,100})?$', default: '' }),
+  AOETL_VAULT_TENANT_POLICY: Type.String({ pattern: '^[a-z0-9_{}-]*[{]tenant[}][a-z0-9_{}-]*$', default: 'aoetl-tenant-{tenant}' }),
   AOETL_TASK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),
 });
