@@ -78,6 +78,21 @@ class MemoryStore implements RunMachineStore {
       return totals;
     },
     stagedChunks: async (runId) => [...(this.chunks.get(runId)?.keys() ?? [])],
+    claimChunks: async (tenant, cap) => {
+      const running = [...this.runRows.values()].filter((r) => r.tenant === tenant && r.status === 'running');
+      let free = cap - running.reduce((n, r) => n + r.chunksDispatched - (this.chunks.get(r.id)?.size ?? 0), 0);
+      const claimed: { run: RunRecord; chunks: number[] }[] = [];
+      for (const run of running.sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+        if (free <= 0) break;
+        const n = Math.min(free, run.chunks - run.chunksDispatched);
+        if (n <= 0) continue;
+        claimed.push({ run: { ...run, chunksDispatched: run.chunksDispatched + n }, chunks: Array.from({ length: n }, (_, i) => run.chunksDispatched + i) });
+        run.chunksDispatched += n;
+        free -= n;
+      }
+      return claimed;
+    },
+    sendTasks: async (messages) => void this.outbox.push(...messages),
     inFlight: async (idleMs) =>
       [...this.runRows.values()]
         .filter((r) => ['queued', 'planning', 'running'].includes(r.status) && Date.parse(r.updatedAt) < Date.now() - idleMs)
@@ -156,6 +171,7 @@ class MemoryStore implements RunMachineStore {
       artifactSha256: sha256(current.spec.transform.code),
       plan: null,
       chunks: 1,
+      chunksDispatched: 0,
       rowsIn: null,
       rowsOut: null,
       bytesOut: null,
@@ -570,5 +586,47 @@ describe('RunMachine: the pipeline changes mid-run', () => {
     const loads = store.take().filter((m) => m.type === 'task.load');
     expect(loads.map((m) => m.payload.chunk)).toEqual([{ index: 0, count: 2 }, { index: 1, count: 2 }]);
     for (const m of loads) expect((m.payload.transform as { sha256: string }).sha256).toBe(run.artifactSha256);
+  });
+});
+
+describe('RunMachine: fair dispatch (at most N chunk tasks of a tenant in flight)', () => {
+  function fairSetup(chunks: number, cap: number) {
+    const s = setup(chunks);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, maxChunksInFlightPerTenant: cap }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    return { ...s, machine };
+  }
+  const loads = (store: MemoryStore) => store.take().filter((m) => m.type === 'task.load').map((m) => [m.payload.runId, (m.payload.chunk as { index: number }).index]);
+
+  it('sends the first `cap` chunks, then one more per staged chunk, oldest run first, and the commit at the end', async () => {
+    const { store, pipeline, machine } = fairSetup(3, 2);
+    const [a, b] = [store.addRun(pipeline), store.addRun(pipeline)];
+    store.runRows.get(b.id)!.createdAt = new Date().toISOString(); // b is the younger run
+    await machine.onRunRequested(requested(a));
+    expect(loads(store)).toEqual([[a.id, 0], [a.id, 1]]);
+    await machine.onRunRequested(requested(b));
+    expect(loads(store)).toEqual([]); // the tenant's two slots are taken
+    await machine.onEvent(loadSucceeded(a, 0));
+    expect(loads(store)).toEqual([[a.id, 2]]);
+    await machine.onEvent(loadSucceeded(a, 1));
+    expect(loads(store)).toEqual([[b.id, 0]]);
+    await machine.onEvent(loadSucceeded(a, 2));
+    expect(store.take().map((m) => [m.type, m.payload.runId, (m.payload.chunk as { index: number } | undefined)?.index])).toEqual([
+      ['task.load', b.id, 1],
+      ['task.commit', a.id, undefined],
+    ]);
+  });
+
+  it("a failed run frees its slots for the tenant's next run; the reconciler sends only what was dispatched", async () => {
+    const { store, pipeline, machine } = fairSetup(4, 2);
+    const [a, b] = [store.addRun(pipeline), store.addRun(pipeline)];
+    store.runRows.get(b.id)!.createdAt = new Date().toISOString();
+    await machine.onRunRequested(requested(a));
+    await machine.onRunRequested(requested(b));
+    store.take();
+    await machine.onEvent(envelope('task.failed', { taskId: randomUUID(), runId: a.id, agentId: 'a', step: 'load', chunk: 0, error: { code: 'transform', message: 'boom' } }, ctx));
+    expect(loads(store)).toEqual([[b.id, 0], [b.id, 1]]);
+    store.runRows.get(b.id)!.updatedAt = new Date(Date.now() - 60_000).toISOString();
+    await machine.reconcile(30_000, 30_000);
+    expect(loads(store)).toEqual([[b.id, 0], [b.id, 1]]); // chunks 2 and 3 wait for a free slot
   });
 });

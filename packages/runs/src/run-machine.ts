@@ -28,7 +28,10 @@ import { commitTask, derivePlan, loadTask, startRefusal } from './plan.js';
  * It never reads a pipeline: a run executes its snapshot.
  */
 export interface RunMachineStore {
-  runs: Pick<Runs, 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight'>;
+  runs: Pick<
+    Runs,
+    'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight' | 'claimChunks' | 'sendTasks'
+  >;
   connections: Pick<Connections, 'get'>;
   approvals: Pick<Approvals, 'get'>;
 }
@@ -37,6 +40,12 @@ export interface RunMachineOptions {
   limits: TaskLimits;
   /** Chunks per run when the pipeline does not say. */
   defaultChunks: number;
+  /**
+   * Fair dispatch: at most this many chunk tasks of one tenant in flight (sent, not yet staged); the rest go out as
+   * those finish, oldest run first. One tenant's thousands of queued chunks then never stand in front of another
+   * tenant's. Absent: every chunk of a run is sent when it starts.
+   */
+  maxChunksInFlightPerTenant?: number;
 }
 
 /**
@@ -79,12 +88,14 @@ export class RunMachine {
       if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
       return this.fail(run, { code: err.code, message: err.message }, ctx, null);
     }
-    const tasks = Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
-    await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks }, [
+    const fair = this.opts.maxChunksInFlightPerTenant !== undefined;
+    const tasks = fair ? [] : Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
+    const started = await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks, chunksDispatched: tasks.length }, [
       ...tasks,
       this.statusEvent(run, 'running', ctx),
     ]);
-    log.info({ chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion }, 'run planned; tasks dispatched');
+    if (started) await this.dispatchFair(run.tenant);
+    log.info({ chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion, fair }, 'run planned; tasks dispatched');
   }
 
   async onEvent(msg: EventMessage): Promise<void> {
@@ -102,10 +113,14 @@ export class RunMachine {
     }
     if (run.status !== 'running') return;
 
-    if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.planOf(run).catch(() => null));
+    if (msg.type === 'task.failed') {
+      await this.fail(run, msg.payload.error, ctx, await this.planOf(run).catch(() => null));
+      return this.dispatchFair(run.tenant); // the failed run's chunks no longer hold the tenant's slots
+    }
     const p = msg.payload;
     if (step === 'load') {
       const progress = await this.store.runs.recordChunk(run.id, chunk, p);
+      await this.dispatchFair(run.tenant); // a slot is free: the tenant's next chunk goes out
       if (!progress.complete) return;
       // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash
       // before dispatchCommit leaves the result unacknowledged, so its redelivery (or the reconciler) dispatches it.
@@ -152,18 +167,30 @@ export class RunMachine {
         if (idle < runningIdleMs) continue;
         const plan = await this.planOf(run);
         const staged = new Set(await this.store.runs.stagedChunks(run.id));
+        // Only chunks already dispatched are sent again; fair dispatch sends the others as the tenant's cap allows.
         const messages: OutboxMessage[] =
           staged.size === plan.chunks
             ? [commitTask(plan, run, 'commit', ctx)]
-            : Array.from({ length: plan.chunks }, (_, i) => i)
+            : Array.from({ length: Math.min(plan.chunks, run.chunksDispatched) }, (_, i) => i)
                 .filter((i) => !staged.has(i))
                 .map((i) => loadTask(plan, run, i, ctx));
-        await this.store.runs.transition(run.id, ['running'], 'running', {}, messages);
+        if (messages.length > 0) await this.store.runs.transition(run.id, ['running'], 'running', {}, messages);
+        await this.dispatchFair(run.tenant);
       }
       this.log.info({ runId: run.id, status: run.status, idleMs: idle }, 'run resumed from the database');
       resumed += 1;
     }
     return resumed;
+  }
+
+  /** Sends the tenant's next chunk tasks, as many as its in-flight cap allows (fair dispatch; no-op when off). */
+  private async dispatchFair(tenant: string): Promise<void> {
+    const cap = this.opts.maxChunksInFlightPerTenant;
+    if (cap === undefined) return;
+    for (const { run, chunks } of await this.store.runs.claimChunks(tenant, cap)) {
+      const plan = await this.planOf(run);
+      await this.store.runs.sendTasks(chunks.map((i) => loadTask(plan, run, i, { requestId: run.requestId })));
+    }
   }
 
   /** The run's stored plan; a run planned before plans were stored gets one derived from its snapshot. */

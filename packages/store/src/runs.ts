@@ -55,6 +55,8 @@ export interface RunRecord {
   /** Set when the run is planned. */
   plan: RunPlan | null;
   chunks: number;
+  /** Chunks whose load task was sent (0 … chunksDispatched-1): fair dispatch sends them as the tenant's cap allows. */
+  chunksDispatched: number;
   rowsIn: number | null;
   rowsOut: number | null;
   bytesOut: number | null;
@@ -75,6 +77,7 @@ export interface RunStepRecord {
 /** Fields a transition may set besides the status (absent: unchanged). The snapshot is never changed. */
 export interface RunPatch {
   chunks?: number;
+  chunksDispatched?: number;
   plan?: RunPlan;
   rowsIn?: number;
   rowsOut?: number;
@@ -111,6 +114,7 @@ export function toRun(r: Row): RunRecord {
     artifactSha256: str(r.artifact_sha256),
     plan: (r.plan as RunPlan | null) ?? null,
     chunks: Number(r.chunks ?? 1),
+    chunksDispatched: Number(r.chunks_dispatched ?? 0),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
     bytesOut: num(r.bytes_out),
@@ -324,10 +328,12 @@ export class Runs {
            started_at = CASE WHEN $3 = 'running' THEN now() ELSE started_at END,
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
-           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks)
+           plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks),
+           chunks_dispatched = COALESCE($10, chunks_dispatched)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
-          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null],
+          patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null,
+          patch.chunksDispatched ?? null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [
@@ -374,6 +380,47 @@ export class Runs {
       await this.outbox.add(c, messages);
       return true;
     });
+  }
+
+  /**
+   * Fair dispatch (one tenant's queue cannot starve another's): claims the chunks the tenant's running runs may
+   * send now, oldest run first, so that at most `cap` of the tenant's chunk tasks are in flight (sent, not yet
+   * staged). Serialised per tenant (advisory lock). The caller sends the claimed chunks' tasks (`sendTasks`); a
+   * crash in between leaves them claimed and unstaged, which the reconciler sends again.
+   */
+  async claimChunks(tenant: string, cap: number): Promise<Array<{ run: RunRecord; chunks: number[] }>> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`aoetl.dispatch/${tenant}`]);
+      const { rows: load } = await c.query(
+        `SELECT coalesce(sum(r.chunks_dispatched - (SELECT count(*) FROM run_chunks k WHERE k.run_id = r.id AND k.chunk >= 0)), 0)::int AS n
+         FROM runs r WHERE r.tenant = $1 AND r.status = 'running'`,
+        [tenant],
+      );
+      let free = cap - Number((load[0] as { n: number }).n);
+      const claimed: Array<{ run: RunRecord; chunks: number[] }> = [];
+      if (free <= 0) return claimed;
+      const { rows } = await c.query(
+        `SELECT * FROM runs WHERE tenant = $1 AND status = 'running' AND chunks_dispatched < chunks
+         ORDER BY created_at, id LIMIT $2 FOR UPDATE`,
+        [tenant, free],
+      );
+      for (const row of rows as Row[]) {
+        if (free <= 0) break;
+        const run = toRun(row);
+        const n = Math.min(free, run.chunks - run.chunksDispatched);
+        const chunks = Array.from({ length: n }, (_, i) => run.chunksDispatched + i);
+        await c.query('UPDATE runs SET chunks_dispatched = $2, updated_at = now() WHERE id = $1', [run.id, run.chunksDispatched + n]);
+        claimed.push({ run: { ...run, chunksDispatched: run.chunksDispatched + n }, chunks });
+        free -= n;
+      }
+      return claimed;
+    });
+  }
+
+  /** Writes a run's task messages to the outbox (the chunks `claimChunks` gave it). */
+  async sendTasks(messages: readonly OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await inTransaction(this.pool, (c) => this.outbox.add(c, messages));
   }
 
   /** Row and byte totals over a run's staged chunks. */

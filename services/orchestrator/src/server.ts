@@ -26,6 +26,7 @@ void startService({
           maxOutputBytes: config.AOETL_TASK_MAX_OUTPUT_BYTES,
         },
         defaultChunks: config.AOETL_DEFAULT_CHUNKS,
+        maxChunksInFlightPerTenant: config.AOETL_TENANT_MAX_CHUNKS_IN_FLIGHT,
       },
       logger,
     );
