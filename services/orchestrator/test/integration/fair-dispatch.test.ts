@@ -36,7 +36,10 @@ interface Task { type: string; payload: { runId: string; tenant: string; chunk?:
 /** The orchestrator's messages written since the last call, in outbox order: the order of the tasks stream. */
 async function sent(): Promise<Task[]> {
   const out: Task[] = [];
-  await orchestrator.outbox.relay(async (_stream, message) => void out.push(message as Task));
+  for (let before = -1; before !== out.length; ) {
+    before = out.length;
+    await orchestrator.outbox.relay(async (_stream, message) => void out.push(message as Task));
+  }
   return out.filter((m) => m.type === 'task.load');
 }
 
