@@ -36,6 +36,7 @@ import linecache
 import operator
 import os
 import re
+import resource
 import sys
 import traceback
 from decimal import Decimal
@@ -79,6 +80,23 @@ def report_error(kind, message, tb_text=""):
         except OSError:
             break
     os._exit(EXIT_ERROR)
+
+
+def report_usage():
+    """After a successful run: the CPU time the process used, as the last line of fd 2
+    ({"usage": {"cpuMs": N}}), which the agent adds to the run's CPU budget."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    line = json.dumps({"usage": {"cpuMs": int((usage.ru_utime + usage.ru_stime) * 1000)}})
+    data = ("\n" + line + "\n").encode("utf-8")
+    try:
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    while data:
+        try:
+            data = data[os.write(2, data):]
+        except OSError:
+            break
 
 
 def report_exception(exc):
@@ -562,6 +580,7 @@ def main():
         data_out.write((json.dumps({"columns": out_columns}) + "\n").encode("utf-8"))
         write_rows(data_out, out_columns, result)
         data_out.flush()
+        report_usage()
     except HarnessError as exc:
         report_error(exc.kind, str(exc))
     except BrokenPipeError:

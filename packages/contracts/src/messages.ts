@@ -103,6 +103,8 @@ export const TaskSucceeded = Envelope(
     bytesIn: Type.Integer({ minimum: 0 }),
     bytesOut: Type.Integer({ minimum: 0 }),
     durationMs: Type.Number({ minimum: 0 }),
+    /** CPU time of the chunk's transform in the sandbox, counted against the run's CPU budget. */
+    cpuMs: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
 );
 export type TaskSucceeded = Static<typeof TaskSucceeded>;
@@ -126,6 +128,7 @@ export const RUN_FAILURE_CODES = {
   snapshot_mismatch: "The run's code does not hash to the artifact its snapshot names.",
   approval_missing: 'The run requires an approval and none is recorded.',
   approval_mismatch: 'The recorded approval names another pipeline version or artifact than the run snapshot.',
+  cpu_budget_exceeded: "The run's transforms used more sandbox CPU time than its per-run budget (AOETL_RUN_CPU_BUDGET_SECONDS).",
 } as const;
 export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -25,7 +25,8 @@ export interface TransformRunner {
     limits: TaskLimits;
   }): Promise<TransformOutcome>;
 }
-export type TransformOutcome = { ok: true } | { ok: false; reason: FailureReason };
+/** `cpuMs`: the CPU time the transform used, when the sandbox reports it (the run's CPU budget counts it). */
+export type TransformOutcome = { ok: true; cpuMs?: number } | { ok: false; reason: FailureReason };
 
 export interface LoadDeps {
   secrets: SecretStore;
@@ -41,6 +42,8 @@ export interface LoadResult {
   bytesIn: number;
   bytesOut: number;
   durationMs: number;
+  /** CPU time of the chunk's transform (the run's CPU budget), when the sandbox reported it. */
+  cpuMs?: number;
 }
 
 /** A load that failed for a reason that retrying will not fix; the run fails with `reason`. */
@@ -267,7 +270,10 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     ]);
     await tgt.query('COMMIT');
     await src.query('COMMIT');
-    const result = { rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started };
+    const result: LoadResult = {
+      rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started,
+      ...(outcome.cpuMs !== undefined ? { cpuMs: outcome.cpuMs } : {}),
+    };
     log.info(result, 'chunk staged');
     return result;
   } finally {

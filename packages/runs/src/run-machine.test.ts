@@ -58,9 +58,10 @@ class MemoryStore implements RunMachineStore {
     recordChunk: async (runId, chunk, counts) => {
       const staged = this.chunks.get(runId) ?? new Map<number, ChunkCounts>();
       this.chunks.set(runId, staged);
-      if (!staged.has(chunk)) staged.set(chunk, { rowsIn: counts.rowsIn, rowsOut: counts.rowsOut, bytesOut: counts.bytesOut });
+      if (!staged.has(chunk)) staged.set(chunk, { rowsIn: counts.rowsIn, rowsOut: counts.rowsOut, bytesOut: counts.bytesOut, cpuMs: counts.cpuMs ?? 0 });
       const of = this.runRows.get(runId)!.chunks;
-      return { staged: staged.size, of, complete: staged.size === of };
+      const cpuMs = [...staged.values()].reduce((n, c) => n + (c.cpuMs ?? 0), 0);
+      return { staged: staged.size, of, complete: staged.size === of, cpuMs };
     },
     dispatchCommit: async (runId, messages) => {
       if (this.commitDispatched.has(runId)) return false;
@@ -628,5 +629,41 @@ describe('RunMachine: fair dispatch (at most N chunk tasks of a tenant in flight
     store.runRows.get(b.id)!.updatedAt = new Date(Date.now() - 60_000).toISOString();
     await machine.reconcile(30_000, 30_000);
     expect(loads(store)).toEqual([[b.id, 0], [b.id, 1]]); // chunks 2 and 3 wait for a free slot
+  });
+});
+
+describe('RunMachine: per-run CPU budget', () => {
+  const withCpu = (run: RunRecord, chunk: number, cpuMs: number): EventMessage =>
+    envelope('task.succeeded', { taskId: randomUUID(), runId: run.id, agentId: 'a1', step: 'load' as const, chunk, rowsIn: 1, rowsOut: 1, bytesIn: 1, bytesOut: 1, durationMs: 5, cpuMs }, ctx);
+
+  it('fails the run with cpu_budget_exceeded once its chunks used more sandbox CPU than the budget, and aborts what was staged', async () => {
+    const s = setup(3);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, cpuBudgetMs: 1000 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    s.store.take();
+    await machine.onEvent(withCpu(run, 0, 600));
+    expect(s.store.runRows.get(run.id)!.status).toBe('running');
+    await machine.onEvent(withCpu(run, 1, 600));
+    expect(s.store.runRows.get(run.id)!).toMatchObject({ status: 'failed', error: { code: 'cpu_budget_exceeded' } });
+    expect(s.store.runRows.get(run.id)!.error!.message).toMatch(/1\.2 s .* budget of 1\.0 s/);
+    expect(s.store.take().map((m) => [m.type, m.payload.action ?? m.payload.status])).toEqual([
+      ['run.status', 'failed'],
+      ['task.commit', 'abort'],
+    ]);
+    // A late chunk of the failed run changes nothing.
+    await machine.onEvent(withCpu(run, 2, 10));
+    expect(s.store.take()).toEqual([]);
+  });
+
+  it('a run within its budget succeeds', async () => {
+    const s = setup(2);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, cpuBudgetMs: 1000 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    await machine.onEvent(withCpu(run, 0, 500));
+    await machine.onEvent(withCpu(run, 1, 500));
+    await machine.onEvent(commitSucceeded(run, 2));
+    expect(s.store.runRows.get(run.id)!.status).toBe('succeeded');
   });
 });

@@ -46,6 +46,12 @@ export interface RunMachineOptions {
    * tenant's. Absent: every chunk of a run is sent when it starts.
    */
   maxChunksInFlightPerTenant?: number;
+  /**
+   * Sandbox CPU time (ms) a run may use over all its chunks; past it the run fails with `cpu_budget_exceeded` and
+   * what it staged is dropped. A chunk's own CPU time is capped in the sandbox (RLIMIT_CPU), so a run overshoots by
+   * at most the chunks in flight when the budget runs out. Absent: no budget.
+   */
+  cpuBudgetMs?: number;
 }
 
 /**
@@ -120,6 +126,12 @@ export class RunMachine {
     const p = msg.payload;
     if (step === 'load') {
       const progress = await this.store.runs.recordChunk(run.id, chunk, p);
+      const budget = this.opts.cpuBudgetMs;
+      if (budget !== undefined && progress.cpuMs > budget) {
+        const message = `the run's transforms used ${(progress.cpuMs / 1000).toFixed(1)} s of sandbox CPU time, over its budget of ${(budget / 1000).toFixed(1)} s`;
+        await this.fail(run, { code: 'cpu_budget_exceeded', message }, ctx, await this.planOf(run));
+        return this.dispatchFair(run.tenant);
+      }
       await this.dispatchFair(run.tenant); // a slot is free: the tenant's next chunk goes out
       if (!progress.complete) return;
       // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash

@@ -89,6 +89,8 @@ export interface ChunkCounts {
   rowsIn: number;
   rowsOut: number;
   bytesOut: number;
+  /** Sandbox CPU time of the chunk, when reported. */
+  cpuMs?: number;
 }
 
 /** Where a run stands after a chunk was recorded. */
@@ -97,6 +99,8 @@ export interface ChunkProgress {
   of: number;
   /** Every chunk is staged: the run is ready for its commit. */
   complete: boolean;
+  /** Sandbox CPU time of the run's staged chunks so far (the run's CPU budget). */
+  cpuMs: number;
 }
 
 export function toRun(r: Row): RunRecord {
@@ -348,13 +352,13 @@ export class Runs {
   async recordChunk(runId: string, chunk: number, counts: ChunkCounts): Promise<ChunkProgress> {
     return inTransaction(this.pool, async (c) => {
       await c.query(
-        `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, finished_at)
-         VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT DO NOTHING`,
-        [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut],
+        `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, cpu_ms, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING`,
+        [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut, counts.cpuMs ?? null],
       );
       await c.query('UPDATE runs SET updated_at = now() WHERE id = $1', [runId]);
       const { rows } = await c.query(
-        `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged
+        `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged, coalesce(sum(c.cpu_ms), 0) AS cpu_ms
          FROM runs r LEFT JOIN run_chunks c ON c.run_id = r.id WHERE r.id = $1 GROUP BY r.chunks`,
         [runId],
       );
@@ -362,7 +366,7 @@ export class Runs {
       if (!r) throw new NotFoundError('run not found');
       const of = Number(r.chunks);
       const staged = Number(r.staged);
-      return { staged, of, complete: staged === of };
+      return { staged, of, complete: staged === of, cpuMs: Number(r.cpu_ms) };
     });
   }
 

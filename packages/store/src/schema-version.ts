@@ -6,7 +6,7 @@ import { UpstreamError } from '@aoetl/contracts';
  * Service roles cannot read the migrations table (pgmigrations), so readiness looks the relations up in the
  * catalog (to_regclass needs no privilege on them).
  */
-export const REQUIRED_MIGRATION = '1765300000000_fair-dispatch';
+export const REQUIRED_MIGRATION = '1765300000001_run-cpu-budget';
 export const REQUIRED_RELATIONS: readonly string[] = [
   'connections',
   'pipelines',

@@ -114,7 +114,8 @@ export class SandboxTransformRunner implements TransformRunner {
     const result = await this.execute(req);
     if ('refused' in result) return { ok: false, reason: result.refused };
     const reason = failureOf(result);
-    return reason ? { ok: false, reason } : { ok: true };
+    if (reason) return { ok: false, reason };
+    return result.kind === 'ok' && result.cpuMs !== undefined ? { ok: true, cpuMs: result.cpuMs } : { ok: true };
   }
 
   /**

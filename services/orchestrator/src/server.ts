@@ -27,6 +27,7 @@ void startService({
         },
         defaultChunks: config.AOETL_DEFAULT_CHUNKS,
         maxChunksInFlightPerTenant: config.AOETL_TENANT_MAX_CHUNKS_IN_FLIGHT,
+        cpuBudgetMs: config.AOETL_RUN_CPU_BUDGET_SECONDS * 1000,
       },
       logger,
     );
