@@ -34,6 +34,8 @@ export async function createSandboxDriver(settings: SandboxSettings, logger: San
     image: settings.image,
     runtime: settings.runtime,
     allowRunc: settings.allowRunc,
+    init: settings.init,
+    requireUserns: settings.requireUserns,
     socketPath: settings.socketPath,
     ...(settings.remote ? { remote: settings.remote } : {}),
     limits,
