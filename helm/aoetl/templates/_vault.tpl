@@ -51,7 +51,7 @@ set -eu
 # Tenant scope: each tenant's policy, and the token role the etl-agent mints tenant tokens with (children of its
 # own token, so revoking the agent revokes them). Create each tenant's database roles named in its policy.
 {{- range $tenant, $_ := $.Values.tenancy.dbHosts }}
-vault policy write aoetl-tenant-{{ $tenant }} policy-tenant-{{ $tenant }}.hcl
+vault policy write aoetl-tenant-{{ $tenant }} tenant-policy-{{ $tenant }}.hcl
 {{- end }}
 vault write auth/token/roles/{{ $v.tenantTokenRole }} allowed_policies_glob="aoetl-tenant-*" disallowed_policies=root \
   orphan=false renewable=false token_explicit_max_ttl=8h
