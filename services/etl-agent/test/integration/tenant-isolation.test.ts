@@ -93,6 +93,12 @@ describe("a task of tenant acme naming tenant globex's Vault role", () => {
     expect(issued).toEqual([expect.objectContaining({ path: 'database/creds/globex-warehouse-writer', tenant: 'acme', outcome: 'error', error: 'not_allowed' })]);
   });
 
+  it('the shared role every tenant used before tenant scopes is refused by OpenBao too (it succeeded on main)', async () => {
+    const { outcome, issued } = await runTask(STATIC_OFF, abortTask('acme', 'database/creds/warehouse-writer'));
+    expect((outcome as TaskFailed).payload.error).toMatchObject({ code: 'not_allowed' });
+    expect(issued).toEqual([expect.objectContaining({ path: 'database/creds/warehouse-writer', tenant: 'acme', outcome: 'error' })]);
+  });
+
   it("succeeds with acme's own role, through both layers (the control)", async () => {
     for (const scope of [STATIC_ON, STATIC_OFF]) {
       const { outcome, issued } = await runTask(scope, abortTask('acme', 'database/creds/acme-warehouse-writer'));
