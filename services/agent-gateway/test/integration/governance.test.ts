@@ -33,6 +33,8 @@ const vault = new VaultSecretStore({
   tenantTokenRole: 'aoetl-tenant',
   logger,
 });
+// The orchestrator signs checkpoints (the gateway only verifies): the test signs as root.
+const signerVault = new VaultSecretStore({ endpoint: env.AOETL_VAULT_ADDR!, caFile: env.AOETL_VAULT_CACERT!, auth: { method: 'token', token: env.AOETL_VAULT_TOKEN! }, logger });
 const dir = mkdtempSync(join(tmpdir(), 'aoetl-checkpoints-'));
 const checkpointFile = new CheckpointFile(join(dir, 'checkpoints.jsonl'));
 const as = (identity: string) => ({ authorization: bearer(realToken(identity)) });
@@ -83,6 +85,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   vault.close();
+  signerVault.close();
   psqlAdmin('warehouse', `DROP TABLE IF EXISTS ${tables.join(', ')}`);
   rmSync(dir, { recursive: true, force: true });
   await db.drop();
@@ -152,7 +155,7 @@ describe('audit query', () => {
 
 describe('audit verify', () => {
   it('is ok against checkpoints signed by transit, and names the first bad entry after a tampering', async () => {
-    const signer = transitSigner(vault.transit(), 'aoetl-signing');
+    const signer = transitSigner(signerVault.transit(), 'aoetl-signing');
     const head = (await orchestrator.ledger.heads()).find((h) => h.tenant === 'acme')!;
     await checkpointFile.append(await signCheckpoint(signer, head));
 
