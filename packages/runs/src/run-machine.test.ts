@@ -624,7 +624,7 @@ describe('RunMachine: fair dispatch (at most N chunk tasks of a tenant in flight
     await machine.onRunRequested(requested(a));
     await machine.onRunRequested(requested(b));
     store.take();
-    await machine.onEvent(envelope('task.failed', { taskId: randomUUID(), runId: a.id, agentId: 'a', step: 'load', chunk: 0, error: { code: 'transform', message: 'boom' } }, ctx));
+    await machine.onEvent(envelope('task.failed', { taskId: randomUUID(), runId: a.id, agentId: 'a', step: 'load', chunk: 0, error: { code: 'transform' as const, message: 'boom' } }, ctx));
     expect(loads(store)).toEqual([[b.id, 0], [b.id, 1]]);
     store.runRows.get(b.id)!.updatedAt = new Date(Date.now() - 60_000).toISOString();
     await machine.reconcile(30_000, 30_000);

@@ -58,7 +58,7 @@ async function submit(tenant: string, chunks: number): Promise<string> {
 }
 
 const staged = (runId: string, chunk: number) =>
-  envelope('task.succeeded', { taskId: randomUUID(), runId, agentId: 'a1', step: 'load', chunk, rowsIn: 1, rowsOut: 1, bytesIn: 1, bytesOut: 1, durationMs: 1 }, ctx);
+  envelope('task.succeeded', { taskId: randomUUID(), runId, agentId: 'a1', step: 'load' as const, chunk, rowsIn: 1, rowsOut: 1, bytesIn: 1, bytesOut: 1, durationMs: 1 }, ctx);
 
 beforeAll(async () => {
   for (const tenant of [tenantA, tenantB]) {
