@@ -73,6 +73,16 @@ const gateway = await buildApp({
   docs: false,
 });
 
+// 1b. The same app without the limits issue 13 added in front of every route (the unauthenticated limiter before
+// verification and the per-identity limiter after it): their cost, which must stay within ±5 %.
+const unlimited = await buildApp({
+  store,
+  logger,
+  auth: { issuers: [process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400'], audience: 'aoetl-api', caFile: join(state, 'certs/ca.crt') },
+  rateLimitPerMinute: 0,
+  docs: false,
+});
+
 // 2. The same route plugin and hygiene plugins, with a fixed principal instead of a verified token.
 const principal = { issuer: 'https://127.0.0.1:9400', subject: 'alice', id: 'https://127.0.0.1:9400|alice', tenant: 'acme', roles: ['submit', 'read'], scopes: [] };
 const noAuth = Fastify({ loggerInstance: logger });
@@ -88,12 +98,13 @@ await noAuth.register(pipelineRoutes, { store, approvalRequiredModes: [], ssePol
 const bare = Fastify({ logger: false });
 bare.get('/bare', async () => ({ ok: true }));
 
-const urls = [await listen(gateway), await listen(noAuth), await listen(bare)];
+const urls = [await listen(gateway), await listen(noAuth), await listen(bare), await listen(unlimited)];
 try {
   const results = [
     await measure('bare fastify route', `${urls[2]}/bare`),
     await measure('GET /v1/pipelines/:id without auth', `${urls[1]}${path}`),
     await measure('GET /v1/pipelines/:id authenticated', `${urls[0]}${path}`, { authorization: `Bearer ${token}` }),
+    await measure('  the same without the rate limiters', `${urls[3]}${path}`, { authorization: `Bearer ${token}` }),
   ];
   const base = results[0].rps;
   process.stdout.write(`autocannon: ${CONNECTIONS} connections, ${DURATION_S} s each, one process, ${process.version}\n`);
@@ -102,8 +113,9 @@ try {
       `${r.name.padEnd(40)} ${(r.rps / base).toFixed(2).padStart(5)} × bare   (${Math.round(r.rps)} req/s, p99 ${r.p99} ms)\n`,
     );
   }
-  const [, plain, authed] = results;
+  const [, plain, authed, free] = results;
   process.stdout.write(`authenticated / same route without auth: ${(authed.rps / plain.rps).toFixed(2)}\n`);
+  process.stdout.write(`with the rate limiters / without them: ${(authed.rps / free.rps).toFixed(3)} (issue 13: within 0.95–1.05)\n`);
 } finally {
-  await Promise.all([gateway.close(), noAuth.close(), bare.close()]);
+  await Promise.all([gateway.close(), noAuth.close(), bare.close(), unlimited.close()]);
 }
