@@ -68,23 +68,19 @@ async function measure(name, url, headers = {}) {
 
 // 1. The whole gateway app: helmet, under-pressure, JWT verification, per-identity rate limit, schemas.
 const token = execFileSync(join(repo, 'deploy/local/token.sh'), ['alice'], { encoding: 'utf8' }).trim();
-const gateway = await buildApp({
-  store,
-  logger,
-  auth: { issuers: [process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400'], audience: 'aoetl-api', caFile: join(state, 'certs/ca.crt') },
-  rateLimitPerMinute: 1_000_000_000,
-  docs: false,
-});
+const gatewayApp = (rateLimitPerMinute) =>
+  buildApp({
+    store,
+    logger,
+    auth: { issuers: [process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400'], audience: 'aoetl-api', caFile: join(state, 'certs/ca.crt') },
+    rateLimitPerMinute,
+    docs: false,
+  });
+const gateway = await gatewayApp(1_000_000_000);
 
 // 1b. The same app without the limits issue 13 added in front of every route (the unauthenticated limiter before
 // verification and the per-identity limiter after it): their cost, which must stay within ±5 %.
-const unlimited = await buildApp({
-  store,
-  logger,
-  auth: { issuers: [process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400'], audience: 'aoetl-api', caFile: join(state, 'certs/ca.crt') },
-  rateLimitPerMinute: 0,
-  docs: false,
-});
+const unlimited = await gatewayApp(0);
 
 // 2. The same route plugin and hygiene plugins, with a fixed principal instead of a verified token.
 const principal = { issuer: 'https://127.0.0.1:9400', subject: 'alice', id: 'https://127.0.0.1:9400|alice', tenant: 'acme', roles: ['submit', 'read'], scopes: [] };

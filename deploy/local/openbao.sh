@@ -125,12 +125,10 @@ retire_checkpoints() {
   fi
 }
 
-# Per tenant: a source-reader and a warehouse-writer database role, and one policy naming exactly those two paths
-# (no glob: tenant 'acme' must not reach 'acme-corp-…'). The token role mints children holding only such a policy.
-configure_tenants() {
-  local t
-  for t in "${TENANTS[@]}"; do
-    bao write "database/roles/$t-source-reader" - >/dev/null <<'EOF'
+# Dynamic Postgres roles: reader_role NAME (SELECT through source_read, database source), writer_role NAME (through
+# warehouse_load, database warehouse). Revoked by dropping the generated user.
+reader_role() {
+  bao write "database/roles/$1" - >/dev/null <<'EOF'
 {
   "db_name": "source",
   "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE source_read;"],
@@ -140,7 +138,9 @@ configure_tenants() {
   "max_ttl": "24h"
 }
 EOF
-    bao write "database/roles/$t-warehouse-writer" - >/dev/null <<'EOF'
+}
+writer_role() {
+  bao write "database/roles/$1" - >/dev/null <<'EOF'
 {
   "db_name": "warehouse",
   "creation_statements": [
@@ -153,6 +153,15 @@ EOF
   "max_ttl": "24h"
 }
 EOF
+}
+
+# Per tenant: a source-reader and a warehouse-writer database role, and one policy naming exactly those two paths
+# (no glob: tenant 'acme' must not reach 'acme-corp-…'). The token role mints children holding only such a policy.
+configure_tenants() {
+  local t
+  for t in "${TENANTS[@]}"; do
+    reader_role "$t-source-reader"
+    writer_role "$t-warehouse-writer"
     bao policy write "aoetl-tenant-$t" - >/dev/null <<EOF
 path "database/creds/$t-source-reader"    { capabilities = ["read"] }
 path "database/creds/$t-warehouse-writer" { capabilities = ["read"] }
@@ -186,29 +195,9 @@ configure() {
 }
 EOF
   done
-  bao write database/roles/source-reader - >/dev/null <<'EOF'
-{
-  "db_name": "source",
-  "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE source_read;"],
-  "renew_statements": ["ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';"],
-  "revocation_statements": ["DROP ROLE IF EXISTS \"{{name}}\";"],
-  "default_ttl": "10m",
-  "max_ttl": "24h"
-}
-EOF
-  bao write database/roles/warehouse-writer - >/dev/null <<'EOF'
-{
-  "db_name": "warehouse",
-  "creation_statements": [
-    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE warehouse_load;",
-    "ALTER ROLE \"{{name}}\" SET role = 'warehouse_load';"
-  ],
-  "renew_statements": ["ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';"],
-  "revocation_statements": ["DROP ROLE IF EXISTS \"{{name}}\";"],
-  "default_ttl": "10m",
-  "max_ttl": "24h"
-}
-EOF
+  # The shared roles: for the root token of tests only (no service policy names them).
+  reader_role source-reader
+  writer_role warehouse-writer
 
   configure_tenants
 
