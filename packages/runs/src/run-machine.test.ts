@@ -94,6 +94,9 @@ class MemoryStore implements RunMachineStore {
       return claimed;
     },
     sendTasks: async (messages) => void this.outbox.push(...messages),
+    tenantsAwaitingDispatch: async () => [
+      ...new Set([...this.runRows.values()].filter((r) => r.status === 'running' && r.chunksDispatched < r.chunks).map((r) => r.tenant)),
+    ],
     inFlight: async (idleMs) =>
       [...this.runRows.values()]
         .filter((r) => ['queued', 'planning', 'running'].includes(r.status) && Date.parse(r.updatedAt) < Date.now() - idleMs)
@@ -665,5 +668,30 @@ describe('RunMachine: per-run CPU budget', () => {
     await machine.onEvent(withCpu(run, 1, 500));
     await machine.onEvent(commitSucceeded(run, 2));
     expect(s.store.runRows.get(run.id)!.status).toBe('succeeded');
+  });
+});
+
+describe('RunMachine: fair dispatch after a crash', () => {
+  it('the reconciler sends waiting chunks of a tenant with free slots at once, not only after the idle threshold', async () => {
+    const s = setup(3);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, maxChunksInFlightPerTenant: 2 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    s.store.take();
+    // Chunk 0 is staged but the orchestrator died before it sent chunk 2 (the store knows the chunk, the stream does not).
+    await s.store.runs.recordChunk(run.id, 0, { rowsIn: 1, rowsOut: 1, bytesOut: 1 });
+    await machine.reconcile(30_000, 30_000);
+    expect(s.store.take().map((m) => [m.type, (m.payload.chunk as { index: number }).index])).toEqual([['task.load', 2]]);
+  });
+
+  it('a redelivered request of a running run sends what the cap allows', async () => {
+    const s = setup(3);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, maxChunksInFlightPerTenant: 2 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    s.store.take();
+    await s.store.runs.recordChunk(run.id, 1, { rowsIn: 1, rowsOut: 1, bytesOut: 1 });
+    await machine.onRunRequested(requested(run));
+    expect(s.store.take().map((m) => (m.payload.chunk as { index: number }).index)).toEqual([2]);
   });
 });

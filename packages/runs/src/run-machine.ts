@@ -30,7 +30,7 @@ import { commitTask, derivePlan, loadTask, startRefusal } from './plan.js';
 export interface RunMachineStore {
   runs: Pick<
     Runs,
-    'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight' | 'claimChunks' | 'sendTasks'
+    'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight' | 'claimChunks' | 'sendTasks' | 'tenantsAwaitingDispatch'
   >;
   connections: Pick<Connections, 'get'>;
   approvals: Pick<Approvals, 'get'>;
@@ -78,7 +78,11 @@ export class RunMachine {
       if (err instanceof NotFoundError) return log.warn('run request for an unknown run; dropped');
       throw err;
     }
-    if (run.status !== 'queued' && run.status !== 'planning') return; // already planned: redelivery
+    if (run.status !== 'queued' && run.status !== 'planning') {
+      // Already planned (a redelivery): after a crash between planning and sending, send what the cap allows.
+      if (run.status === 'running') await this.dispatchFair(run.tenant);
+      return;
+    }
     if (run.status === 'queued') {
       const moved = await this.store.runs.transition(run.id, ['queued'], 'planning', {}, [this.statusEvent(run, 'planning', ctx)]);
       if (!moved) return;
@@ -169,6 +173,10 @@ export class RunMachine {
    */
   async reconcile(planningIdleMs: number, runningIdleMs: number): Promise<number> {
     let resumed = 0;
+    // Fair dispatch: a tenant with free slots and waiting chunks (its last event was lost in a crash) gets them now.
+    if (this.opts.maxChunksInFlightPerTenant !== undefined) {
+      for (const tenant of await this.store.runs.tenantsAwaitingDispatch()) await this.dispatchFair(tenant);
+    }
     for (const run of await this.store.runs.inFlight(Math.min(planningIdleMs, runningIdleMs))) {
       const idle = Date.now() - Date.parse(run.updatedAt);
       const ctx = { requestId: run.requestId };

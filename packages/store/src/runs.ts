@@ -421,6 +421,15 @@ export class Runs {
     });
   }
 
+  /** Tenants with running runs whose chunks are not all dispatched yet (fair dispatch's reconciler). */
+  async tenantsAwaitingDispatch(limit = 1000): Promise<string[]> {
+    const { rows } = await this.pool.query(
+      `SELECT DISTINCT tenant FROM runs WHERE status = 'running' AND chunks_dispatched < chunks LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r: { tenant: string }) => r.tenant);
+  }
+
   /** Writes a run's task messages to the outbox (the chunks `claimChunks` gave it). */
   async sendTasks(messages: readonly OutboxMessage[]): Promise<void> {
     if (messages.length === 0) return;
