@@ -110,3 +110,33 @@ describe('fair dispatch across tenants', () => {
     expect(await orchestrator.runs.getById(aRuns[11]!)).toMatchObject({ status: 'running', chunksDispatched: 0 });
   });
 });
+
+describe('per-run CPU budget over the real control database', () => {
+  it('sums the CPU time of staged chunks (run_chunks.cpu_ms) and fails the run past its budget, with an abort', async () => {
+    const budgeted = new RunMachine(
+      orchestrator,
+      { limits: { timeoutMs: 60_000, memoryMb: 256, maxOutputBytes: 1 << 20 }, defaultChunks: 4, maxChunksInFlightPerTenant: CAP, cpuBudgetMs: 1000 },
+      createLogger({ name: 'fair-dispatch-test', level: 'silent' }),
+    );
+    const p = await gateway.pipelines.create(tenantB, {
+      name: `cpu-${randomUUID().slice(0, 8)}`,
+      source: { connection: 'crm', table: 'crm.customers' },
+      target: { connection: 'warehouse', table: 'silver.fair', mode: 'append' },
+      transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n' },
+      chunks: 3,
+    } as never, 'alice', { approvalRequired: false });
+    const { run } = await gateway.runs.create({ tenant: tenantB, pipelineId: p.id, pipelineVersion: p.version, submittedBy: 'alice', approvalRequired: false, ctx });
+    runs.push(run.id);
+    await budgeted.onRunRequested(envelope('run.requested', { runId: run.id, tenant: tenantB }, ctx));
+    await sent();
+    const withCpu = (chunk: number, cpuMs: number) =>
+      envelope('task.succeeded', { taskId: randomUUID(), runId: run.id, agentId: 'a1', step: 'load' as const, chunk, rowsIn: 1, rowsOut: 1, bytesIn: 1, bytesOut: 1, durationMs: 1, cpuMs }, ctx);
+    await budgeted.onEvent(withCpu(0, 700));
+    expect(await orchestrator.runs.getById(run.id)).toMatchObject({ status: 'running' });
+    await budgeted.onEvent(withCpu(1, 700));
+    expect(await orchestrator.runs.getById(run.id)).toMatchObject({ status: 'failed', error: { code: 'cpu_budget_exceeded' } });
+    const out: Array<{ type: string; payload: { runId: string; action?: string } }> = [];
+    await orchestrator.outbox.relay(async (_s, m) => void out.push(m as never));
+    expect(out.filter((m) => m.payload.runId === run.id && m.type === 'task.commit').map((m) => m.payload.action)).toEqual(['abort']);
+  });
+});
