@@ -16,7 +16,7 @@ const autocannon = require('autocannon');
 const Fastify = require('fastify');
 const { createLogger } = require('@aoetl/observability');
 const { buildApp } = require(join(gatewayDir, 'dist/app.js'));
-const { problems } = require(join(gatewayDir, 'dist/plugins/problems.js'));
+const { problems } = require('@aoetl/http');
 const { security } = require(join(gatewayDir, 'dist/plugins/external/security.js'));
 const { pipelineRoutes } = require(join(gatewayDir, 'dist/routes/pipelines.js'));
 
@@ -36,10 +36,13 @@ const pipeline = {
     target: { connection: 'warehouse', table: 'silver.customers', mode: 'merge', keys: ['email'] },
     transform: { kind: 'python', code: 'def transform(rows):\n    return rows\n' },
   },
+  tenant: 'acme',
   createdBy: 'https://127.0.0.1:9400|alice',
   createdAt: new Date().toISOString(),
   updatedBy: null,
   updatedAt: null,
+  artifactSha256: 'a'.repeat(64),
+  approvalRequired: false,
 };
 const store = {
   pipelines: {
@@ -65,13 +68,19 @@ async function measure(name, url, headers = {}) {
 
 // 1. The whole gateway app: helmet, under-pressure, JWT verification, per-identity rate limit, schemas.
 const token = execFileSync(join(repo, 'deploy/local/token.sh'), ['alice'], { encoding: 'utf8' }).trim();
-const gateway = await buildApp({
-  store,
-  logger,
-  auth: { issuers: [process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400'], audience: 'aoetl-api', caFile: join(state, 'certs/ca.crt') },
-  rateLimitPerMinute: 1_000_000_000,
-  docs: false,
-});
+const gatewayApp = (rateLimitPerMinute) =>
+  buildApp({
+    store,
+    logger,
+    auth: { issuers: [process.env.AOETL_OIDC_ISSUER ?? 'https://127.0.0.1:9400'], audience: 'aoetl-api', caFile: join(state, 'certs/ca.crt') },
+    rateLimitPerMinute,
+    docs: false,
+  });
+const gateway = await gatewayApp(1_000_000_000);
+
+// 1b. The same app without the limits issue 13 added in front of every route (the unauthenticated limiter before
+// verification and the per-identity limiter after it): their cost, which must stay within ±5 %.
+const unlimited = await gatewayApp(0);
 
 // 2. The same route plugin and hygiene plugins, with a fixed principal instead of a verified token.
 const principal = { issuer: 'https://127.0.0.1:9400', subject: 'alice', id: 'https://127.0.0.1:9400|alice', tenant: 'acme', roles: ['submit', 'read'], scopes: [] };
@@ -88,13 +97,25 @@ await noAuth.register(pipelineRoutes, { store, approvalRequiredModes: [], ssePol
 const bare = Fastify({ logger: false });
 bare.get('/bare', async () => ({ ok: true }));
 
-const urls = [await listen(gateway), await listen(noAuth), await listen(bare)];
+const urls = [await listen(gateway), await listen(noAuth), await listen(bare), await listen(unlimited)];
 try {
   const results = [
     await measure('bare fastify route', `${urls[2]}/bare`),
     await measure('GET /v1/pipelines/:id without auth', `${urls[1]}${path}`),
     await measure('GET /v1/pipelines/:id authenticated', `${urls[0]}${path}`, { authorization: `Bearer ${token}` }),
+    await measure('  the same without the rate limiters', `${urls[3]}${path}`, { authorization: `Bearer ${token}` }),
   ];
+  // The limiters' cost is a few percent at most: on a shared machine one pair of runs is mostly noise, so the two
+  // variants alternate in short rounds and the ratio is taken over the sums.
+  const rounds = Number(process.env.BENCH_LIMIT_ROUNDS ?? 4);
+  const pair = { limited: 0, free: 0 };
+  for (let i = 0; i < rounds; i += 1) {
+    for (const [key, url] of [['limited', urls[0]], ['free', urls[3]]]) {
+      const r = await autocannon({ url: `${url}${path}`, connections: CONNECTIONS, duration: 3, headers: { authorization: `Bearer ${token}` } });
+      if (r.non2xx > 0 || r.errors > 0) throw new Error(`${key}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+      pair[key] += r.requests.total;
+    }
+  }
   const base = results[0].rps;
   process.stdout.write(`autocannon: ${CONNECTIONS} connections, ${DURATION_S} s each, one process, ${process.version}\n`);
   for (const r of results) {
@@ -102,8 +123,11 @@ try {
       `${r.name.padEnd(40)} ${(r.rps / base).toFixed(2).padStart(5)} × bare   (${Math.round(r.rps)} req/s, p99 ${r.p99} ms)\n`,
     );
   }
-  const [, plain, authed] = results;
+  const [, plain, authed, free] = results;
   process.stdout.write(`authenticated / same route without auth: ${(authed.rps / plain.rps).toFixed(2)}\n`);
+  process.stdout.write(
+    `with the rate limiters / without them: ${(pair.limited / pair.free).toFixed(3)} over ${rounds} alternating rounds of 3 s (issue 13: within 0.95–1.05; single runs above: ${(authed.rps / free.rps).toFixed(2)})\n`,
+  );
 } finally {
-  await Promise.all([gateway.close(), noAuth.close(), bare.close()]);
+  await Promise.all([gateway.close(), noAuth.close(), bare.close(), unlimited.close()]);
 }

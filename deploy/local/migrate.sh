@@ -17,11 +17,14 @@ DATABASE_URL="$db_url" pnpm --dir "$REPO/packages/store" --silent exec node-pg-m
 log "registering example connections"
 PGPASSWORD="$(cat "$pw_file")" psql "postgres://aoetl_owner@127.0.0.1:5433/aoetl?sslmode=verify-full&sslrootcert=$CERTS/ca.crt" \
   -v ON_ERROR_STOP=1 -q >>"$LOGS/migrate.log" 2>&1 <<'SQL' || die "registering connections failed; read $LOGS/migrate.log"
+-- Each tenant's own Vault roles (deploy/local/openbao.sh: <tenant>-source-reader, <tenant>-warehouse-writer).
+-- A row still naming the old shared role (a state from before per-tenant roles) is moved to the tenant's role.
 INSERT INTO connections (tenant, name, kind, host, port, database, vault_role, created_by) VALUES
-  ('acme',   'crm-source', 'postgres', '127.0.0.1', 5433, 'source',    'database/creds/source-reader',    'deploy'),
-  ('acme',   'warehouse',  'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/warehouse-writer', 'deploy'),
-  ('globex', 'crm-source', 'postgres', '127.0.0.1', 5433, 'source',    'database/creds/source-reader',    'deploy'),
-  ('globex', 'warehouse',  'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/warehouse-writer', 'deploy')
-ON CONFLICT (tenant, name) DO NOTHING;
+  ('acme',   'crm-source', 'postgres', '127.0.0.1', 5433, 'source',    'database/creds/acme-source-reader',      'deploy'),
+  ('acme',   'warehouse',  'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/acme-warehouse-writer',   'deploy'),
+  ('globex', 'crm-source', 'postgres', '127.0.0.1', 5433, 'source',    'database/creds/globex-source-reader',    'deploy'),
+  ('globex', 'warehouse',  'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/globex-warehouse-writer', 'deploy')
+ON CONFLICT (tenant, name) DO UPDATE SET vault_role = EXCLUDED.vault_role
+  WHERE connections.vault_role IN ('database/creds/source-reader', 'database/creds/warehouse-writer');
 SQL
 log "control database is current"

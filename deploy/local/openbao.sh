@@ -26,6 +26,11 @@ LOG="$LOGS/openbao.log"
 AUDIT_LOG="$DIR/audit.log"
 PIDFILE="$(pidfile openbao)"
 CA="$CERTS/ca.crt"
+# The local stack's tenants (the OIDC issuer's identities: acme, globex). Each gets its own database roles
+# <tenant>-source-reader and <tenant>-warehouse-writer and a policy aoetl-tenant-<tenant> naming exactly those two;
+# the services read credentials only through a child token holding that one policy (token role aoetl-tenant).
+TENANTS=(acme globex)
+TENANT_TOKEN_ROLE=aoetl-tenant
 
 bao() { BAO_ADDR="$ADDR" BAO_CACERT="$CA" BAO_TOKEN="${TOKEN:-$(secret openbao-root-token)}" "$BAO_BIN" "$@"; }
 running() { pid_alive openbao; }
@@ -120,26 +125,10 @@ retire_checkpoints() {
   fi
 }
 
-# Idempotent: runs after every start, also on a server that is already configured.
-configure() {
-  local db
-  has_secrets secret || bao secrets enable -path=secret -version=2 kv >/dev/null
-  has_secrets database || bao secrets enable -path=database database >/dev/null
-  for db in source warehouse; do
-    # aoetl-test-*: short-lived roles that integration tests create with the root token (lease renewal).
-    local allowed=source-reader,aoetl-test-*; [ "$db" = warehouse ] && allowed=warehouse-writer
-    bao write "database/config/$db" - >/dev/null <<EOF
-{
-  "plugin_name": "postgresql-database-plugin",
-  "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5433/$db?sslmode=verify-full&sslrootcert=$CA",
-  "username": "vault_admin",
-  "password": "$(secret pg-vault_admin.password)",
-  "allowed_roles": "$allowed",
-  "verify_connection": true
-}
-EOF
-  done
-  bao write database/roles/source-reader - >/dev/null <<'EOF'
+# Dynamic Postgres roles: reader_role NAME (SELECT through source_read, database source), writer_role NAME (through
+# warehouse_load, database warehouse). Revoked by dropping the generated user.
+reader_role() {
+  bao write "database/roles/$1" - >/dev/null <<'EOF'
 {
   "db_name": "source",
   "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' IN ROLE source_read;"],
@@ -149,7 +138,9 @@ EOF
   "max_ttl": "24h"
 }
 EOF
-  bao write database/roles/warehouse-writer - >/dev/null <<'EOF'
+}
+writer_role() {
+  bao write "database/roles/$1" - >/dev/null <<'EOF'
 {
   "db_name": "warehouse",
   "creation_statements": [
@@ -162,10 +153,58 @@ EOF
   "max_ttl": "24h"
 }
 EOF
+}
 
-  bao policy write etl-agent - >/dev/null <<'EOF'
-path "database/creds/source-reader"    { capabilities = ["read"] }
-path "database/creds/warehouse-writer" { capabilities = ["read"] }
+# Per tenant: a source-reader and a warehouse-writer database role, and one policy naming exactly those two paths
+# (no glob: tenant 'acme' must not reach 'acme-corp-…'). The token role mints children holding only such a policy.
+configure_tenants() {
+  local t
+  for t in "${TENANTS[@]}"; do
+    reader_role "$t-source-reader"
+    writer_role "$t-warehouse-writer"
+    bao policy write "aoetl-tenant-$t" - >/dev/null <<EOF
+path "database/creds/$t-source-reader"    { capabilities = ["read"] }
+path "database/creds/$t-warehouse-writer" { capabilities = ["read"] }
+EOF
+  done
+  # Children of the caller's token (revoked with it: a quarantined agent's tenant tokens die too), not renewable,
+  # at most 8 h, holding one aoetl-tenant-* policy besides default.
+  bao write "auth/token/roles/$TENANT_TOKEN_ROLE" allowed_policies_glob="aoetl-tenant-*" disallowed_policies=root \
+    orphan=false renewable=false token_explicit_max_ttl=8h token_type=service >/dev/null
+}
+
+# Idempotent: runs after every start, also on a server that is already configured.
+configure() {
+  local db t
+  has_secrets secret || bao secrets enable -path=secret -version=2 kv >/dev/null
+  has_secrets database || bao secrets enable -path=database database >/dev/null
+  local tenant_readers="" tenant_writers=""
+  for t in "${TENANTS[@]}"; do tenant_readers+=",$t-source-reader"; tenant_writers+=",$t-warehouse-writer"; done
+  for db in source warehouse; do
+    # aoetl-test-*: short-lived roles that integration tests create with the root token (lease renewal).
+    # source-reader / warehouse-writer: the shared roles, for the root token of tests only (no service policy names them).
+    local allowed="source-reader,aoetl-test-*$tenant_readers"; [ "$db" = warehouse ] && allowed="warehouse-writer$tenant_writers"
+    bao write "database/config/$db" - >/dev/null <<EOF
+{
+  "plugin_name": "postgresql-database-plugin",
+  "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5433/$db?sslmode=verify-full&sslrootcert=$CA",
+  "username": "vault_admin",
+  "password": "$(secret pg-vault_admin.password)",
+  "allowed_roles": "$allowed",
+  "verify_connection": true
+}
+EOF
+  done
+  # The shared roles: for the root token of tests only (no service policy names them).
+  reader_role source-reader
+  writer_role warehouse-writer
+
+  configure_tenants
+
+  # The etl-agent names no database role: it mints a child token per task tenant (token role aoetl-tenant, only
+  # aoetl-tenant-* policies) and reads credentials with it, so OpenBao refuses another tenant's role.
+  bao policy write etl-agent - >/dev/null <<EOF
+path "auth/token/create/$TENANT_TOKEN_ROLE" { capabilities = ["update"] }
 path "sys/leases/renew"                { capabilities = ["update"] }
 path "sys/leases/revoke"               { capabilities = ["update"] }
 path "sys/leases/lookup"               { capabilities = ["update"] }
@@ -185,11 +224,12 @@ path "transit/sign/aoetl-signing"   { capabilities = ["update"] }
 path "transit/verify/aoetl-signing" { capabilities = ["update"] }
 path "secret/data/aoetl-llm/*"      { capabilities = ["read"] }
 EOF
-  bao policy write agent-gateway - >/dev/null <<'EOF'
+  bao policy write agent-gateway - >/dev/null <<EOF
 path "transit/verify/aoetl-signing"              { capabilities = ["update"] }
 path "secret/data/aoetl-governance/erasure-hmac" { capabilities = ["read"] }
 path "secret/data/aoetl-llm/*"                   { capabilities = ["read"] }
 path "database/creds/warehouse-writer"           { capabilities = ["read"] }
+path "auth/token/create/$TENANT_TOKEN_ROLE"      { capabilities = ["update"] }
 path "sys/leases/revoke"                         { capabilities = ["update"] }
 EOF
   has_auth approle || bao auth enable approle >/dev/null
@@ -236,6 +276,14 @@ write_envs() {
     write_env "$svc" AOETL_AUDIT_CHECKPOINT_FILE "$STATE/audit/checkpoints.jsonl"
   done
   write_env agent-gateway AOETL_DB_CA_FILE "$CA"
+  # Tenant scope, on by default: Vault-side (each tenant's own policy) and the static check (role template, hosts).
+  local hosts="" t
+  for t in "${TENANTS[@]}"; do hosts+="${hosts:+;}$t=127.0.0.1:5433"; done
+  for svc in etl-agent agent-gateway; do
+    write_env "$svc" AOETL_VAULT_TENANT_TOKEN_ROLE "$TENANT_TOKEN_ROLE"
+    write_env "$svc" AOETL_TENANT_VAULT_ROLES 'database/creds/{tenant}-source-reader,database/creds/{tenant}-warehouse-writer'
+    write_env "$svc" AOETL_TENANT_DB_HOSTS "$hosts"
+  done
   write_env test AOETL_AUDIT_CHECKPOINT_FILE "$STATE/audit/checkpoints.jsonl"
   write_env test AOETL_VAULT_ADDR "$ADDR"
   write_env test AOETL_VAULT_CACERT "$CA"

@@ -36,6 +36,7 @@ import linecache
 import operator
 import os
 import re
+import resource
 import sys
 import traceback
 from decimal import Decimal
@@ -67,7 +68,12 @@ def report_error(kind, message, tb_text=""):
         message = message[:MAX_MESSAGE] + "..."
     if len(tb_text) > MAX_TRACEBACK:
         tb_text = "...\n" + tb_text[-MAX_TRACEBACK:]
-    line = json.dumps({"error": {"type": kind, "message": message, "traceback": tb_text}})
+    write_line_to_fd2(json.dumps({"error": {"type": kind, "message": message, "traceback": tb_text}}))
+    os._exit(EXIT_ERROR)
+
+
+def write_line_to_fd2(line):
+    """Write one line of the harness's own to fd 2, on a line of its own after what user code printed."""
     data = ("\n" + line + "\n").encode("utf-8", "replace")
     try:
         sys.stderr.flush()
@@ -78,7 +84,16 @@ def report_error(kind, message, tb_text=""):
             data = data[os.write(2, data):]
         except OSError:
             break
-    os._exit(EXIT_ERROR)
+
+
+def report_usage():
+    """After a successful run: the CPU time the process used, as the last line of fd 2
+    ({"usage": {"cpuMs": N}}), which the agent adds to the run's CPU budget."""
+    try:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+    except OSError:
+        return  # a sandbox that refuses getrusage: the run is not counted, it does not fail
+    write_line_to_fd2(json.dumps({"usage": {"cpuMs": int((usage.ru_utime + usage.ru_stime) * 1000)}}))
 
 
 def report_exception(exc):
@@ -562,6 +577,7 @@ def main():
         data_out.write((json.dumps({"columns": out_columns}) + "\n").encode("utf-8"))
         write_rows(data_out, out_columns, result)
         data_out.flush()
+        report_usage()
     except HarnessError as exc:
         report_error(exc.kind, str(exc))
     except BrokenPipeError:

@@ -116,6 +116,15 @@ class RoundTrip(unittest.TestCase):
         self.assertIn("hi", err)
         self.assertIn("raw", err)
 
+    def test_cpu_time_is_reported_last_on_stderr(self):
+        # A forged usage line printed by the transform comes before the harness's own, which is always last.
+        code = ("def transform(rows):\n    print('{\"usage\": {\"cpuMs\": 0}}')\n    n = 0\n"
+                "    for i in range(3_000_000):\n        n += i\n    return [{'n': n}]\n")
+        status, out, err = run(code)
+        self.assertEqual(status, 0, err)
+        usage = json.loads(err.strip().splitlines()[-1])["usage"]
+        self.assertGreater(usage["cpuMs"], 50)
+
     def test_many_rows(self):
         rows = [f"{i}\tname-{i}\t\\N" for i in range(50_000)]
         status, out, err = run(IDENTITY, ["a", "b", "c"], ["int8", "text", "numeric"], rows)

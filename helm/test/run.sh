@@ -200,6 +200,25 @@ refuse "a mistyped value is refused" "confg" \
 refuse "approle auth needs role ids" "roleIds" \
   "$HELM" template x "$CHART" -f "$DEF" --set vault.auth.method=approle
 
+# Tenant scope (issue 13, finding 3): on by default (no tenant listed: no host allowed), each listed tenant gets
+# its own Vault policy naming exactly its roles, and the etl-agent's policy names no database role.
+tenancy_default() {
+  local out="$WORK/tenancy-default.yaml"
+  "$HELM" template x "$CHART" -f "$DEF" >"$out" || return 1
+  [ "$(grep -c 'AOETL_TENANT_DB_HOSTS: none' "$out")" = 2 ] && grep -q 'AOETL_VAULT_TENANT_TOKEN_ROLE: aoetl-tenant' "$out" \
+    && ! grep -q 'path "database/creds/' "$out"
+}
+tenancy_listed() {
+  local out="$WORK/tenancy-listed.yaml"
+  "$HELM" template x "$CHART" -f "$DEF" --set-json 'tenancy={"dbHosts":{"acme":["db1.internal:5432"],"globex":["db2.internal"]}}' >"$out" || return 1
+  grep -q 'AOETL_TENANT_DB_HOSTS: acme=db1.internal:5432;globex=db2.internal' "$out" \
+    && grep -q 'path "database/creds/globex-warehouse-writer"' "$out" && grep -q 'vault policy write aoetl-tenant-acme tenant-policy-acme.hcl' "$out"
+}
+check "tenant scope on by default: no host allowed until tenants are listed; no database role in the etl-agent's policy" tenancy_default
+check "tenancy.dbHosts renders the allow-list and one Vault policy per tenant" tenancy_listed
+refuse "a tenant name that cannot be a Vault policy name is refused" "Acme Corp" \
+  "$HELM" template x "$CHART" -f "$DEF" --set-json 'tenancy={"dbHosts":{"Acme Corp":["db"]}}'
+
 # --- prerequisites are checked, not assumed ----------------------------------------------
 KEDA_VALUES="$CHART/ci/metrics-and-keda-values.yaml"
 SANDBOX_VALUES="$CHART/ci/kubernetes-sandbox-values.yaml"

@@ -52,8 +52,10 @@ COMMON=("$SPEC" --url "$API" --checks "$CHECKS" --max-examples "$MAX_EXAMPLES" -
   # The preview runs code in an etl-agent's sandbox (60 a minute per identity; the corpus e2e and the gateway-preview
   # integration test cover it); erasure deletes rows in shared target tables: neither is fuzzed.
   --exclude-operation-id previewTransform --exclude-operation-id eraseSubject
-  # Server-sent events are long-lived streams (tested with real connections in run-events-limits.test.ts and the e2e
-  # suites), not request/response pairs a fuzzer can time out on.
+  # Server-sent events are long-lived streams (tested with real connections in run-events-limits.test.ts,
+  # run-events-end.test.ts and the e2e suites). A stream ends as soon as its run is terminal (cancelled included),
+  # but the stream of a run still waiting (an awaiting_approval run of another suite, which the stateful phase finds
+  # through listRuns) stays open for timeoutSeconds, up to 900 s by the schema: past the 20 s request timeout.
   --exclude-operation-id streamRunEvents)
 
 # run_as IDENTITY NAME [st run options...]   (ST_CONFIG=file: a schemathesis.toml for this run)

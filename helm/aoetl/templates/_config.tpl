@@ -58,6 +58,13 @@ KEY_FILE for a secret KEY). Every variable here must be declared by the service'
 {{- $_ := set $data "AOETL_VAULT_TOKEN_FILE" "/etc/aoetl/secrets/vault-token" -}}
 {{- end -}}
 {{- end -}}
+{{- if has .key (list "gateway" "etlAgent") -}}
+{{- $_ := set $data "AOETL_TENANT_VAULT_ROLES" $v.tenancy.vaultRoles -}}
+{{- $_ := set $data "AOETL_TENANT_DB_HOSTS" (include "aoetl.tenantDbHosts" $root) -}}
+{{- end -}}
+{{- if and (eq .key "etlAgent") $v.vault.tenantTokenRole -}}
+{{- $_ := set $data "AOETL_VAULT_TENANT_TOKEN_ROLE" $v.vault.tenantTokenRole -}}
+{{- end -}}
 {{- if eq .key "etlAgent" -}}
 {{- $_ := set $data "AOETL_DB_CA_FILE" (ternary "/etc/aoetl/ca/datasource/ca.crt" "/etc/aoetl/tls/ca.crt" (not (empty $c.dataSourceCa.secretName))) -}}
 {{- $_ := set $data "AOETL_SANDBOX_DRIVER" $v.sandbox.driver -}}
@@ -77,4 +84,17 @@ KEY_FILE for a secret KEY). Every variable here must be declared by the service'
 {{- $_ := set $data $k (toString $val) -}}
 {{- end -}}
 {{- toYaml $data -}}
+{{- end -}}
+
+
+{{/*
+AOETL_TENANT_DB_HOSTS from tenancy.dbHosts (tenant=host|host;…, tenants in name order); `none` when no tenant is
+listed: the allow-list is on and nobody may connect until the platform team lists its tenants.
+*/}}
+{{- define "aoetl.tenantDbHosts" -}}
+{{- $entries := list -}}
+{{- range $tenant, $hosts := .Values.tenancy.dbHosts -}}
+{{- $entries = append $entries (printf "%s=%s" $tenant (join "|" $hosts)) -}}
+{{- end -}}
+{{- if $entries -}}{{ join ";" $entries }}{{- else -}}none{{- end -}}
 {{- end -}}

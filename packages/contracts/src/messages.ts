@@ -144,6 +144,8 @@ export const TaskSucceeded = Envelope(
     watermark: Type.Optional(WatermarkWindow),
     /** The quality checks' results (the commit). */
     checks: Type.Optional(Type.Array(CheckResult)),
+    /** CPU time of the chunk's transform in the sandbox, counted against the run's CPU budget. */
+    cpuMs: Type.Optional(Type.Integer({ minimum: 0 })),
   }),
 );
 export type TaskSucceeded = Static<typeof TaskSucceeded>;
@@ -173,6 +175,7 @@ export const RUN_FAILURE_CODES = {
   llm_policy_refused: "The model planner's code breaks the code policy (`violation: true`); nothing was loaded.",
   llm_dry_run_failed: "The model planner's code failed its dry run on the masked sample; nothing was loaded.",
   llm_output_mismatch: "The model planner's code does not produce the declared or the target's columns; nothing was loaded.",
+  cpu_budget_exceeded: "The run's transforms used more sandbox CPU time than its per-run budget (AOETL_RUN_CPU_BUDGET_SECONDS).",
 } as const;
 export const FAILURE_CODES = { ...ERROR_CODES, ...RUN_FAILURE_CODES } as const;
 export type FailureCode = keyof typeof FAILURE_CODES;

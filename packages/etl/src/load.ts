@@ -31,7 +31,8 @@ export interface TransformRunner {
     limits: TaskLimits;
   }): Promise<TransformOutcome>;
 }
-export type TransformOutcome = { ok: true } | { ok: false; reason: FailureReason };
+/** `cpuMs`: the CPU time the transform used, when the sandbox reports it (the run's CPU budget counts it). */
+export type TransformOutcome = { ok: true; cpuMs?: number } | { ok: false; reason: FailureReason };
 
 export interface LoadDeps {
   secrets: SecretStore;
@@ -51,6 +52,8 @@ export interface LoadResult {
   watermark?: WatermarkWindow;
   /** The commit's quality check results. */
   checks?: CheckResult[];
+  /** CPU time of the chunk's transform (the run's CPU budget), when the sandbox reported it. */
+  cpuMs?: number;
 }
 
 
@@ -289,7 +292,10 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     ]);
     await tgt.query('COMMIT');
     await src.query('COMMIT');
-    const result = withWindow({ rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started });
+    const result = withWindow({
+      rowsIn: counterIn.rows, rowsOut: counterOut.rows, bytesIn: counterIn.bytes, bytesOut: counterOut.bytes, durationMs: Date.now() - started,
+      ...(outcome.cpuMs !== undefined ? { cpuMs: outcome.cpuMs } : {}),
+    });
     log.info(result, 'chunk staged');
     return result;
   } finally {

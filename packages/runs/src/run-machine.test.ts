@@ -60,9 +60,10 @@ class MemoryStore implements RunMachineStore {
       run.watermark ??= watermark ?? null;
       const staged = this.chunks.get(runId) ?? new Map<number, ChunkCounts>();
       this.chunks.set(runId, staged);
-      if (!staged.has(chunk)) staged.set(chunk, { rowsIn: counts.rowsIn, rowsOut: counts.rowsOut, bytesOut: counts.bytesOut });
+      if (!staged.has(chunk)) staged.set(chunk, { rowsIn: counts.rowsIn, rowsOut: counts.rowsOut, bytesOut: counts.bytesOut, cpuMs: counts.cpuMs ?? 0 });
       const of = this.runRows.get(runId)!.chunks;
-      return { staged: staged.size, of, complete: staged.size === of };
+      const cpuMs = [...staged.values()].reduce((n, c) => n + (c.cpuMs ?? 0), 0);
+      return { staged: staged.size, of, complete: staged.size === of, cpuMs };
     },
     dispatchCommit: async (runId, messages) => {
       if (this.commitDispatched.has(runId)) return false;
@@ -88,6 +89,24 @@ class MemoryStore implements RunMachineStore {
       if (!done) return null;
       return [...(this.chunks.get(done.id)?.values() ?? [])].reduce((n, c) => n + c.rowsOut, 0);
     },
+    claimChunks: async (tenant, cap) => {
+      const running = [...this.runRows.values()].filter((r) => r.tenant === tenant && r.status === 'running');
+      let free = cap - running.reduce((n, r) => n + r.chunksDispatched - (this.chunks.get(r.id)?.size ?? 0), 0);
+      const claimed: { run: RunRecord; chunks: number[] }[] = [];
+      for (const run of running.sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+        if (free <= 0) break;
+        const n = Math.min(free, run.chunks - run.chunksDispatched);
+        if (n <= 0) continue;
+        claimed.push({ run: { ...run, chunksDispatched: run.chunksDispatched + n }, chunks: Array.from({ length: n }, (_, i) => run.chunksDispatched + i) });
+        run.chunksDispatched += n;
+        free -= n;
+      }
+      return claimed;
+    },
+    sendTasks: async (messages) => void this.outbox.push(...messages),
+    tenantsAwaitingDispatch: async () => [
+      ...new Set([...this.runRows.values()].filter((r) => r.status === 'running' && r.chunksDispatched < r.chunks).map((r) => r.tenant)),
+    ],
     inFlight: async (idleMs) =>
       [...this.runRows.values()]
         .filter((r) => ['queued', 'planning', 'running'].includes(r.status) && Date.parse(r.updatedAt) < Date.now() - idleMs)
@@ -170,6 +189,7 @@ class MemoryStore implements RunMachineStore {
       checks: null,
       planning: null,
       chunks: 1,
+      chunksDispatched: 0,
       rowsIn: null,
       rowsOut: null,
       bytesOut: null,
@@ -632,5 +652,105 @@ describe('RunMachine: incremental runs and quality gates', () => {
     const plan = store.runRows.get(second.id)!.plan!;
     expect(plan.incremental).toEqual({ column: 'updated_at', stream, fullRefresh: true });
     expect(plan.baselineRows).toBe(10);
+describe('RunMachine: fair dispatch (at most N chunk tasks of a tenant in flight)', () => {
+  function fairSetup(chunks: number, cap: number) {
+    const s = setup(chunks);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, maxChunksInFlightPerTenant: cap }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    return { ...s, machine };
+  }
+  const loads = (store: MemoryStore) => store.take().filter((m) => m.type === 'task.load').map((m) => [m.payload.runId, (m.payload.chunk as { index: number }).index]);
+
+  it('sends the first `cap` chunks, then one more per staged chunk, oldest run first, and the commit at the end', async () => {
+    const { store, pipeline, machine } = fairSetup(3, 2);
+    const [a, b] = [store.addRun(pipeline), store.addRun(pipeline)];
+    store.runRows.get(b.id)!.createdAt = new Date().toISOString(); // b is the younger run
+    await machine.onRunRequested(requested(a));
+    expect(loads(store)).toEqual([[a.id, 0], [a.id, 1]]);
+    await machine.onRunRequested(requested(b));
+    expect(loads(store)).toEqual([]); // the tenant's two slots are taken
+    await machine.onEvent(loadSucceeded(a, 0));
+    expect(loads(store)).toEqual([[a.id, 2]]);
+    await machine.onEvent(loadSucceeded(a, 1));
+    expect(loads(store)).toEqual([[b.id, 0]]);
+    await machine.onEvent(loadSucceeded(a, 2));
+    expect(store.take().map((m) => [m.type, m.payload.runId, (m.payload.chunk as { index: number } | undefined)?.index])).toEqual([
+      ['task.load', b.id, 1],
+      ['task.commit', a.id, undefined],
+    ]);
+  });
+
+  it("a failed run frees its slots for the tenant's next run; the reconciler sends only what was dispatched", async () => {
+    const { store, pipeline, machine } = fairSetup(4, 2);
+    const [a, b] = [store.addRun(pipeline), store.addRun(pipeline)];
+    store.runRows.get(b.id)!.createdAt = new Date().toISOString();
+    await machine.onRunRequested(requested(a));
+    await machine.onRunRequested(requested(b));
+    store.take();
+    await machine.onEvent(envelope('task.failed', { taskId: randomUUID(), runId: a.id, agentId: 'a', step: 'load', chunk: 0, error: { code: 'transform' as const, message: 'boom' } }, ctx));
+    expect(loads(store)).toEqual([[b.id, 0], [b.id, 1]]);
+    store.runRows.get(b.id)!.updatedAt = new Date(Date.now() - 60_000).toISOString();
+    await machine.reconcile(30_000, 30_000);
+    expect(loads(store)).toEqual([[b.id, 0], [b.id, 1]]); // chunks 2 and 3 wait for a free slot
+  });
+});
+
+describe('RunMachine: per-run CPU budget', () => {
+  const withCpu = (run: RunRecord, chunk: number, cpuMs: number): EventMessage =>
+    envelope('task.succeeded', { taskId: randomUUID(), runId: run.id, agentId: 'a1', step: 'load' as const, chunk, rowsIn: 1, rowsOut: 1, bytesIn: 1, bytesOut: 1, durationMs: 5, cpuMs }, ctx);
+
+  it('fails the run with cpu_budget_exceeded once its chunks used more sandbox CPU than the budget, and aborts what was staged', async () => {
+    const s = setup(3);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, cpuBudgetMs: 1000 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    s.store.take();
+    await machine.onEvent(withCpu(run, 0, 600));
+    expect(s.store.runRows.get(run.id)!.status).toBe('running');
+    await machine.onEvent(withCpu(run, 1, 600));
+    expect(s.store.runRows.get(run.id)!).toMatchObject({ status: 'failed', error: { code: 'cpu_budget_exceeded' } });
+    expect(s.store.runRows.get(run.id)!.error!.message).toMatch(/1\.2 s .* budget of 1\.0 s/);
+    expect(s.store.take().map((m) => [m.type, m.payload.action ?? m.payload.status])).toEqual([
+      ['run.status', 'failed'],
+      ['task.commit', 'abort'],
+    ]);
+    // A late chunk of the failed run changes nothing.
+    await machine.onEvent(withCpu(run, 2, 10));
+    expect(s.store.take()).toEqual([]);
+  });
+
+  it('a run within its budget succeeds', async () => {
+    const s = setup(2);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, cpuBudgetMs: 1000 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    await machine.onEvent(withCpu(run, 0, 500));
+    await machine.onEvent(withCpu(run, 1, 500));
+    await machine.onEvent(commitSucceeded(run, 2));
+    expect(s.store.runRows.get(run.id)!.status).toBe('succeeded');
+  });
+});
+
+describe('RunMachine: fair dispatch after a crash', () => {
+  it('the reconciler sends waiting chunks of a tenant with free slots at once, not only after the idle threshold', async () => {
+    const s = setup(3);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, maxChunksInFlightPerTenant: 2 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    s.store.take();
+    // Chunk 0 is staged but the orchestrator died before it sent chunk 2 (the store knows the chunk, the stream does not).
+    await s.store.runs.recordChunk(run.id, 0, { rowsIn: 1, rowsOut: 1, bytesOut: 1 });
+    await machine.reconcile(30_000, 30_000);
+    expect(s.store.take().map((m) => [m.type, (m.payload.chunk as { index: number }).index])).toEqual([['task.load', 2]]);
+  });
+
+  it('a redelivered request of a running run sends what the cap allows', async () => {
+    const s = setup(3);
+    const machine = new RunMachine(s.store, { limits: LIMITS, defaultChunks: 2, maxChunksInFlightPerTenant: 2 }, createLogger({ name: 'run-machine-test', level: 'silent' }));
+    const run = s.store.addRun(s.pipeline);
+    await machine.onRunRequested(requested(run));
+    s.store.take();
+    await s.store.runs.recordChunk(run.id, 1, { rowsIn: 1, rowsOut: 1, bytesOut: 1 });
+    await machine.onRunRequested(requested(run));
+    expect(s.store.take().map((m) => (m.payload.chunk as { index: number }).index)).toEqual([2]);
   });
 });

@@ -30,7 +30,11 @@ import type { TransformPlanner } from './transform-planner.js';
  * It never reads a pipeline: a run executes its snapshot.
  */
 export interface RunMachineStore {
-  runs: Pick<Runs, 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight' | 'lastSucceededRows'>;
+  runs: Pick<
+    Runs,
+    | 'getById' | 'transition' | 'recordChunk' | 'dispatchCommit' | 'chunkTotals' | 'stagedChunks' | 'inFlight' | 'lastSucceededRows'
+    | 'claimChunks' | 'sendTasks' | 'tenantsAwaitingDispatch'
+  >;
   connections: Pick<Connections, 'get'>;
   approvals: Pick<Approvals, 'get'>;
 }
@@ -41,6 +45,18 @@ export interface RunMachineOptions {
   defaultChunks: number;
   /** Chooses the code of a run at planning (the model planner and its fallbacks); absent: the snapshot's code. */
   transformPlanner?: TransformPlanner;
+  /**
+   * Fair dispatch: at most this many chunk tasks of one tenant in flight (sent, not yet staged); the rest go out as
+   * those finish, oldest run first. One tenant's thousands of queued chunks then never stand in front of another
+   * tenant's. Absent: every chunk of a run is sent when it starts.
+   */
+  maxChunksInFlightPerTenant?: number;
+  /**
+   * Sandbox CPU time (ms) a run may use over all its chunks; past it the run fails with `cpu_budget_exceeded` and
+   * what it staged is dropped. A chunk's own CPU time is capped in the sandbox (RLIMIT_CPU), so a run overshoots by
+   * at most the chunks in flight when the budget runs out. Absent: no budget.
+   */
+  cpuBudgetMs?: number;
 }
 
 /**
@@ -67,7 +83,11 @@ export class RunMachine {
       if (err instanceof NotFoundError) return log.warn('run request for an unknown run; dropped');
       throw err;
     }
-    if (run.status !== 'queued' && run.status !== 'planning') return; // already planned: redelivery
+    if (run.status !== 'queued' && run.status !== 'planning') {
+      // Already planned (a redelivery): after a crash between planning and sending, send what the cap allows.
+      if (run.status === 'running') await this.dispatchFair(run.tenant);
+      return;
+    }
     if (run.status === 'queued') {
       const moved = await this.store.runs.transition(run.id, ['queued'], 'planning', {}, [this.statusEvent(run, 'planning', ctx)]);
       if (!moved) return;
@@ -91,13 +111,21 @@ export class RunMachine {
       // The model's code may compare rows across the source: it sees the whole source as one chunk.
       if (choice.planning.planner === 'llm') plan = { ...plan, chunks: 1 };
     }
-    const tasks = Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
-    await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks, ...(choice ? { planning: choice.planning } : {}) }, [
-      ...tasks,
-      this.statusEvent(run, 'running', ctx),
-    ]);
+    const fair = this.opts.maxChunksInFlightPerTenant !== undefined;
+    const tasks = fair ? [] : Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
+    const started = await this.store.runs.transition(
+      run.id,
+      ['planning'],
+      'running',
+      { plan, chunks: plan.chunks, chunksDispatched: tasks.length, ...(choice ? { planning: choice.planning } : {}) },
+      [...tasks, this.statusEvent(run, 'running', ctx)],
+    );
+    if (started) await this.dispatchFair(run.tenant);
     log.info(
-      { chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion, planner: choice?.planning.planner, fallbacks: choice?.planning.fallbacks.length },
+      {
+        chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion, fair,
+        planner: choice?.planning.planner, fallbacks: choice?.planning.fallbacks.length,
+      },
       'run planned; tasks dispatched',
     );
   }
@@ -117,10 +145,20 @@ export class RunMachine {
     }
     if (run.status !== 'running') return;
 
-    if (msg.type === 'task.failed') return this.fail(run, msg.payload.error, ctx, await this.planOf(run).catch(() => null));
+    if (msg.type === 'task.failed') {
+      await this.fail(run, msg.payload.error, ctx, await this.planOf(run).catch(() => null));
+      return this.dispatchFair(run.tenant); // the failed run's chunks no longer hold the tenant's slots
+    }
     const p = msg.payload;
     if (step === 'load') {
       const progress = await this.store.runs.recordChunk(run.id, chunk, p, p.watermark);
+      const budget = this.opts.cpuBudgetMs;
+      if (budget !== undefined && progress.cpuMs > budget) {
+        const message = `the run's transforms used ${(progress.cpuMs / 1000).toFixed(1)} s of sandbox CPU time, over its budget of ${(budget / 1000).toFixed(1)} s`;
+        await this.fail(run, { code: 'cpu_budget_exceeded', message }, ctx, await this.planOf(run));
+        return this.dispatchFair(run.tenant);
+      }
+      await this.dispatchFair(run.tenant); // a slot is free: the tenant's next chunk goes out
       if (!progress.complete) return;
       // Every chunk is staged: the commit task goes out once, however often the last result is delivered. A crash
       // before dispatchCommit leaves the result unacknowledged, so its redelivery (or the reconciler) dispatches it.
@@ -157,6 +195,10 @@ export class RunMachine {
    */
   async reconcile(planningIdleMs: number, runningIdleMs: number): Promise<number> {
     let resumed = 0;
+    // Fair dispatch: a tenant with free slots and waiting chunks (its last event was lost in a crash) gets them now.
+    if (this.opts.maxChunksInFlightPerTenant !== undefined) {
+      for (const tenant of await this.store.runs.tenantsAwaitingDispatch()) await this.dispatchFair(tenant);
+    }
     for (const run of await this.store.runs.inFlight(Math.min(planningIdleMs, runningIdleMs))) {
       const idle = Date.now() - Date.parse(run.updatedAt);
       const ctx = { requestId: run.requestId };
@@ -167,18 +209,30 @@ export class RunMachine {
         if (idle < runningIdleMs) continue;
         const plan = await this.planOf(run);
         const staged = new Set(await this.store.runs.stagedChunks(run.id));
+        // Only chunks already dispatched are sent again; fair dispatch sends the others as the tenant's cap allows.
         const messages: OutboxMessage[] =
           staged.size === plan.chunks
             ? [commitTask(plan, run, 'commit', ctx)]
-            : Array.from({ length: plan.chunks }, (_, i) => i)
+            : Array.from({ length: Math.min(plan.chunks, run.chunksDispatched) }, (_, i) => i)
                 .filter((i) => !staged.has(i))
                 .map((i) => loadTask(plan, run, i, ctx));
-        await this.store.runs.transition(run.id, ['running'], 'running', {}, messages);
+        if (messages.length > 0) await this.store.runs.transition(run.id, ['running'], 'running', {}, messages);
+        await this.dispatchFair(run.tenant);
       }
       this.log.info({ runId: run.id, status: run.status, idleMs: idle }, 'run resumed from the database');
       resumed += 1;
     }
     return resumed;
+  }
+
+  /** Sends the tenant's next chunk tasks, as many as its in-flight cap allows (fair dispatch; no-op when off). */
+  private async dispatchFair(tenant: string): Promise<void> {
+    const cap = this.opts.maxChunksInFlightPerTenant;
+    if (cap === undefined) return;
+    for (const { run, chunks } of await this.store.runs.claimChunks(tenant, cap)) {
+      const plan = await this.planOf(run);
+      await this.store.runs.sendTasks(chunks.map((i) => loadTask(plan, run, i, { requestId: run.requestId })));
+    }
   }
 
   /** The run's stored plan; a run planned before plans were stored gets one derived from its snapshot. */

@@ -12,6 +12,7 @@ import {
   runscHostPidsLimit,
   SANDBOX_LABEL,
 } from './container-spec.js';
+import { usernsRemapped } from './docker-driver.js';
 import { DEFAULT_LIMITS, resolveLimits } from './limits.js';
 import { HARNESS_COMMAND } from './protocol.js';
 
@@ -19,6 +20,15 @@ describe('buildContainerSpec', () => {
   const limits = resolveLimits({ memoryBytes: 256 * 1024 * 1024, cpus: 0.5, pidsLimit: 32, nofile: 128 });
   const spec = buildContainerSpec({ image: 'aoetl/sandbox-python:abc', runtime: 'runsc', runId: 'run-1', limits });
   const host = spec.HostConfig!;
+
+  it('adds an init process only when asked, and only under gVisor; never opts out of user namespaces', () => {
+    expect(host).not.toHaveProperty('Init');
+    expect(buildContainerSpec({ image: 'i', runtime: 'runsc', runId: 'r', limits, init: true }).HostConfig!.Init).toBe(true);
+    expect(() => buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits, init: true })).toThrow(/only used under gVisor/);
+    for (const s of [spec, buildContainerSpec({ image: 'i', runtime: 'runc', runId: 'r', limits })]) {
+      expect(s.HostConfig).not.toHaveProperty('UsernsMode');
+    }
+  });
 
   it('runs the harness as the unprivileged user with an empty environment', () => {
     expect(spec.Image).toBe('aoetl/sandbox-python:abc');
@@ -143,5 +153,14 @@ describe('containerLimitsKey', () => {
     expect(fitsContainer(created, created)).toBe(true);
     expect(fitsContainer(resolveLimits({ timeoutMs: created.timeoutMs + 2_000 }), created)).toBe(false);
     expect(fitsContainer(resolveLimits({ nofile: 64 }), created)).toBe(false);
+  });
+});
+
+describe('usernsRemapped', () => {
+  it('reads the engine security options (userns-remap or a rootless engine)', () => {
+    expect(usernsRemapped({ SecurityOptions: ['name=seccomp,profile=builtin', 'name=userns'] })).toBe(true);
+    expect(usernsRemapped({ SecurityOptions: ['name=seccomp,profile=builtin', 'name=rootless'] })).toBe(true);
+    expect(usernsRemapped({ SecurityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'] })).toBe(false);
+    expect(usernsRemapped({})).toBe(false);
   });
 });

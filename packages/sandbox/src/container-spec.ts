@@ -1,4 +1,5 @@
 import type { ContainerCreateOptions } from 'dockerode';
+import { SandboxConfigError } from './errors.js';
 import { nanoCpus } from './limits.js';
 import { HARNESS_COMMAND } from './protocol.js';
 import type { SandboxLimits, SandboxRuntime } from './types.js';
@@ -50,6 +51,8 @@ export interface ContainerSpecInput {
   harnessGuard?: boolean;
   /** Seccomp profile under runc: the harness's own allowlist (default) or Docker's default profile (tests only). */
   seccomp?: SeccompChoice;
+  /** Docker's init process as PID 1 (AOETL_SANDBOX_INIT); gVisor only, refused under runc (see buildContainerSpec). */
+  init?: boolean;
 }
 
 export type SeccompChoice = 'harness' | 'docker-default';
@@ -72,6 +75,8 @@ export const HARNESS_SYSCALLS: readonly string[] = Object.freeze([
   'clock_gettime', 'clock_getres', 'gettimeofday', 'time', 'nanosleep', 'clock_nanosleep', 'sched_yield',
   'sched_getaffinity', 'getpid', 'getppid', 'getuid', 'geteuid', 'getgid', 'getegid', 'getgroups', 'poll', 'ppoll',
   'select', 'pselect6', 'pipe2', 'close_range', 'restart_syscall', 'futex_waitv', 'getrlimit',
+  // the harness's CPU-time report after a successful run (the run's CPU budget)
+  'getrusage',
   // runc-init after the filter is installed, until it execs the harness (Go runtime threads)
   'execveat', 'epoll_pwait', 'epoll_ctl', 'tgkill', 'getpgrp', 'capget', 'prctl',
 ]);
@@ -92,10 +97,16 @@ export function harnessSeccompProfile(): string {
  * of what the harness needs (HARNESS_SYSCALLS; narrower than Docker's default profile), bounded memory
  * (no swap), CPU, processes and files, no environment, no log driver, stdin attached for the data stream.
  *
- * No init process (Docker's `Init`): docker-init runs as the sandbox user, so with Docker's default
- * profile user code could PTRACE_ATTACH it (measured under runc by the adversarial battery: the run then
- * hangs until its timeout), and under the harness allowlist it could not fork the harness at all. Each
- * run's container is removed with its whole process tree anyway. Resource limits
+ * An init process (Docker's `Init`, docker-init) on request (`init`, AOETL_SANDBOX_INIT), under gVisor only:
+ * PID 1 then reaps and forwards signals instead of the harness being PID 1. Each run's container is removed with
+ * its whole process tree, so it adds little; off by default until the adversarial battery's PID-1 expectations
+ * are measured with it (docs/operations/sandbox.md). Never under runc
+ * (development only): the harness seccomp allowlist has no fork/clone, so docker-init could not start
+ * the harness, and with Docker's default profile user code could PTRACE_ATTACH it (measured by the
+ * adversarial battery: the run then hangs until its timeout). Under gVisor ptrace of PID 1 needs
+ * ctypes (refused by the harness's audit hook) and at worst stops the caller's own run until its
+ * timeout. User namespaces: never opted out of (no `UsernsMode`); remapping is a daemon setting
+ * (`userns-remap`), checked by the driver (requireUserns). Resource limits
  * (ulimits): no core dumps, files no larger than twice the /tmp tmpfs (the tmpfs fills first; a backstop
  * for any other writable place), an 8 MiB stack, and CPU seconds up to
  * what the run may use in its timeout (cpus × timeout, + 1 s): a backstop behind the driver's kill timer.
@@ -104,7 +115,8 @@ export function harnessSeccompProfile(): string {
  * because the host kernel counts it per uid across all sandboxes (they share uid 65532); under
  * gVisor it is counted per sandbox by gVisor's own kernel (see runscHostPidsLimit).
  */
-export function buildContainerSpec({ image, runtime, runId, limits, owner, pool, harnessGuard = true, seccomp = 'harness' }: ContainerSpecInput): ContainerCreateOptions {
+export function buildContainerSpec({ image, runtime, runId, limits, owner, pool, harnessGuard = true, seccomp = 'harness', init = false }: ContainerSpecInput): ContainerCreateOptions {
+  if (init && runtime !== 'runsc') throw new SandboxConfigError('an init process is only used under gVisor (runsc): under runc the harness seccomp allowlist cannot fork it');
   const labels: Record<string, string> = { [SANDBOX_LABEL]: '1', [RUN_LABEL]: runId };
   if (pool) labels[POOL_LABEL] = '1';
   if (owner) {
@@ -138,6 +150,7 @@ export function buildContainerSpec({ image, runtime, runId, limits, owner, pool,
     NetworkDisabled: true,
     HostConfig: {
       Runtime: runtime,
+      ...(init ? { Init: true } : {}),
       NetworkMode: 'none',
       IpcMode: 'none',
       ReadonlyRootfs: true,

@@ -6,7 +6,7 @@ import { sleep } from '@aoetl/timing';
 import { dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
 import { assertRuntimeAllowed } from './policy-runtime.js';
 import { buildContainerSpec, fitsContainer, POOL_RUN_ID, type ContainerOwner, type SeccompChoice } from './container-spec.js';
-import { SandboxClosedError, SandboxImageMissingError, SandboxRuntimeUnavailableError } from './errors.js';
+import { SandboxClosedError, SandboxConfigError, SandboxImageMissingError, SandboxRuntimeUnavailableError, SandboxUsernsUnavailableError } from './errors.js';
 import { HarnessSession, prepareRun, RunSet, type PreparedRun } from './harness-io.js';
 import { resolveLimits } from './limits.js';
 import { WarmPool, type PoolSlot } from './pool.js';
@@ -38,6 +38,14 @@ export interface DockerSandboxDriverOptions {
   harnessGuard?: boolean;
   /** Seccomp under runc: the harness allowlist (default) or, for tests that probe the container, Docker's default. */
   seccomp?: SeccompChoice;
+  /** Docker's init as PID 1 (AOETL_SANDBOX_INIT); gVisor only. Default false. */
+  init?: boolean;
+  /**
+   * Refuse to start unless the engine remaps user namespaces (AOETL_SANDBOX_REQUIRE_USERNS). Remapping is a daemon
+   * setting (`userns-remap`): a container cannot ask for it, only opt out (which the sandbox never does). Without
+   * it the driver warns once. Default false.
+   */
+  requireUserns?: boolean;
   /** Docker engine socket (AOETL_DOCKER_SOCKET); default /var/run/docker.sock. Local development only. */
   socketPath?: string;
   /** A remote engine over TLS with a client certificate (AOETL_DOCKER_HOST and its files); wins over socketPath. */
@@ -65,6 +73,18 @@ export interface DockerSandboxDriverOptions {
 
 export type { ReapOptions } from './reaper.js';
 
+/** What the driver reads of `docker info`. */
+export interface EngineInfo {
+  Runtimes?: Record<string, unknown>;
+  /** e.g. `name=seccomp,profile=builtin`, `name=userns`, `name=rootless`. */
+  SecurityOptions?: string[];
+}
+
+/** Whether the engine runs containers in remapped user namespaces (daemon `userns-remap`, or a rootless engine). */
+export function usernsRemapped(info: EngineInfo): boolean {
+  return (info.SecurityOptions ?? []).some((o) => o === 'name=userns' || o === 'name=rootless' || o.startsWith('name=userns,') || o.startsWith('name=rootless,'));
+}
+
 /** A started container attached to our end of its stdin/stdout/stderr. */
 interface Slot extends PoolSlot {
   container: Docker.Container;
@@ -87,6 +107,8 @@ export class DockerSandboxDriver implements SandboxDriver {
   readonly runtime: SandboxRuntime;
   private readonly harnessGuard: boolean;
   private readonly seccomp: SeccompChoice;
+  private readonly initProcess: boolean;
+  private readonly requireUserns: boolean;
   /** Owner id written on every container of this driver (label aoetl.owner). */
   readonly ownerId: string;
   private readonly owner: ContainerOwner;
@@ -112,6 +134,9 @@ export class DockerSandboxDriver implements SandboxDriver {
     assertRuntimeAllowed(this.runtime, options.allowRunc, this.log);
     this.harnessGuard = options.harnessGuard ?? true;
     this.seccomp = options.seccomp ?? 'harness';
+    this.initProcess = options.init ?? false;
+    this.requireUserns = options.requireUserns ?? false;
+    if (this.initProcess && this.runtime !== 'runsc') throw new SandboxConfigError('AOETL_SANDBOX_INIT=true needs AOETL_SANDBOX_RUNTIME=runsc (under runc the harness seccomp allowlist cannot fork an init)');
     this.docker =
       options.docker ?? new Docker(dockerConnectionOptions({ socketPath: options.socketPath ?? DEFAULT_DOCKER_SOCKET, remote: options.remote }));
     this.defaults = resolveLimits(options.limits);
@@ -179,9 +204,13 @@ export class DockerSandboxDriver implements SandboxDriver {
   }
 
   private async checkEngine(): Promise<void> {
-    const info = (await this.docker.info()) as { Runtimes?: Record<string, unknown> };
+    const info = (await this.docker.info()) as EngineInfo;
     const available = Object.keys(info.Runtimes ?? {});
     if (!available.includes(this.runtime)) throw new SandboxRuntimeUnavailableError(this.runtime, available);
+    if (!usernsRemapped(info)) {
+      if (this.requireUserns) throw new SandboxUsernsUnavailableError();
+      this.log.warn({ runtime: this.runtime }, 'the docker engine does not remap user namespaces (userns-remap): sandbox uid 65532 is the host uid 65532');
+    }
     try {
       await this.docker.getImage(this.image).inspect();
     } catch (err) {
@@ -231,7 +260,7 @@ export class DockerSandboxDriver implements SandboxDriver {
     if (this.closed) throw new SandboxClosedError();
     const t0 = performance.now();
     const container = await this.docker.createContainer(
-      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool, harnessGuard: this.harnessGuard, seccomp: this.seccomp }),
+      buildContainerSpec({ image: this.image, runtime: this.runtime, runId, limits, owner: this.owner, pool, harnessGuard: this.harnessGuard, seccomp: this.seccomp, init: this.initProcess }),
     );
     this.active.set(container.id, container);
     let socket: Duplex | undefined;

@@ -29,6 +29,14 @@ export class SandboxImageMissingError extends SandboxError {
   }
 }
 
+/** The engine does not remap user namespaces (daemon `userns-remap`) and the configuration requires it. Not retryable. */
+export class SandboxUsernsUnavailableError extends SandboxError {
+  override readonly retryable = false;
+  constructor() {
+    super('the docker engine does not remap user namespaces (daemon option userns-remap) and AOETL_SANDBOX_REQUIRE_USERNS=true');
+  }
+}
+
 /** Invalid options or limits. */
 export class SandboxConfigError extends ConfigError {}
 

@@ -24,13 +24,14 @@ export {
   SandboxError,
   SandboxImageMissingError,
   SandboxRuntimeUnavailableError,
+  SandboxUsernsUnavailableError,
 } from './errors.js';
 export { DEFAULT_LIMITS, resolveLimits } from './limits.js';
 /** Labels on every sandbox container (and pod): how operators and the reaper find them. */
 export { OWNER_LABEL, POOL_LABEL, RUN_LABEL, SANDBOX_LABEL } from './container-spec.js';
 /** The hardened container definition, for inspection and benchmarks; the driver builds it itself. */
 export { buildContainerSpec } from './container-spec.js';
-export { DockerSandboxDriver, type DockerSandboxDriverOptions, type ReapOptions, type WarmPoolSettings } from './docker-driver.js';
+export { DockerSandboxDriver, usernsRemapped, type DockerSandboxDriverOptions, type EngineInfo, type ReapOptions, type WarmPoolSettings } from './docker-driver.js';
 export { KubernetesSandboxDriver, SandboxPodStartError, type KubernetesReapOptions, type KubernetesSandboxDriverOptions } from './kubernetes-driver.js';
 export { DOCKER_TLS_PORT, dockerConnectionOptions, type DockerRemoteTls } from './docker-connection.js';
 export {

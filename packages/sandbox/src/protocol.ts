@@ -73,6 +73,21 @@ export function parseHarnessError(stderr: string): HarnessError | undefined {
   return undefined;
 }
 
+/**
+ * The CPU time (ms) the harness reports after a successful run: the last non-empty line of stderr,
+ * `{"usage": {"cpuMs": N}}` (whatever the user code printed comes before it). Undefined when absent.
+ */
+export function parseHarnessUsage(stderr: string): number | undefined {
+  const last = stderr.trimEnd().split('\n').at(-1)?.trim() ?? '';
+  if (!last.startsWith('{"usage"')) return undefined;
+  try {
+    const cpuMs = (JSON.parse(last) as { usage?: { cpuMs?: unknown } }).usage?.cpuMs;
+    return typeof cpuMs === 'number' && Number.isInteger(cpuMs) && cpuMs >= 0 ? cpuMs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Splits the stdout byte stream into the header line and the row bytes that follow. */
 export class HeaderSplitter {
   private pending: Buffer[] = [];

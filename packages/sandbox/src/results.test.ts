@@ -71,6 +71,14 @@ describe('runResult', () => {
   const limits = { timeoutMs: 1000, memoryBytes: 2048, maxOutputBytes: 4096 };
   const b = { containerId: 'c1', durationMs: 3, bytesOut: 7 };
 
+  it("ok carries the CPU time of the harness's last stderr line, never a forged earlier one", () => {
+    const stderrTail = 'user says\n{"usage": {"cpuMs": 1}}\nmore\n{"usage": {"cpuMs": 1234}}\n';
+    expect(runResult(b, { ...seen, stderrTail }, { exitCode: 0, oomKilled: false }, limits)).toMatchObject({ kind: 'ok', cpuMs: 1234 });
+    for (const tail of ['{"usage": {"cpuMs": 5}}\nprinted after', '{"usage": {"cpuMs": -1}}', '{"usage": {"cpuMs": "9"}}', '{"usage": ']) {
+      expect(runResult(b, { ...seen, stderrTail: tail }, { exitCode: 0, oomKilled: false }, limits)).not.toHaveProperty('cpuMs');
+    }
+  });
+
   it('ok needs exit 0, a header and no protocol error', () => {
     expect(runResult(b, seen, { exitCode: 0, oomKilled: false }, limits)).toEqual({ ...b, kind: 'ok', outputColumns: ['a'], rowsIn: 2 });
     expect(runResult(b, { ...seen, rowsIn: undefined }, { exitCode: 0, oomKilled: false }, limits)).toEqual({ ...b, kind: 'ok', outputColumns: ['a'] });

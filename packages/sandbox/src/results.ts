@@ -1,4 +1,4 @@
-import { HARNESS_ERROR_EXIT_CODE, parseHarnessError } from './protocol.js';
+import { HARNESS_ERROR_EXIT_CODE, parseHarnessError, parseHarnessUsage } from './protocol.js';
 import type { SandboxLimits, SandboxResult, SandboxResultBase, SandboxRuntime } from './types.js';
 
 /** The outcome of code that the static policy check refused: it never reached a container. */
@@ -107,7 +107,14 @@ export function runResult(
     return { ...base, kind: 'transform_error', errorType: harnessError.type, message: harnessError.message, traceback: harnessError.traceback };
   }
   if (ended.exitCode === 0 && seen.protocolError === undefined && seen.outputColumns !== undefined) {
-    return { ...base, kind: 'ok', outputColumns: seen.outputColumns, ...(seen.rowsIn !== undefined ? { rowsIn: seen.rowsIn } : {}) };
+    const cpuMs = parseHarnessUsage(seen.stderrTail);
+    return {
+      ...base,
+      kind: 'ok',
+      outputColumns: seen.outputColumns,
+      ...(seen.rowsIn !== undefined ? { rowsIn: seen.rowsIn } : {}),
+      ...(cpuMs !== undefined ? { cpuMs } : {}),
+    };
   }
   const reason =
     seen.protocolError ??

@@ -64,6 +64,8 @@ export interface SandboxOk extends SandboxResultBase {
   outputColumns: string[];
   /** Input rows sent (newline count of the input), when the input was fully sent. */
   rowsIn?: number;
+  /** CPU time the transform's process used, as the harness reported it (counted against the run's CPU budget). */
+  cpuMs?: number;
 }
 
 /** The user code raised (or defined no transform, or returned something that is not a list of uniform dicts). */

@@ -7,6 +7,8 @@ export interface AppRoleSettings {
   AOETL_VAULT_CACERT?: string | undefined;
   AOETL_VAULT_ROLE_ID?: string | undefined;
   AOETL_VAULT_SECRET_ID?: string | undefined;
+  /** Vault-side tenant scope (VaultOptions.tenantTokenRole); empty: off. */
+  AOETL_VAULT_TENANT_TOKEN_ROLE?: string | undefined;
 }
 
 /**
@@ -20,5 +22,6 @@ export function appRoleVault(settings: AppRoleSettings, deps: Pick<VaultOptions,
     const missing = (['AOETL_VAULT_CACERT', 'AOETL_VAULT_ROLE_ID', 'AOETL_VAULT_SECRET_ID'] as const).filter((k) => !settings[k]);
     throw new ConfigError(`invalid configuration: AOETL_VAULT_ADDR needs ${missing.join(', ')}`);
   }
-  return new VaultSecretStore({ endpoint, caFile, auth: { method: 'approle', roleId, secretId }, ...deps });
+  const tenantTokenRole = settings.AOETL_VAULT_TENANT_TOKEN_ROLE;
+  return new VaultSecretStore({ endpoint, caFile, auth: { method: 'approle', roleId, secretId }, ...(tenantTokenRole ? { tenantTokenRole } : {}), ...deps });
 }

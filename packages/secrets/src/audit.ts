@@ -5,6 +5,7 @@ export type AuditEvent =
   | 'vault.login'
   | 'vault.login_failed'
   | 'vault.token_renewed'
+  | 'vault.tenant_token'
   | 'credential.issued'
   | 'credential.renewed'
   | 'credential.revoked'
@@ -29,6 +30,8 @@ export interface AuditRecord {
   path: string;
   runId?: string;
   taskId?: string;
+  /** The tenant whose Vault scope was used (tenant tokens). */
+  tenant?: string;
   leaseId?: string;
   /** Generated user name of a database credential: an identifier, not a secret. */
   username?: string;
@@ -58,6 +61,7 @@ export function emitAudit(
     outcome: fields.outcome ?? 'ok',
     ...(ctx?.runId ? { runId: ctx.runId } : {}),
     ...(ctx?.taskId ? { taskId: ctx.taskId } : {}),
+    ...(ctx?.tenant ? { tenant: ctx.tenant } : {}),
     at: new Date().toISOString(),
   };
   const { event, ...line } = record;

@@ -7,7 +7,7 @@ export type {
   LeaseInfo,
   Transit,
 } from './secret-store.js';
-export { VaultSecretStore, type VaultAuth, type VaultOptions } from './vault.js';
+export { VaultSecretStore, TENANT_NAME, type VaultAuth, type VaultOptions } from './vault.js';
 export { appRoleVault, type AppRoleSettings } from './approle.js';
 export { VaultTransit } from './transit.js';
 export { parseTenantScope, scopeViolations, type TenantScope, type ScopedConnection, type ScopeViolation } from './tenant-scope.js';

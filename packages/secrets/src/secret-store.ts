@@ -12,6 +12,8 @@ export interface DatabaseCredential {
 export interface CredentialContext {
   runId: string;
   taskId?: string;
+  /** The tenant whose Vault scope issued the credential (`SecretStore.forTenant`). */
+  tenant?: string;
 }
 
 /** A KV v2 secret version. */
@@ -59,6 +61,11 @@ export interface SecretStore {
   revokeOutstanding?(): Promise<void>;
   /** Stops background work (token renewal). Outstanding leases are left to the caller. */
   close(): void;
+  /**
+   * This store as one tenant sees it: database credentials come from the tenant's own Vault scope, so Vault
+   * refuses another tenant's role. Optional: a store without Vault-side tenant scope leaves it out.
+   */
+  forTenant?(tenant: string): SecretStore;
 }
 
 /** Transit: encryption as a service, for crypto-shredding and signing the audit log. */

@@ -28,4 +28,16 @@ describe('tenant scope of connections', () => {
     expect(() => parseTenantScope('database/creds/{tenant} *', '')).toThrow(ConfigError);
     expect(() => parseTenantScope('', 'acme')).toThrow(ConfigError);
   });
+
+  test('`none`: the host allow-list is on and lists nobody (the chart default before tenants are listed)', () => {
+    const none = parseTenantScope('', 'none');
+    expect(none.hosts).toEqual(new Map());
+    expect(scopeViolations(none, 'acme', conn('database/creds/acme-r', '127.0.0.1')).map((v) => v.field)).toEqual(['host']);
+  });
+
+  test('exact role templates: tenant acme does not reach tenant acme-corp\'s roles', () => {
+    const exact = parseTenantScope('database/creds/{tenant}-source-reader,database/creds/{tenant}-warehouse-writer', '');
+    expect(scopeViolations(exact, 'acme', conn('database/creds/acme-source-reader'))).toEqual([]);
+    expect(scopeViolations(exact, 'acme', conn('database/creds/acme-corp-source-reader')).map((v) => v.field)).toEqual(['vaultRole']);
+  });
 });

@@ -26,15 +26,16 @@ const HOST = /^[A-Za-z0-9_.:[\]-]+$/;
 
 /**
  * `vaultRoles`: comma-separated templates, e.g. `database/creds/{tenant}-*`. `hosts`: `tenant=host[:port]|host…`
- * entries separated by `;`, e.g. `acme=db1.internal:5432|10.0.0.7;globex=db2.internal`. Empty: no restriction.
+ * entries separated by `;`, e.g. `acme=db1.internal:5432|10.0.0.7;globex=db2.internal`. Empty: no restriction;
+ * `none`: the allow-list is on and lists nobody (no tenant may use any host until one is listed).
  */
 export function parseTenantScope(vaultRoles: string, hosts: string): TenantScope {
   const roles = vaultRoles.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const r of roles) {
     if (!TEMPLATE.test(r)) throw new ConfigError(`tenant Vault role template '${r}' is invalid (path characters, {tenant}, a trailing *)`);
   }
-  let byTenant: Map<string, string[]> | null = null;
-  for (const entry of hosts.split(';').map((s) => s.trim()).filter((s) => s !== '')) {
+  let byTenant: Map<string, string[]> | null = hosts.trim() === 'none' ? new Map() : null;
+  for (const entry of (byTenant ? '' : hosts).split(';').map((s) => s.trim()).filter((s) => s !== '')) {
     const i = entry.indexOf('=');
     const tenant = entry.slice(0, i).trim();
     const list = entry.slice(i + 1).split('|').map((s) => s.trim()).filter((s) => s !== '');

@@ -44,7 +44,19 @@ export interface VaultOptions {
   kvCacheMs?: number;
   /** Fraction of the token's TTL after which it is renewed. Default 2/3. */
   renewFraction?: number;
+  /**
+   * Tenant scope in Vault (`forTenant`): the token role (`auth/token/create/<role>`) that mints a child token per
+   * tenant carrying only the tenant's policy, so Vault itself refuses another tenant's credentials. Unset: off.
+   */
+  tenantTokenRole?: string;
+  /** The tenant's policy name; `{tenant}` is replaced. Default `aoetl-tenant-{tenant}`. */
+  tenantPolicy?: string;
+  /** Lifetime asked for a tenant token (seconds); it is minted again when less than half is left. Default 4 h. */
+  tenantTokenTtlSec?: number;
 }
+
+/** A tenant name that can be part of a Vault policy name. */
+export const TENANT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 interface AuthBlock {
   client_token?: string;
@@ -108,6 +120,9 @@ export class VaultSecretStore implements SecretStore {
   private closed = false;
   private readonly kvCache = new Map<string, { at: number; value: KvSecret }>();
   private readonly leases = new Map<string, { ctx: CredentialContext; password: string }>();
+  /** Child tokens per tenant (only the tenant's policy), and the mint in flight per tenant. */
+  private readonly tenantTokens = new Map<string, { token: string; renewAt: number }>();
+  private readonly tenantMints = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: VaultOptions) {
     this.client = nodeVault({
@@ -148,9 +163,35 @@ export class VaultSecretStore implements SecretStore {
   }
 
   async databaseCredential(path: string, ctx: CredentialContext): Promise<DatabaseCredential> {
-    if (!CREDS_PATH.test(path)) throw new InputError(`not a database credentials path: ${path}`);
+    return this.issue(path, ctx, () => this.call<LeaseResponse>(`read ${path}`, 'GET', path));
+  }
+
+  /**
+   * This store as seen by one tenant: database credentials are read with a child token that carries only the
+   * tenant's Vault policy (minted through `tenantTokenRole`), so Vault refuses any role outside the tenant's
+   * scope whatever the caller asks; renew, revoke and KV reads go through the agent's own token. Without
+   * `tenantTokenRole` the store itself (no Vault-side tenant scope).
+   */
+  forTenant(tenant: string): SecretStore {
+    const role = this.opts.tenantTokenRole;
+    if (!role) return this;
+    if (!TENANT_NAME.test(tenant)) throw new InputError(`tenant '${tenant.slice(0, 80)}' cannot name a Vault policy (${TENANT_NAME.source})`);
+    return {
+      databaseCredential: (path, ctx) =>
+        this.issue(path, { ...ctx, tenant }, () => this.call<LeaseResponse>(`read ${path} as tenant ${tenant}`, 'GET', path, undefined, tenant)),
+      renew: (leaseId, incrementSec, ctx) => this.renew(leaseId, incrementSec, ctx),
+      lookupLease: (leaseId) => this.lookupLease(leaseId),
+      revoke: (leaseId, ctx) => this.revoke(leaseId, ctx),
+      readKv: (path, opts) => this.readKv(path, opts),
+      ping: () => this.ping(),
+      close: () => undefined,
+    };
+  }
+
+  private issue(path: string, ctx: CredentialContext, read: () => Promise<LeaseResponse>): Promise<DatabaseCredential> {
+    if (!CREDS_PATH.test(path)) return Promise.reject(new InputError(`not a database credentials path: ${path}`));
     return this.audited('credential.issued', { path, ctx }, async (record) => {
-      const res = await this.call<LeaseResponse>(`read ${path}`, 'GET', path);
+      const res = await read();
       const username = res.data?.username;
       const password = res.data?.password;
       if (!username || !password || !res.lease_id) throw new InputError(`${path} did not answer a database credential`);
@@ -246,16 +287,17 @@ export class VaultSecretStore implements SecretStore {
   close(): void {
     this.closed = true;
     clearTimeout(this.renewTimer);
+    this.tenantTokens.clear();
   }
 
   // ---------------------------------------------------------------- requests
 
   /** One request with the current token: logs in first when needed, recovers once from a dead token, and
    * retries what Vault could not answer a bounded number of times. Throws typed errors only. */
-  private async call<T>(what: string, method: Method, path: string, body?: unknown): Promise<T> {
+  private async call<T>(what: string, method: Method, path: string, body?: unknown, tenant?: string): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.authed<T>(method, path, body);
+        return await (tenant === undefined ? this.authed<T>(method, path, body) : this.asTenant<T>(tenant, method, path, body));
       } catch (err) {
         const typed = toTypedError(err, what);
         const transient = typed instanceof VaultUnavailableError || typed instanceof VaultLoginRefusedError;
@@ -278,6 +320,65 @@ export class VaultSecretStore implements SecretStore {
       if (!this.token) await this.login();
       return await this.raw<T>(method, path, this.token, body); // a 403 now is a real denial
     }
+  }
+
+  /**
+   * One request with the tenant's child token. A 403 asks whether that token is still valid: a dead one (expired,
+   * revoked with its parent) is minted again once; a valid one means Vault refuses the path to this tenant.
+   */
+  private async asTenant<T>(tenant: string, method: Method, path: string, body: unknown): Promise<T> {
+    const token = await this.tenantToken(tenant);
+    try {
+      return await this.raw<T>(method, path, token, body);
+    } catch (err) {
+      if (httpStatusOf(err) !== 403) throw err;
+      try {
+        await this.raw('GET', 'auth/token/lookup-self', token);
+      } catch (lookupErr) {
+        if (httpStatusOf(lookupErr) !== 403) throw lookupErr;
+        if (this.tenantTokens.get(tenant)?.token === token) this.tenantTokens.delete(tenant);
+        return await this.raw<T>(method, path, await this.tenantToken(tenant), body);
+      }
+      throw new VaultPermissionError(`vault refused ${path} to tenant ${tenant} (outside the tenant's Vault policy)`, { cause: 403 });
+    }
+  }
+
+  /** The tenant's child token: minted with the agent's token through the token role, one mint in flight per tenant. */
+  private tenantToken(tenant: string): Promise<string> {
+    const held = this.tenantTokens.get(tenant);
+    if (held && Date.now() < held.renewAt) return Promise.resolve(held.token);
+    let minting = this.tenantMints.get(tenant);
+    if (!minting) {
+      minting = this.mintTenantToken(tenant).finally(() => this.tenantMints.delete(tenant));
+      this.tenantMints.set(tenant, minting);
+    }
+    return minting;
+  }
+
+  private async mintTenantToken(tenant: string): Promise<string> {
+    const role = this.opts.tenantTokenRole ?? '';
+    if (!MOUNT.test(role)) throw new InputError(`not a token role: ${role}`);
+    const ttlSec = this.opts.tenantTokenTtlSec ?? 4 * 3600;
+    const policy = (this.opts.tenantPolicy ?? 'aoetl-tenant-{tenant}').replaceAll('{tenant}', tenant);
+    const path = `auth/token/create/${role}`;
+    return this.audited('vault.tenant_token', { path, ctx: { runId: '', tenant } }, async () => {
+      const res = await this.authed<{ auth?: AuthBlock }>('POST', path, {
+        policies: [policy],
+        ttl: `${ttlSec}s`,
+        renewable: false,
+        display_name: `tenant-${tenant}`,
+        meta: { tenant },
+      });
+      const token = res.auth?.client_token;
+      if (!token) throw new VaultPermissionError(`vault minted no token for tenant ${tenant}`);
+      this.onSecret(token);
+      const lifeMs = (res.auth?.lease_duration || ttlSec) * 1000;
+      // Minted again when half its life is gone: a credential issued under it has at least that long to live.
+      this.tenantTokens.set(tenant, { token, renewAt: Date.now() + lifeMs / 2 });
+      return token;
+    }).catch((err: unknown) => {
+      throw toTypedError(err, `tenant token for ${tenant}`);
+    });
   }
 
   private raw<T>(method: Method, path: string, token: string | null, body?: unknown): Promise<T> {

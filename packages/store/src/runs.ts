@@ -96,6 +96,8 @@ export interface RunRecord {
   /** Set when the run is planned (also when planning failed it). */
   planning: RunPlanning | null;
   chunks: number;
+  /** Chunks whose load task was sent (0 … chunksDispatched-1): fair dispatch sends them as the tenant's cap allows. */
+  chunksDispatched: number;
   rowsIn: number | null;
   rowsOut: number | null;
   bytesOut: number | null;
@@ -116,6 +118,7 @@ export interface RunStepRecord {
 /** Fields a transition may set besides the status (absent: unchanged). The snapshot is never changed. */
 export interface RunPatch {
   chunks?: number;
+  chunksDispatched?: number;
   plan?: RunPlan;
   planning?: RunPlanning;
   rowsIn?: number;
@@ -129,6 +132,8 @@ export interface ChunkCounts {
   rowsIn: number;
   rowsOut: number;
   bytesOut: number;
+  /** Sandbox CPU time of the chunk, when reported. */
+  cpuMs?: number;
 }
 
 /** Where a run stands after a chunk was recorded. */
@@ -137,6 +142,8 @@ export interface ChunkProgress {
   of: number;
   /** Every chunk is staged: the run is ready for its commit. */
   complete: boolean;
+  /** Sandbox CPU time of the run's staged chunks so far (the run's CPU budget). */
+  cpuMs: number;
 }
 
 export function toRun(r: Row): RunRecord {
@@ -158,6 +165,7 @@ export function toRun(r: Row): RunRecord {
     checks: (r.checks as CheckResult[] | null) ?? null,
     planning: (r.planning as RunPlanning | null) ?? null,
     chunks: Number(r.chunks ?? 1),
+    chunksDispatched: Number(r.chunks_dispatched ?? 0),
     rowsIn: num(r.rows_in),
     rowsOut: num(r.rows_out),
     bytesOut: num(r.bytes_out),
@@ -387,11 +395,12 @@ export class Runs {
            finished_at = CASE WHEN $3 IN ('succeeded', 'failed') THEN now() ELSE finished_at END,
            rows_in = COALESCE($4, rows_in), rows_out = COALESCE($5, rows_out), bytes_out = COALESCE($6, bytes_out),
            plan = COALESCE($7, plan), error = COALESCE($8, error), chunks = COALESCE($9, chunks), checks = COALESCE($10, checks),
-           planning = COALESCE($11, planning)
+           planning = COALESCE($11, planning), chunks_dispatched = COALESCE($12, chunks_dispatched)
          WHERE id = $1 AND status = ANY($2::text[]) RETURNING *`,
         [runId, from, to, patch.rowsIn ?? null, patch.rowsOut ?? null, patch.bytesOut ?? null,
           patch.plan ? JSON.stringify(patch.plan) : null, patch.error ? JSON.stringify(patch.error) : null, patch.chunks ?? null,
-          patch.checks ? JSON.stringify(patch.checks) : null, patch.planning ? JSON.stringify(patch.planning) : null],
+          patch.checks ? JSON.stringify(patch.checks) : null, patch.planning ? JSON.stringify(patch.planning) : null,
+          patch.chunksDispatched ?? null],
       );
       if (rows.length === 0) return null;
       await c.query('INSERT INTO run_steps (run_id, status, detail) VALUES ($1, $2, $3)', [
@@ -409,16 +418,16 @@ export class Runs {
   async recordChunk(runId: string, chunk: number, counts: ChunkCounts, watermark?: WatermarkWindow): Promise<ChunkProgress> {
     return inTransaction(this.pool, async (c) => {
       await c.query(
-        `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, finished_at)
-         VALUES ($1, $2, $3, $4, $5, now()) ON CONFLICT DO NOTHING`,
-        [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut],
+        `INSERT INTO run_chunks (run_id, chunk, rows_in, rows_out, bytes_out, cpu_ms, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING`,
+        [runId, chunk, counts.rowsIn, counts.rowsOut, counts.bytesOut, counts.cpuMs ?? null],
       );
       await c.query('UPDATE runs SET updated_at = now(), watermark = COALESCE(watermark, $2::jsonb) WHERE id = $1', [
         runId,
         watermark ? JSON.stringify(watermark) : null,
       ]);
       const { rows } = await c.query(
-        `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged
+        `SELECT r.chunks, count(c.chunk) FILTER (WHERE c.chunk >= 0) AS staged, coalesce(sum(c.cpu_ms), 0) AS cpu_ms
          FROM runs r LEFT JOIN run_chunks c ON c.run_id = r.id WHERE r.id = $1 GROUP BY r.chunks`,
         [runId],
       );
@@ -426,7 +435,7 @@ export class Runs {
       if (!r) throw new NotFoundError('run not found');
       const of = Number(r.chunks);
       const staged = Number(r.staged);
-      return { staged, of, complete: staged === of };
+      return { staged, of, complete: staged === of, cpuMs: Number(r.cpu_ms) };
     });
   }
 
@@ -444,6 +453,56 @@ export class Runs {
       await this.outbox.add(c, messages);
       return true;
     });
+  }
+
+  /**
+   * Fair dispatch (one tenant's queue cannot starve another's): claims the chunks the tenant's running runs may
+   * send now, oldest run first, so that at most `cap` of the tenant's chunk tasks are in flight (sent, not yet
+   * staged). Serialised per tenant (advisory lock). The caller sends the claimed chunks' tasks (`sendTasks`); a
+   * crash in between leaves them claimed and unstaged, which the reconciler sends again.
+   */
+  async claimChunks(tenant: string, cap: number): Promise<Array<{ run: RunRecord; chunks: number[] }>> {
+    return inTransaction(this.pool, async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`aoetl.dispatch/${tenant}`]);
+      const { rows: load } = await c.query(
+        `SELECT coalesce(sum(r.chunks_dispatched - (SELECT count(*) FROM run_chunks k WHERE k.run_id = r.id AND k.chunk >= 0)), 0)::int AS n
+         FROM runs r WHERE r.tenant = $1 AND r.status = 'running'`,
+        [tenant],
+      );
+      let free = cap - Number((load[0] as { n: number }).n);
+      const claimed: Array<{ run: RunRecord; chunks: number[] }> = [];
+      if (free <= 0) return claimed;
+      const { rows } = await c.query(
+        `SELECT * FROM runs WHERE tenant = $1 AND status = 'running' AND chunks_dispatched < chunks
+         ORDER BY created_at, id LIMIT $2 FOR UPDATE`,
+        [tenant, free],
+      );
+      for (const row of rows as Row[]) {
+        if (free <= 0) break;
+        const run = toRun(row);
+        const n = Math.min(free, run.chunks - run.chunksDispatched);
+        const chunks = Array.from({ length: n }, (_, i) => run.chunksDispatched + i);
+        await c.query('UPDATE runs SET chunks_dispatched = $2, updated_at = now() WHERE id = $1', [run.id, run.chunksDispatched + n]);
+        claimed.push({ run: { ...run, chunksDispatched: run.chunksDispatched + n }, chunks });
+        free -= n;
+      }
+      return claimed;
+    });
+  }
+
+  /** Tenants with running runs whose chunks are not all dispatched yet (fair dispatch's reconciler). */
+  async tenantsAwaitingDispatch(limit = 1000): Promise<string[]> {
+    const { rows } = await this.pool.query(
+      `SELECT DISTINCT tenant FROM runs WHERE status = 'running' AND chunks_dispatched < chunks LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r: { tenant: string }) => r.tenant);
+  }
+
+  /** Writes a run's task messages to the outbox (the chunks `claimChunks` gave it). */
+  async sendTasks(messages: readonly OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await inTransaction(this.pool, (c) => this.outbox.add(c, messages));
   }
 
   /** Row and byte totals over a run's staged chunks. */

@@ -74,12 +74,13 @@ export function pipelineBody(name = unique('gw'), overrides: Record<string, unkn
   };
 }
 
-export const connectionBody = () => ({
+/** A connection the tenant may register where the tenant scope is on (the local stack: its own role, its host). */
+export const connectionBody = (tenant = 'acme') => ({
   kind: 'postgres',
   host: '127.0.0.1',
   port: 5433,
   database: 'source',
-  vaultRole: 'database/creds/source-reader',
+  vaultRole: `database/creds/${tenant}-source-reader`,
 });
 
 export const ROUTES: RouteCase[] = [

@@ -33,7 +33,10 @@ export interface AppDeps {
   logger: Logger;
   auth: AuthPluginOptions;
   bodyLimit?: number;
-  /** Requests per identity per minute. Default 1200. */
+  /**
+   * Requests per identity per minute (and per client address before verification). Default 1200. 0: no rate
+   * limiters at all (the service's configuration cannot ask for it; bench/gateway.bench.mjs measures their cost).
+   */
   rateLimitPerMinute?: number;
   /** Target write modes whose runs always need an approval (policy). Default none. */
   approvalRequiredModes?: readonly WriteMode[];
@@ -152,9 +155,10 @@ export async function buildApp(deps: AppDeps) {
   };
   app.addHook('onClose', async () => routeOptions.diffs.close());
   await app.register(async (api) => {
-    await api.register(unauthenticatedRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 }); // before verification
+    const perMinute = deps.rateLimitPerMinute ?? 1200;
+    if (perMinute > 0) await api.register(unauthenticatedRateLimit, { perMinute }); // before verification
     await api.register(aoetlAuth, deps.auth);
-    await api.register(perIdentityRateLimit, { perMinute: deps.rateLimitPerMinute ?? 1200 });
+    if (perMinute > 0) await api.register(perIdentityRateLimit, { perMinute });
     await api.register(pipelineRoutes, routeOptions);
     await api.register(runRoutes, routeOptions);
     await api.register(approvalRoutes, routeOptions);

@@ -39,6 +39,8 @@ export const GatewayConfig = Type.Object({
   AOETL_VAULT_CACERT: Type.Optional(Type.String({ minLength: 1 })),
   AOETL_VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1 })),
   AOETL_VAULT_SECRET_ID: Type.Optional(Secret(Type.String({ minLength: 1 }))),
+  /** Vault-side tenant scope for erasure's target credentials (the etl-agent's setting); empty: off. */
+  AOETL_VAULT_TENANT_TOKEN_ROLE: Type.String({ pattern: '^([a-z0-9][a-z0-9_-]{0,100})?$', default: '' }),
   /** CA of the target databases' server certificates (erasure). */
   AOETL_DB_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   /** Where the orchestrator exports the signed ledger checkpoints (JSON lines). */

@@ -11,7 +11,8 @@ export interface GovernanceDeps {
   /** The signed checkpoints, read from where the orchestrator exports them (outside the database). */
   checkpoints(tenant: string): Promise<Checkpoint[]>;
   verifier: CheckpointVerifier;
-  erase(targets: readonly ErasureTarget[], subject: ErasureSubject, ctx: { runId: string }): Promise<ErasureCount[]>;
+  /** Target credentials come from the tenant's own Vault scope when Vault has one (AOETL_VAULT_TENANT_TOKEN_ROLE). */
+  erase(targets: readonly ErasureTarget[], subject: ErasureSubject, ctx: { runId: string; tenant: string }): Promise<ErasureCount[]>;
   /** HMAC-SHA-256 of the subject's canonical JSON, keyed from Vault: the only record of who was erased. */
   subjectHash(subject: ErasureSubject): Promise<string>;
   close(): void;
@@ -31,7 +32,8 @@ export function vaultGovernance(secrets: VaultSecretStore, opts: VaultGovernance
   return {
     checkpoints: (tenant) => file.read(tenant),
     verifier: transitSigner(secrets.transit(), opts.signingKey),
-    erase: (targets, subject, ctx) => eraseSubject({ secrets, logger: opts.logger, dbCaFile: opts.dbCaFile }, targets, subject, ctx),
+    erase: (targets, subject, { runId, tenant }) =>
+      eraseSubject({ secrets: secrets.forTenant(tenant), logger: opts.logger, dbCaFile: opts.dbCaFile }, targets, subject, { runId, tenant }),
     async subjectHash(subject) {
       const kv = await secrets.readKv(opts.hmacKvPath);
       const key = kv.data.key;

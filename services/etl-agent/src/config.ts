@@ -30,6 +30,10 @@ export const EtlAgentConfig = Type.Object({
   AOETL_SANDBOX_RUNTIME: Type.Union([Type.Literal('runc'), Type.Literal('runsc')], { default: 'runsc' }),
   /** runc is refused unless this is true (development only; the agent warns loudly at start). */
   AOETL_SANDBOX_ALLOW_RUNC: Type.Boolean({ default: false }),
+  /** Docker's init process as PID 1 of each sandbox (gVisor only; refused with runc). */
+  AOETL_SANDBOX_INIT: Type.Boolean({ default: false }),
+  /** Refuse to start unless the Docker engine remaps user namespaces (daemon userns-remap or rootless); else a warning. */
+  AOETL_SANDBOX_REQUIRE_USERNS: Type.Boolean({ default: false }),
   /** docker: a Docker engine (remote over TLS, or the local socket); kubernetes: one pod per run in AOETL_SANDBOX_NAMESPACE. */
   AOETL_SANDBOX_DRIVER: Type.Union([Type.Literal('docker'), Type.Literal('kubernetes')], { default: 'docker' }),
   AOETL_SANDBOX_NAMESPACE: Type.Optional(Type.String({ minLength: 1 })),
@@ -49,6 +53,12 @@ export const EtlAgentConfig = Type.Object({
   AOETL_TENANT_VAULT_ROLES: Type.String({ default: '' }),
   /** Database hosts per tenant (`tenant=host[:port]|host…;…`; empty: any), as the gateway's setting. */
   AOETL_TENANT_DB_HOSTS: Type.String({ default: '' }),
+  /**
+   * Vault-side tenant scope: the token role that mints each task's tenant a child token holding only the policy
+   * AOETL_VAULT_TENANT_POLICY, so Vault refuses another tenant's role even past the static check. Empty: off.
+   */
+  AOETL_VAULT_TENANT_TOKEN_ROLE: Type.String({ pattern: '^([a-z0-9][a-z0-9_-]{0,100})?$', default: '' }),
+  AOETL_VAULT_TENANT_POLICY: Type.String({ pattern: '^[a-z0-9_{}-]*[{]tenant[}][a-z0-9_{}-]*$', default: 'aoetl-tenant-{tenant}' }),
   AOETL_TASK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),
 });
@@ -75,7 +85,18 @@ const MiB = 1024 * 1024;
 
 /** The sandbox driver the configuration asks for, with its options (read from the validated config only). */
 export type SandboxSettings =
-  | { driver: 'docker'; image: string; runtime: 'runc' | 'runsc'; allowRunc: boolean; socketPath: string; remote?: DockerRemoteTls; poolSize: number; memoryBytes: number }
+  | {
+      driver: 'docker';
+      image: string;
+      runtime: 'runc' | 'runsc';
+      allowRunc: boolean;
+      init: boolean;
+      requireUserns: boolean;
+      socketPath: string;
+      remote?: DockerRemoteTls;
+      poolSize: number;
+      memoryBytes: number;
+    }
   | { driver: 'kubernetes'; image: string; namespace: string; runtimeClassName?: string; memoryBytes: number };
 
 /** The sandbox settings; names the missing variable when the chosen driver needs one that is absent. */
@@ -98,6 +119,8 @@ export function sandboxSettings(config: EtlAgentConfig): SandboxSettings {
     image: config.AOETL_SANDBOX_IMAGE,
     runtime: config.AOETL_SANDBOX_RUNTIME,
     allowRunc: config.AOETL_SANDBOX_ALLOW_RUNC,
+    init: config.AOETL_SANDBOX_INIT,
+    requireUserns: config.AOETL_SANDBOX_REQUIRE_USERNS,
     ...dockerEngineFrom(config),
     poolSize: config.AOETL_SANDBOX_POOL_SIZE,
     memoryBytes,

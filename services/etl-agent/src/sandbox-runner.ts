@@ -34,6 +34,8 @@ export async function createSandboxDriver(settings: SandboxSettings, logger: San
     image: settings.image,
     runtime: settings.runtime,
     allowRunc: settings.allowRunc,
+    init: settings.init,
+    requireUserns: settings.requireUserns,
     socketPath: settings.socketPath,
     ...(settings.remote ? { remote: settings.remote } : {}),
     limits,
@@ -114,7 +116,8 @@ export class SandboxTransformRunner implements TransformRunner {
     const result = await this.execute(req);
     if ('refused' in result) return { ok: false, reason: result.refused };
     const reason = failureOf(result);
-    return reason ? { ok: false, reason } : { ok: true };
+    if (reason) return { ok: false, reason };
+    return result.kind === 'ok' && result.cpuMs !== undefined ? { ok: true, cpuMs: result.cpuMs } : { ok: true };
   }
 
   /**

@@ -41,6 +41,8 @@ describe('etl-agent configuration', () => {
     expect(sandboxSettings(config)).toEqual({
       driver: 'docker',
       allowRunc: false,
+      init: false,
+      requireUserns: false,
       image: 'aoetl/sandbox-python:8fe0588d7021',
       runtime: 'runsc',
       socketPath: '/var/run/docker.sock',

@@ -74,3 +74,30 @@ describe('etl-agent tenant scope at use time', () => {
     expect(failed.payload.error.message).toMatch(why);
   });
 });
+
+describe('etl-agent tenant scope in the secret store', () => {
+  test("each step reads credentials through the task tenant's view of the store", async () => {
+    const views: string[] = [];
+    const seen: SecretStore[] = [];
+    const base = { forTenant: (tenant: string) => (views.push(tenant), { tenant } as unknown as SecretStore) } as unknown as SecretStore;
+    const steps = scopedSteps(
+      {
+        loadChunk: async (_t, deps) => (seen.push(deps.secrets), RESULT),
+        commitRun: async (_t, deps) => (seen.push(deps.secrets), RESULT),
+      },
+      parseTenantScope('', ''),
+    );
+    const deps = { secrets: base, runner: { run: () => Promise.reject(new Error('unused')) }, logger: pino({ level: 'silent' }), dbCaFile: '/dev/null' };
+    await steps.loadChunk(loadTask('globex').payload, deps);
+    expect(views).toEqual(['globex']);
+    expect(seen).toEqual([{ tenant: 'globex' }]);
+  });
+
+  test('a store without a tenant scope (dev file) is used as it is', async () => {
+    const base = {} as SecretStore;
+    let used: SecretStore | undefined;
+    const steps = scopedSteps({ loadChunk: async (_t, deps) => ((used = deps.secrets), RESULT), commitRun: async () => RESULT }, parseTenantScope('', ''));
+    await steps.loadChunk(loadTask('acme').payload, { secrets: base, runner: { run: () => Promise.reject(new Error('unused')) }, logger: pino({ level: 'silent' }), dbCaFile: '/dev/null' });
+    expect(used).toBe(base);
+  });
+});

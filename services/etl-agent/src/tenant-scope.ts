@@ -1,5 +1,6 @@
 import { NotAllowedError, type ConnectionDescriptor } from '@aoetl/contracts';
 import { scopeViolations, type TenantScope } from '@aoetl/secrets';
+import type { LoadDeps } from '@aoetl/etl';
 import type { TaskSteps } from './task-handler.js';
 
 /** Refuses (not_allowed, never retried) a connection outside the task's tenant's scope, before any credential is read. */
@@ -12,17 +13,22 @@ export function assertInScope(scope: TenantScope, tenant: string, connections: r
   }
 }
 
-/** The task steps, each checking its connections against the task's tenant first (the gateway checked them at registration too). */
+/**
+ * The task steps, each checking its connections against the task's tenant first (the gateway checked them at
+ * registration too), then reading credentials through the tenant's own Vault scope (`SecretStore.forTenant`, when
+ * the store has one): two independent layers, so a connection that slips past one is still refused by the other.
+ */
 export function scopedSteps(steps: TaskSteps, scope: TenantScope): TaskSteps {
+  const forTenant = (deps: LoadDeps, tenant: string): LoadDeps => ({ ...deps, secrets: deps.secrets.forTenant?.(tenant) ?? deps.secrets });
   return {
     ...steps,
     loadChunk: async (task, deps) => {
       assertInScope(scope, task.tenant, [task.source.connection, task.target.connection]);
-      return steps.loadChunk(task, deps);
+      return steps.loadChunk(task, forTenant(deps, task.tenant));
     },
     commitRun: async (task, deps) => {
       assertInScope(scope, task.tenant, [task.target.connection]);
-      return steps.commitRun(task, deps);
+      return steps.commitRun(task, forTenant(deps, task.tenant));
     },
   };
 }

@@ -63,6 +63,9 @@ export function secretStoreFrom(config: EtlAgentConfig, deps: SecretStoreDeps): 
     auth: vaultAuthFrom(config),
     retries: config.AOETL_VAULT_RETRIES,
     kvCacheMs: config.AOETL_VAULT_KV_CACHE_MS,
+    ...(config.AOETL_VAULT_TENANT_TOKEN_ROLE
+      ? { tenantTokenRole: config.AOETL_VAULT_TENANT_TOKEN_ROLE, tenantPolicy: config.AOETL_VAULT_TENANT_POLICY }
+      : {}),
     ...deps,
   });
 }

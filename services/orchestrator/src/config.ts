@@ -11,6 +11,13 @@ export const OrchestratorConfig = Type.Object({
   AOETL_TASK_MEMORY_MB: Type.Integer({ minimum: 64, default: 512 }),
   AOETL_TASK_MAX_OUTPUT_BYTES: Type.Integer({ minimum: 1024, default: 4 * 1024 ** 3 }),
   AOETL_DEFAULT_CHUNKS: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  /**
+   * Fair dispatch: chunk tasks of one tenant in flight at once (sent, not yet staged); the tenant's other chunks wait,
+   * oldest run first, so one tenant's queue never stands in front of another tenant's runs.
+   */
+  AOETL_TENANT_MAX_CHUNKS_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1024, default: 8 }),
+  /** Sandbox CPU seconds one run may use over all its chunks; past it the run fails with cpu_budget_exceeded. */
+  AOETL_RUN_CPU_BUDGET_SECONDS: Type.Integer({ minimum: 1, maximum: 31_536_000, default: 3600 }),
   AOETL_RECONCILE_EVERY_MS: Type.Integer({ minimum: 100, default: 10_000 }),
   /** A queued or planning run untouched this long is planned again (its request was lost or its planner died). */
   AOETL_RECONCILE_PLANNING_MS: Type.Integer({ minimum: 100, default: 30_000 }),

@@ -48,6 +48,8 @@ void startService({
         },
         defaultChunks: config.AOETL_DEFAULT_CHUNKS,
         transformPlanner,
+        maxChunksInFlightPerTenant: config.AOETL_TENANT_MAX_CHUNKS_IN_FLIGHT,
+        cpuBudgetMs: config.AOETL_RUN_CPU_BUDGET_SECONDS * 1000,
       },
       logger,
     );

@@ -12,6 +12,8 @@ jest.setTimeout(60_000);
 
 const agent = stackEnvOf('etl-agent');
 const agentAuth = { method: 'approle' as const, roleId: agent.AOETL_VAULT_ROLE_ID!, secretId: agent.AOETL_VAULT_SECRET_ID! };
+// The agent reads credentials only in a tenant's scope (tenant-scope.test.ts): here tenant acme's reader role.
+const TENANT = { tenantTokenRole: 'aoetl-tenant' };
 
 /** The SQLSTATE of a statement's failure, or 'ok'. */
 async function outcome(client: pg.Client, sql: string): Promise<string> {
@@ -25,9 +27,9 @@ async function outcome(client: pg.Client, sql: string): Promise<string> {
 
 describe('per-run dynamic database credentials', () => {
   test('the source credential can SELECT and cannot INSERT, UPDATE, DELETE or run DDL', async () => {
-    const t = newStore(agentAuth);
+    const t = newStore(agentAuth, TENANT);
     const runId = randomUUID();
-    const cred = await t.store.databaseCredential('database/creds/source-reader', { runId, taskId: 'chunk-0' });
+    const cred = await t.store.forTenant('acme').databaseCredential('database/creds/acme-source-reader', { runId, taskId: 'chunk-0' });
     const client = await connect(cred);
     try {
       expect(Number((await client.query('SELECT count(*) AS n FROM crm.customers')).rows[0].n)).toBeGreaterThan(0);
@@ -54,9 +56,9 @@ describe('per-run dynamic database credentials', () => {
   });
 
   test('after the run ends the lease is revoked and the generated role can no longer log in', async () => {
-    const t = newStore(agentAuth);
+    const t = newStore(agentAuth, TENANT);
     const runId = randomUUID();
-    const cred = await t.store.databaseCredential('database/creds/source-reader', { runId });
+    const cred = await t.store.forTenant('acme').databaseCredential('database/creds/acme-source-reader', { runId });
     expect(cred.username).toMatch(/^v-/);
     expect(roleExists(cred.username)).toBe(true);
     expect(await canLogIn(cred)).toBe(true);
@@ -68,7 +70,7 @@ describe('per-run dynamic database credentials', () => {
 
     const trail = t.audits.filter((a) => a.event.startsWith('credential.'));
     expect(trail).toEqual([
-      expect.objectContaining({ event: 'credential.issued', path: 'database/creds/source-reader', runId, leaseId: cred.leaseId, username: cred.username, actor: 'secrets-it' }),
+      expect.objectContaining({ event: 'credential.issued', path: 'database/creds/acme-source-reader', tenant: 'acme', runId, leaseId: cred.leaseId, username: cred.username, actor: 'secrets-it' }),
       expect.objectContaining({ event: 'credential.revoked', runId, leaseId: cred.leaseId }),
     ]);
     expect(trail.every((a) => typeof a.at === 'string' && a.identity === 'approle:etl-agent')).toBe(true);

@@ -52,8 +52,8 @@ describe('token auth', () => {
 describe('AppRole auth', () => {
   test("the etl-agent's AppRole logs in and issues a database credential", async () => {
     const agent = stackEnvOf('etl-agent');
-    const t = newStore({ method: 'approle', roleId: agent.AOETL_VAULT_ROLE_ID!, secretId: agent.AOETL_VAULT_SECRET_ID! });
-    const cred = await t.store.databaseCredential('database/creds/source-reader', { runId: randomUUID() });
+    const t = newStore({ method: 'approle', roleId: agent.AOETL_VAULT_ROLE_ID!, secretId: agent.AOETL_VAULT_SECRET_ID! }, { tenantTokenRole: 'aoetl-tenant' });
+    const cred = await t.store.forTenant('acme').databaseCredential('database/creds/acme-source-reader', { runId: randomUUID() });
     await t.store.revoke(cred.leaseId, { runId: 'x' });
     expect(t.audits.find((a) => a.event === 'vault.login')).toMatchObject({ path: 'auth/approle', identity: 'approle:etl-agent' });
     expect(t.logText()).not.toContain(agent.AOETL_VAULT_SECRET_ID!);
@@ -233,8 +233,8 @@ describe('Kubernetes auth (service-account JWT, TokenReview against a fake API s
   });
 
   test("the etl-agent's service-account token logs in once, after the API server reviewed it", async () => {
-    const t = newStore({ method: 'kubernetes', role: 'etl-agent', jwtFile: jwtFor('etl-agent'), mount });
-    const cred = await t.store.databaseCredential('database/creds/source-reader', { runId: randomUUID() });
+    const t = newStore({ method: 'kubernetes', role: 'etl-agent', jwtFile: jwtFor('etl-agent'), mount }, { tenantTokenRole: 'aoetl-tenant' });
+    const cred = await t.store.forTenant('acme').databaseCredential('database/creds/acme-source-reader', { runId: randomUUID() });
     await t.store.revoke(cred.leaseId, { runId: 'x' });
     expect(reviews).toEqual([{ authenticated: true }]);
     expect(t.logins()).toBe(1);

@@ -40,7 +40,7 @@ export const erasureRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (app
       const targets = resolved.flatMap((r) => (r.target ? [r.target] : []));
       const unreachable = resolved.filter((r) => !r.target).map((r) => ({ connection: r.lineage.connection, table: r.lineage.table, deleted: null }));
       const subjectHash = await governance.subjectHash(subject);
-      const erased = await withRequestFields(ERASURE_FIELDS, () => governance.erase(targets, subject, { runId: `erasure-${request.id}` }));
+      const erased = await withRequestFields(ERASURE_FIELDS, () => governance.erase(targets, subject, { runId: `erasure-${request.id}`, tenant }));
       const tables = [...erased, ...unreachable];
       const ledgerSeq = await store.ledger.append({
         tenant,

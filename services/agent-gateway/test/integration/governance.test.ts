@@ -23,12 +23,18 @@ const gatewayStore = new Store(db.pool('aoetl_gateway'), 'governance-it');
 const orchestrator = new Store(db.pool('aoetl_orchestrator'), 'governance-it-orchestrator');
 const env = stackEnv('test');
 const logger = createLogger({ name: 'governance-it', level: 'silent' });
+// The gateway's own AppRole, with the tenant scope the local stack configures: erasure reads acme's writer role
+// through acme's tenant token (deploy/local/openbao.sh).
+const gatewayEnv = stackEnv('agent-gateway');
 const vault = new VaultSecretStore({
   endpoint: env.AOETL_VAULT_ADDR!,
   caFile: env.AOETL_VAULT_CACERT!,
-  auth: { method: 'token', token: env.AOETL_VAULT_TOKEN! },
+  auth: { method: 'approle', roleId: gatewayEnv.AOETL_VAULT_ROLE_ID!, secretId: gatewayEnv.AOETL_VAULT_SECRET_ID! },
+  tenantTokenRole: 'aoetl-tenant',
   logger,
 });
+// The orchestrator signs checkpoints (the gateway only verifies): the test signs as root.
+const signerVault = new VaultSecretStore({ endpoint: env.AOETL_VAULT_ADDR!, caFile: env.AOETL_VAULT_CACERT!, auth: { method: 'token', token: env.AOETL_VAULT_TOKEN! }, logger });
 const dir = mkdtempSync(join(tmpdir(), 'aoetl-checkpoints-'));
 const checkpointFile = new CheckpointFile(join(dir, 'checkpoints.jsonl'));
 const as = (identity: string) => ({ authorization: bearer(realToken(identity)) });
@@ -64,7 +70,7 @@ beforeAll(async () => {
     INSERT INTO ${tables[1]} VALUES ('${EMAIL}', 'a'), ('${EMAIL}', 'b'), ('other.${sfx}@example.com', 'c');
     CREATE TABLE ${tables[2]} (id bigint);
     ALTER TABLE ${tables[0]} OWNER TO warehouse_load; ALTER TABLE ${tables[1]} OWNER TO warehouse_load; ALTER TABLE ${tables[2]} OWNER TO warehouse_load;`);
-  await gatewayStore.connections.put('acme', { name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: 5433, database: 'warehouse', vaultRole: 'database/creds/warehouse-writer' }, 'deploy');
+  await gatewayStore.connections.put('acme', { name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: 5433, database: 'warehouse', vaultRole: 'database/creds/acme-warehouse-writer' }, 'deploy');
   for (const t of tables) await writtenBy(t);
   const governance = vaultGovernance(vault, {
     checkpointFile: checkpointFile.path,
@@ -79,6 +85,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   vault.close();
+  signerVault.close();
   psqlAdmin('warehouse', `DROP TABLE IF EXISTS ${tables.join(', ')}`);
   rmSync(dir, { recursive: true, force: true });
   await db.drop();
@@ -148,7 +155,7 @@ describe('audit query', () => {
 
 describe('audit verify', () => {
   it('is ok against checkpoints signed by transit, and names the first bad entry after a tampering', async () => {
-    const signer = transitSigner(vault.transit(), 'aoetl-signing');
+    const signer = transitSigner(signerVault.transit(), 'aoetl-signing');
     const head = (await orchestrator.ledger.heads()).find((h) => h.tenant === 'acme')!;
     await checkpointFile.append(await signCheckpoint(signer, head));
 
