@@ -652,6 +652,9 @@ describe('RunMachine: incremental runs and quality gates', () => {
     const plan = store.runRows.get(second.id)!.plan!;
     expect(plan.incremental).toEqual({ column: 'updated_at', stream, fullRefresh: true });
     expect(plan.baselineRows).toBe(10);
+  });
+});
+
 describe('RunMachine: fair dispatch (at most N chunk tasks of a tenant in flight)', () => {
   function fairSetup(chunks: number, cap: number) {
     const s = setup(chunks);

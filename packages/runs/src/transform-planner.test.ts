@@ -23,7 +23,7 @@ function run(planner?: 'rules' | 'llm', approvalRequired = false): RunRecord {
       name: 'p', source: { connection: 'src', table: 'crm.people' }, target: { connection: 'wh', table: 'silver.people', mode: 'merge', keys: ['id'] },
       transform: { kind: 'instruction', text, columns, ...(planner ? { planner } : {}), code, explanation: '', provenance },
     },
-    artifactSha256: sha(code), plan: null, planning: null, chunks: 1, rowsIn: null, rowsOut: null, bytesOut: null, error: null,
+    artifactSha256: sha(code), plan: null, planning: null, options: {}, watermark: null, checks: null, chunksDispatched: 0, chunks: 1, rowsIn: null, rowsOut: null, bytesOut: null, error: null,
     createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', startedAt: null, finishedAt: null,
   };
 }

@@ -59,7 +59,7 @@ function run(tenant = 'acme'): RunRecord {
       target: { connection: 'warehouse', table: `silver.people_${Date.now()}_${runs}`, mode: 'merge', keys: ['id'] },
       transform: { kind: 'instruction', text: TEXT, columns: COLUMNS, planner: 'llm', code: OFFLINE_CODE, explanation: '', provenance },
     },
-    artifactSha256: sha(OFFLINE_CODE), plan: null, planning: null, chunks: 1, rowsIn: null, rowsOut: null, bytesOut: null, error: null,
+    artifactSha256: sha(OFFLINE_CODE), plan: null, planning: null, options: {}, watermark: null, checks: null, chunksDispatched: 0, chunks: 1, rowsIn: null, rowsOut: null, bytesOut: null, error: null,
     createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', startedAt: null, finishedAt: null,
   };
 }
