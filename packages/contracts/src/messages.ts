@@ -44,6 +44,21 @@ export const TaskLimits = Type.Object({
 });
 export type TaskLimits = Static<typeof TaskLimits>;
 
+/**
+ * What a load task runs: Python through the sandbox, or a sql transform's query pushed down into the source
+ * (`allowedSchemas`: the source connection's, at planning; the agent checks the query again before it runs it).
+ */
+export const TaskTransform = Type.Union([
+  Type.Object({ language: Type.Literal('python'), code: Type.String(), sha256: Type.String() }),
+  Type.Object({
+    language: Type.Literal('sql'),
+    code: Type.String(),
+    sha256: Type.String(),
+    allowedSchemas: Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 64 }),
+  }),
+]);
+export type TaskTransform = Static<typeof TaskTransform>;
+
 export const LoadTask = Envelope(
   'task.load',
   Type.Object({
@@ -57,7 +72,7 @@ export const LoadTask = Envelope(
       mode: WriteMode,
       keys: Type.Array(Identifier),
     }),
-    transform: Type.Object({ language: Type.Literal('python'), code: Type.String(), sha256: Type.String() }),
+    transform: TaskTransform,
     limits: TaskLimits,
     /** This task loads the rows whose key hashes to `index` modulo `count`. */
     chunk: Type.Object({ index: Type.Integer({ minimum: 0 }), count: Type.Integer({ minimum: 1, maximum: 256 }) }),

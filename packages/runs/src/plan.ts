@@ -6,6 +6,7 @@ import {
   type FailureReason,
   type MessageContext,
   type TaskLimits,
+  transformSource,
 } from '@aoetl/contracts';
 import type { ApprovalRecord, OutboxMessage, RunPlan, RunRecord } from '@aoetl/store';
 
@@ -16,6 +17,8 @@ export interface PlanInputs {
   limits: TaskLimits;
   /** Chunks when the snapshot's spec names none. */
   defaultChunks: number;
+  /** The source connection's allowed schemas: a sql transform's task carries them (the agent re-checks its query). */
+  sourceSchemas?: readonly string[];
 }
 
 const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -28,7 +31,7 @@ export function startRefusal(run: RunRecord, approval: ApprovalRecord | null): F
   if (!run.snapshot || run.pipelineVersion === null || run.artifactSha256 === null) {
     return { code: 'snapshot_missing', message: 'the run has no snapshot of its pipeline version; submit it again' };
   }
-  if (sha256Hex(run.snapshot.transform.code) !== run.artifactSha256) {
+  if (sha256Hex(transformSource(run.snapshot.transform)) !== run.artifactSha256) {
     return { code: 'snapshot_mismatch', message: "the run's code does not hash to its artifact" };
   }
   if (!run.approvalRequired) return null;
@@ -53,11 +56,16 @@ export function startRefusal(run: RunRecord, approval: ApprovalRecord | null): F
 export function derivePlan(run: RunRecord, inputs: PlanInputs): RunPlan {
   const spec = run.snapshot;
   if (!spec || run.artifactSha256 === null) throw new Error(`run ${run.id} has no snapshot to plan from`);
+  const sql = spec.transform.kind === 'sql';
   return {
-    chunks: run.status === 'running' ? run.chunks : (spec.chunks ?? inputs.defaultChunks),
+    // A sql transform is one query: one chunk.
+    chunks: run.status === 'running' ? run.chunks : sql ? 1 : (spec.chunks ?? inputs.defaultChunks),
     source: { connection: inputs.source, table: spec.source.table },
     target: { connection: inputs.target, table: spec.target.table, mode: spec.target.mode, keys: spec.target.keys ?? [] },
-    transform: { language: 'python', code: spec.transform.code, sha256: run.artifactSha256 },
+    transform:
+      spec.transform.kind === 'sql'
+        ? { language: 'sql', code: spec.transform.query, sha256: run.artifactSha256, allowedSchemas: [...(inputs.sourceSchemas ?? [])] }
+        : { language: 'python', code: spec.transform.code, sha256: run.artifactSha256 },
     limits: inputs.limits,
   };
 }

@@ -174,11 +174,12 @@ export class RunMachine {
   private async derive(run: RunRecord): Promise<RunPlan> {
     const spec = run.snapshot;
     if (!spec) throw new InputError('the run has no snapshot of its pipeline version');
-    const [source, target] = await Promise.all([
-      this.store.connections.get(run.tenant, spec.source.connection).then(descriptorOf),
+    const [sourceRecord, target] = await Promise.all([
+      this.store.connections.get(run.tenant, spec.source.connection),
       this.store.connections.get(run.tenant, spec.target.connection).then(descriptorOf),
     ]);
-    return derivePlan(run, { source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks });
+    const source = descriptorOf(sourceRecord);
+    return derivePlan(run, { source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks, sourceSchemas: sourceRecord.allowedSchemas });
   }
 
   private async approvalOf(run: RunRecord): Promise<ApprovalRecord | null> {

@@ -9,3 +9,4 @@ export {
   type Refusal,
 } from './guard.js';
 export { ALLOWED_FUNCTIONS, deniedCategory, type DeniedCategory } from './functions.js';
+export { reachProblems, tableReachProblem, type PipelineReach, type ReachFields, type ReachProblem } from './reach.js';

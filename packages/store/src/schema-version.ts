@@ -6,7 +6,7 @@ import { UpstreamError } from '@aoetl/contracts';
  * Service roles cannot read the migrations table (pgmigrations), so readiness looks the relations up in the
  * catalog (to_regclass needs no privilege on them).
  */
-export const REQUIRED_MIGRATION = '1765200000000_artifact-provenance';
+export const REQUIRED_MIGRATION = '1765500000000_connection-schema-reach';
 export const REQUIRED_RELATIONS: readonly string[] = [
   'connections',
   'pipelines',

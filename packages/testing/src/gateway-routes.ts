@@ -80,6 +80,7 @@ export const connectionBody = () => ({
   port: 5433,
   database: 'source',
   vaultRole: 'database/creds/source-reader',
+  allowedSchemas: ['crm', 'sales'],
 });
 
 export const ROUTES: RouteCase[] = [

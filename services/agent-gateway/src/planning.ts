@@ -20,7 +20,7 @@ export function planOrRefuse(text: string, columns: readonly Column[], field: st
  * already planned (a rollback restoring a stored version) keeps its code and provenance byte for byte.
  */
 export function plannedTransform(transform: InstructionTransform | StoredTransform, requestedBy: string): StoredTransform {
-  if (transform.kind === 'python' || 'code' in transform) return transform;
+  if (transform.kind === 'python' || transform.kind === 'sql' || 'code' in transform) return transform;
   const { kind, text, columns } = transform;
   const planned = planOrRefuse(text, columns, 'body/transform/text');
   const provenance = {
