@@ -197,7 +197,13 @@ describe('legitimate SELECTs are accepted', () => {
 
   it('reports the relations and functions a query uses', () => {
     const result = checkQuery('SELECT lower(c.email), count(*) FROM crm.customers c JOIN sales.orders o USING (customer_id) GROUP BY 1', policy);
-    expect(result).toEqual({ ok: true, relations: ['crm.customers', 'sales.orders'], functions: ['count', 'lower'] });
+    expect(result).toMatchObject({ ok: true, relations: ['crm.customers', 'sales.orders'], functions: ['count', 'lower'] });
+  });
+
+  it('gives the statement without its trailing semicolon, comments kept', () => {
+    const result = checkQuery('  SELECT email FROM crm.customers -- the e-mails\n;  ', policy);
+    expect(result).toMatchObject({ ok: true, statement: 'SELECT email FROM crm.customers -- the e-mails' });
+    expect(checkQuery('SELECT 1 AS x -- trailing', policy)).toMatchObject({ statement: 'SELECT 1 AS x -- trailing' });
   });
 
   it('reaches only the source table when the connection allows no other schema', () => {

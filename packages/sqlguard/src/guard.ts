@@ -41,7 +41,13 @@ export interface GuardPolicy {
 }
 
 export type GuardResult =
-  | { ok: true; relations: string[]; functions: string[] }
+  | {
+      ok: true;
+      /** The one statement's text, without a trailing semicolon: what to embed (on its own lines) in `COPY (…) TO STDOUT`. */
+      statement: string;
+      relations: string[];
+      functions: string[];
+    }
   | { ok: false; refusals: Refusal[] };
 
 type Json = Record<string, unknown>;
@@ -143,7 +149,10 @@ class Guard {
     }
     this.select(body, new Set(), 0);
     if (this.refusals.length > 0) return { ok: false, refusals: this.refusals.sort((a, b) => a.position - b.position) };
-    return { ok: true, relations: [...this.relations].sort(), functions: [...this.functions].sort() };
+    const from = Number(stmts[0]!.stmt_location ?? 0);
+    const len = Number(stmts[0]!.stmt_len ?? 0);
+    const statement = this.bytes.subarray(from, len > 0 ? from + len : undefined).toString('utf8').trim();
+    return { ok: true, statement, relations: [...this.relations].sort(), functions: [...this.functions].sort() };
   }
 
   /** 1-based character position of a byte offset of the parser (-1: the whole query, reported as 0). */

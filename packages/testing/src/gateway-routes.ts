@@ -74,13 +74,14 @@ export function pipelineBody(name = unique('gw'), overrides: Record<string, unkn
   };
 }
 
-export const connectionBody = () => ({
+/** A connection registration; its schema reach covers the example source's and warehouse's schemas. */
+export const connectionBody = (allowedSchemas: string[] = ['crm', 'sales', 'bronze', 'silver', 'gold']) => ({
   kind: 'postgres',
   host: '127.0.0.1',
   port: 5433,
   database: 'source',
   vaultRole: 'database/creds/source-reader',
-  allowedSchemas: ['crm', 'sales'],
+  allowedSchemas,
 });
 
 export const ROUTES: RouteCase[] = [
