@@ -18,14 +18,15 @@ log "registering example connections"
 PGPASSWORD="$(cat "$pw_file")" psql "postgres://aoetl_owner@127.0.0.1:5433/aoetl?sslmode=verify-full&sslrootcert=$CERTS/ca.crt" \
   -v ON_ERROR_STOP=1 -q >>"$LOGS/migrate.log" 2>&1 <<'SQL' || die "registering connections failed; read $LOGS/migrate.log"
 -- allowed_schemas: the schema reach of each connection (the seed's crm and sales, plus bench, which `make bench`
--- creates; the warehouse's medallion schemas). A connection registered before the column existed gets its list
--- once; a list an admin changed is kept.
+-- creates; the warehouse's medallion schemas), added to whatever the connection's list already holds.
 INSERT INTO connections (tenant, name, kind, host, port, database, vault_role, created_by, allowed_schemas) VALUES
   ('acme',   'crm-source', 'postgres', '127.0.0.1', 5433, 'source',    'database/creds/source-reader',    'deploy', '{crm,sales,bench}'),
   ('acme',   'warehouse',  'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/warehouse-writer', 'deploy', '{bronze,silver,gold}'),
   ('globex', 'crm-source', 'postgres', '127.0.0.1', 5433, 'source',    'database/creds/source-reader',    'deploy', '{crm,sales,bench}'),
   ('globex', 'warehouse',  'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/warehouse-writer', 'deploy', '{bronze,silver,gold}')
-ON CONFLICT (tenant, name) DO UPDATE SET allowed_schemas = EXCLUDED.allowed_schemas, updated_by = 'deploy', updated_at = now()
-  WHERE connections.allowed_schemas = '{}';
+ON CONFLICT (tenant, name) DO UPDATE
+  SET allowed_schemas = ARRAY(SELECT DISTINCT s FROM unnest(connections.allowed_schemas || EXCLUDED.allowed_schemas) AS s ORDER BY 1),
+      updated_by = 'deploy', updated_at = now()
+  WHERE NOT connections.allowed_schemas @> EXCLUDED.allowed_schemas;
 SQL
 log "control database is current"

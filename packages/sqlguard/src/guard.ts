@@ -106,7 +106,7 @@ const DATA_MODIFYING = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'Merge
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const names = (list: unknown): string[] =>
-  Array.isArray(list) ? list.map((n) => (isObject(n) && isObject(n.String) ? String(n.String.sval ?? '') : '')) : [];
+  Array.isArray(list) ? list.map((n) => (isObject(n) && isObject(n.String) && typeof n.String.sval === 'string' ? n.String.sval : '')) : [];
 
 class Guard {
   private readonly refusals: Refusal[] = [];
