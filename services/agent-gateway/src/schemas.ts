@@ -312,11 +312,14 @@ export const ConnectionBody = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     database: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z_][A-Za-z0-9_$-]*$' }),
     vaultRole: Type.String({ pattern: '^[a-z0-9][a-z0-9/_-]{0,200}$', description: 'Vault path that issues the credentials' }),
-    allowedSchemas: Type.Array(SchemaName, {
-      maxItems: 64,
-      uniqueItems: true,
-      description: 'schemas pipelines may read or write through this connection (pg_*, information_schema and aoetl_staging are refused)',
-    }),
+    allowedSchemas: Type.Optional(
+      Type.Array(SchemaName, {
+        maxItems: 64,
+        uniqueItems: true,
+        description:
+          'schemas pipelines may read or write through this connection (pg_*, information_schema and aoetl_staging are refused); omitted: none, so no pipeline may use the connection',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

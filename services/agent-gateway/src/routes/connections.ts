@@ -87,7 +87,7 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       const principal = request.principal!;
       const violations = [
         ...scopeViolations(tenantScope, principal.tenant, request.body),
-        ...request.body.allowedSchemas.flatMap((schema, i) =>
+        ...(request.body.allowedSchemas ?? []).flatMap((schema, i) =>
           isReservedSchema(schema) ? [{ field: `body/allowedSchemas/${i}`, message: `schema '${schema}' is reserved and can never be reached` }] : [],
         ),
       ];
@@ -96,7 +96,7 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
       }
       const { connection, created } = await store.connections.put(
         principal.tenant,
-        { name: request.params.name, ...request.body },
+        { name: request.params.name, ...request.body, allowedSchemas: request.body.allowedSchemas ?? [] },
         principal.id,
       );
       request.log.info({ connection: connection.name, created }, 'connection registered');
