@@ -303,6 +303,8 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       );
       // The spec and code come back; the name stays (it identifies the pipeline, and may be taken by another since).
       const spec = { ...restored.spec, name: current.name };
+      // The connections' schema reach may have narrowed since that version was written.
+      await checkSpec(store, principal.tenant, spec);
       const approvalRequired = changeNeedsApproval(current.spec, spec, approvalRequiredModes);
       const rolledBack = await store.pipelines.update(principal.tenant, current.id, spec, principal.id, {
         expectedVersion: current.version,

@@ -101,11 +101,20 @@ describe('schema reach, whatever the transform', () => {
     expect(await names()).not.toContain(b.name);
   });
 
-  it('refuses the same on update', async () => {
-    const p = (await gw.call('POST', '/v1/pipelines', { ...as('alice'), body: pipelineBody(unique('reach')) })).json();
+  it('refuses the same on update, and a rollback to a version the connection no longer reaches', async () => {
+    const p = (await gw.call('POST', '/v1/pipelines', { ...as('alice'), body: pipelineBody(unique('reach'), { source: { connection: 'crm-source', table: 'sales.orders' } }) })).json();
     const res = await gw.call('PUT', `/v1/pipelines/${p.id}`, { ...as('admin'), body: pipelineBody(p.name, { source: { connection: 'crm-source', table: 'public.secrets' } }) });
     expect(res.status).toBe(400);
     expect(res.json().errors).toEqual([{ field: 'body/source/table', message: expect.stringContaining("schema 'public'") }]);
+    expect((await gw.call('PUT', `/v1/pipelines/${p.id}`, { ...as('admin'), body: pipelineBody(p.name) })).status).toBe(200);
+    await store.connections.put('acme', { name: 'crm-source', ...connectionBody(['crm']), kind: 'postgres', database: 'source' }, 'deploy');
+    try {
+      const rolled = await gw.call('POST', `/v1/pipelines/${p.id}/rollback`, { ...as('admin'), body: { version: 1 } });
+      expect(rolled.status).toBe(400);
+      expect(rolled.json().errors).toEqual([{ field: 'body/source/table', message: expect.stringContaining("schema 'sales'") }]);
+    } finally {
+      await store.connections.put('acme', { name: 'crm-source', ...connectionBody(['crm', 'sales']), kind: 'postgres', database: 'source' }, 'deploy');
+    }
   });
 
   it('shows a connection\'s schemas and refuses a reserved one in its list', async () => {
