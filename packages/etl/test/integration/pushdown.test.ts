@@ -138,7 +138,8 @@ describe('behind the guard, each layer refuses writes on its own (the guard bypa
   test('the read-only transaction, for a role that may write the table', async () => {
     const table = warehouseTable('sql_layer', 'customer_id bigint PRIMARY KEY, email text');
     psqlAdmin('warehouse', `INSERT INTO ${table} VALUES (1, 'a@example.com')`);
-    const cred = await secrets.databaseCredential(warehouse.vaultRole, { runId: randomUUID() });
+    const ctx = { runId: randomUUID() };
+    const cred = await secrets.databaseCredential(warehouse.vaultRole, ctx);
     const client = await connectAs(cred, 'warehouse');
     try {
       // The role can write it (the table's owner), outside a read-only transaction:
@@ -158,14 +159,15 @@ describe('behind the guard, each layer refuses writes on its own (the guard bypa
       expect(psqlAdmin('warehouse', `SELECT count(*) FROM ${table}`)).toBe('1');
     } finally {
       await client.end();
-      await secrets.revoke(cred.leaseId, {});
+      await secrets.revoke(cred.leaseId, ctx);
       psqlAdmin('warehouse', `DROP TABLE ${table}`);
     }
   });
 
   test('the SELECT-only role, in a transaction that may write', async () => {
     const before = psqlAdmin('source', 'SELECT count(*) FROM crm.customers');
-    const cred = await secrets.databaseCredential(source.vaultRole, { runId: randomUUID() });
+    const ctx = { runId: randomUUID() };
+    const cred = await secrets.databaseCredential(source.vaultRole, ctx);
     const client = await connectAs(cred, 'source');
     try {
       for (const write of WRITES('crm.customers')) {
@@ -182,7 +184,7 @@ describe('behind the guard, each layer refuses writes on its own (the guard bypa
       }
     } finally {
       await client.end();
-      await secrets.revoke(cred.leaseId, {});
+      await secrets.revoke(cred.leaseId, ctx);
     }
     expect(psqlAdmin('source', 'SELECT count(*) FROM crm.customers')).toBe(before);
     expect(psqlAdmin('source', "SELECT to_regclass('crm.intruder') IS NULL")).toBe('t');
