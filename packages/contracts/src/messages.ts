@@ -78,6 +78,26 @@ export const TaskIncremental = Type.Object({
   fullRefresh: Type.Boolean(),
 });
 export type TaskIncremental = Static<typeof TaskIncremental>;
+/**
+ * What a load task runs: Python through the sandbox, or a sql transform's query pushed down into the source
+ * (`allowedSchemas`: the source connection's, at planning; the agent checks the query again before it runs it).
+ */
+export const TaskTransform = Type.Union([
+  Type.Object({
+    language: Type.Literal('python'),
+    code: Type.String(),
+    sha256: Type.String(),
+    /** The declared (or planned) output columns; absent: the target's columns. */
+    output: Type.Optional(OutputColumns),
+  }),
+  Type.Object({
+    language: Type.Literal('sql'),
+    code: Type.String(),
+    sha256: Type.String(),
+    allowedSchemas: Type.Array(Type.String({ minLength: 1, maxLength: 63 }), { maxItems: 64 }),
+  }),
+]);
+export type TaskTransform = Static<typeof TaskTransform>;
 
 export const LoadTask = Envelope(
   'task.load',
@@ -87,13 +107,7 @@ export const LoadTask = Envelope(
     tenant: Type.String(),
     source: Type.Object({ connection: ConnectionDescriptor, table: QualifiedName }),
     target: TaskTarget,
-    transform: Type.Object({
-      language: Type.Literal('python'),
-      code: Type.String(),
-      sha256: Type.String(),
-      /** The declared (or planned) output columns; absent: the target's columns. */
-      output: Type.Optional(OutputColumns),
-    }),
+    transform: TaskTransform,
     limits: TaskLimits,
     incremental: Type.Optional(TaskIncremental),
     /** This task loads the rows whose key hashes to `index` modulo `count`. */

@@ -8,6 +8,20 @@ export const QualifiedName = Type.String({
 });
 export const Identifier = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' });
 export const ConnectionName = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
+/** A schema a connection lets pipelines reach (a plain identifier, never a reserved schema). */
+export const SchemaName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' });
+
+/**
+ * Schemas no pipeline may read or write, whatever its connection allows: the catalogs, TOAST and temporary schemas
+ * (PostgreSQL reserves every `pg_*` name) and aoetl's own staging schema (the load ledger and staged chunks).
+ */
+export const RESERVED_SCHEMAS = ['pg_catalog', 'information_schema', 'pg_toast', 'pg_temp', 'aoetl_staging'] as const;
+
+/** Whether a schema name is reserved (case-insensitively: `pg_*`, `information_schema`, `aoetl_staging`). */
+export function isReservedSchema(schema: string): boolean {
+  const s = schema.toLowerCase();
+  return s.startsWith('pg_') || s === 'information_schema' || s === 'aoetl_staging';
+}
 
 export const WriteMode = Type.Union([Type.Literal('append'), Type.Literal('merge'), Type.Literal('replace')]);
 export type WriteMode = Static<typeof WriteMode>;
@@ -103,11 +117,35 @@ export const PlannedInstructionTransform = Type.Object(
 );
 export type PlannedInstructionTransform = Static<typeof PlannedInstructionTransform>;
 
+/**
+ * A transform pushed down into the source database: one plain SELECT over the pipeline's source table and the
+ * relations its connection allows, checked by `@aoetl/sqlguard` when the pipeline version is written and run as
+ * `COPY (<query>) TO STDOUT` straight into the target's `COPY … FROM STDIN` (no sandbox).
+ */
+export const SqlTransform = Type.Object(
+  {
+    kind: Type.Literal('sql'),
+    query: Type.String({ minLength: 1, maxLength: MAX_CODE_BYTES, description: 'one SELECT (checked on the PostgreSQL parser)' }),
+  },
+  { additionalProperties: false },
+);
+export type SqlTransform = Static<typeof SqlTransform>;
+
 /** A transform as a client writes it. */
-export const TransformSpec = Type.Union([PythonTransform, InstructionTransform]);
-/** A transform as stored and run: always carries its code. */
-export const StoredTransform = Type.Union([PythonTransform, PlannedInstructionTransform]);
+export const TransformSpec = Type.Union([PythonTransform, InstructionTransform, SqlTransform]);
+/** A transform as stored and run: always carries its code (a sql transform's code is its query). */
+export const StoredTransform = Type.Union([PythonTransform, PlannedInstructionTransform, SqlTransform]);
 export type StoredTransform = Static<typeof StoredTransform>;
+
+/** The text a stored transform runs, stored as its artifact: the Python code, or a sql transform's query. */
+export function transformSource(t: StoredTransform): string {
+  return t.kind === 'sql' ? t.query : t.code;
+}
+
+/** The artifact language of a stored transform. */
+export function transformLanguage(t: StoredTransform): 'python' | 'sql' {
+  return t.kind === 'sql' ? 'sql' : 'python';
+}
 
 export const PipelineSource = Type.Object(
   {

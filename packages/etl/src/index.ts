@@ -9,6 +9,7 @@ export {
   type TransformRunner,
   type TransformOutcome,
 } from './load.js';
+export { loadTaskChunk, loadSqlChunk, beginPushdown, copyOutOf, SQL_LOCK_TIMEOUT_MS } from './pushdown.js';
 export { quoteIdent, quoteQualified, mergeStatement, chunkPredicate, stagingTable } from './sql.js';
 export { LeaseKeeper, CredentialLostError, type LeaseKeeperOptions } from './leases.js';
 export { eraseSubject, type EraseDeps, type ErasureCount, type ErasureSubject, type ErasureTarget } from './erase.js';

@@ -63,7 +63,7 @@ const COMMITTED = COMMIT_CHUNK;
 const ABORTED = ABORT_CHUNK;
 
 /** Counts bytes and newline-terminated rows flowing through. */
-class RowCounter extends Transform {
+export class RowCounter extends Transform {
   rows = 0;
   bytes = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
@@ -77,7 +77,7 @@ class RowCounter extends Transform {
  * Credentials from Vault at the moment of use, a client per database, and the end of both whatever happens:
  * connections closed, leases revoked.
  */
-class Session {
+export class Session {
   private readonly clients: pg.Client[] = [];
   private readonly leases: string[] = [];
   private readonly ca: Buffer;
@@ -154,7 +154,7 @@ async function primaryKey(client: pg.Client, table: string): Promise<string[]> {
 }
 
 /** The target's insertable columns in order, and those of them with a default btree ordering. */
-async function targetColumns(client: pg.Client, table: string): Promise<{ all: string[]; orderable: string[] }> {
+export async function targetColumns(client: pg.Client, table: string): Promise<{ all: string[]; orderable: string[] }> {
   const { rows } = await client.query<{ attname: string; orderable: boolean }>(
     `SELECT a.attname, EXISTS (
        SELECT 1 FROM pg_opclass o JOIN pg_am m ON m.oid = o.opcmethod
@@ -169,12 +169,12 @@ async function targetColumns(client: pg.Client, table: string): Promise<{ all: s
 }
 
 /** Claims a ledger row in the open transaction; false when it exists already (the work was done before). */
-async function claim(tgt: pg.Client, runId: string, chunk: number): Promise<boolean> {
+export async function claim(tgt: pg.Client, runId: string, chunk: number): Promise<boolean> {
   const res = await tgt.query(`INSERT INTO ${LEDGER} (run_id, chunk) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [runId, chunk]);
   return res.rowCount === 1;
 }
 
-async function finished(tgt: pg.Client, runId: string): Promise<number | null> {
+export async function finished(tgt: pg.Client, runId: string): Promise<number | null> {
   const { rows } = await tgt.query<{ chunk: number }>(`SELECT chunk FROM ${LEDGER} WHERE run_id = $1 AND chunk < 0 LIMIT 1`, [runId]);
   return rows[0]?.chunk ?? null;
 }

@@ -6,6 +6,7 @@ import {
   type FailureReason,
   type MessageContext,
   type TaskLimits,
+  transformSource,
 } from '@aoetl/contracts';
 import type { OutputColumn } from '@aoetl/contracts';
 import type { ApprovalRecord, OutboxMessage, RunPlan, RunRecord, StoredPipelineSpec } from '@aoetl/store';
@@ -17,6 +18,8 @@ export interface PlanInputs {
   limits: TaskLimits;
   /** Chunks when the snapshot's spec names none. */
   defaultChunks: number;
+  /** The source connection's allowed schemas: a sql transform's task carries them (the agent re-checks its query). */
+  sourceSchemas?: readonly string[];
   /** Rows staged by the pipeline's last successful run (null: none), for a `row_count_change` check. */
   baselineRows?: number | null;
 }
@@ -45,7 +48,7 @@ export function startRefusal(run: RunRecord, approval: ApprovalRecord | null): F
   if (!run.snapshot || run.pipelineVersion === null || run.artifactSha256 === null) {
     return { code: 'snapshot_missing', message: 'the run has no snapshot of its pipeline version; submit it again' };
   }
-  if (sha256Hex(run.snapshot.transform.code) !== run.artifactSha256) {
+  if (sha256Hex(transformSource(run.snapshot.transform)) !== run.artifactSha256) {
     return { code: 'snapshot_mismatch', message: "the run's code does not hash to its artifact" };
   }
   if (!run.approvalRequired) return null;
@@ -72,8 +75,10 @@ export function derivePlan(run: RunRecord, inputs: PlanInputs): RunPlan {
   if (!spec || run.artifactSha256 === null) throw new Error(`run ${run.id} has no snapshot to plan from`);
   const output = outputOf(spec);
   const stream = watermarkStream(run.pipelineId, spec);
+  const sql = spec.transform.kind === 'sql';
   return {
-    chunks: run.status === 'running' ? run.chunks : (spec.chunks ?? inputs.defaultChunks),
+    // A sql transform is one query: one chunk.
+    chunks: run.status === 'running' ? run.chunks : sql ? 1 : (spec.chunks ?? inputs.defaultChunks),
     source: { connection: inputs.source, table: spec.source.table },
     target: {
       connection: inputs.target,
@@ -83,7 +88,10 @@ export function derivePlan(run: RunRecord, inputs: PlanInputs): RunPlan {
       ...(spec.target.create ? { create: true } : {}),
       ...(spec.target.allowBreakingDrift ? { allowBreakingDrift: true } : {}),
     },
-    transform: { language: 'python', code: spec.transform.code, sha256: run.artifactSha256, ...(output ? { output } : {}) },
+    transform:
+      spec.transform.kind === 'sql'
+        ? { language: 'sql', code: spec.transform.query, sha256: run.artifactSha256, allowedSchemas: [...(inputs.sourceSchemas ?? [])] }
+        : { language: 'python', code: spec.transform.code, sha256: run.artifactSha256, ...(output ? { output } : {}) },
     limits: inputs.limits,
     ...(output ? { output } : {}),
     ...(spec.incremental && stream

@@ -6,6 +6,7 @@ import {
   NotFoundError,
   RunStatusChanged,
   envelope,
+  transformSource,
   type ConnectionDescriptor,
   type EventMessage,
   type RunStatus,
@@ -133,6 +134,7 @@ class MemoryStore implements RunMachineStore {
     const descriptor: ConnectionDescriptor = { name, kind: 'postgres', host: 'db', port: 5432, database: name, vaultRole: `db/${name}` };
     this.connectionRows.set(`${TENANT}/${name}`, {
       ...descriptor,
+      allowedSchemas: ['crm', 'silver'],
       createdBy: 'admin',
       createdAt: new Date().toISOString(),
       updatedBy: null,
@@ -182,7 +184,7 @@ class MemoryStore implements RunMachineStore {
       requestId: 'req-1',
       pipelineVersion: current.version,
       snapshot: structuredClone(current.spec),
-      artifactSha256: sha256(current.spec.transform.code),
+      artifactSha256: sha256(transformSource(current.spec.transform)),
       plan: null,
       options: {},
       watermark: null,
@@ -287,7 +289,7 @@ describe('RunMachine: planning', () => {
     for (const m of loads) expect(Value.Errors(LoadTask, m).First()).toBeUndefined(); // descriptors only, no record fields
     for (const m of written.filter((w) => w.type === 'run.status')) expect(Value.Check(RunStatusChanged, m)).toBe(true);
     const stored = store.runRows.get(run.id)!;
-    expect(stored).toMatchObject({ status: 'running', chunks: 3, artifactSha256: sha256(pipeline.spec.transform.code) });
+    expect(stored).toMatchObject({ status: 'running', chunks: 3, artifactSha256: sha256(transformSource(pipeline.spec.transform)) });
     expect(stored.plan).toMatchObject({ chunks: 3, transform: { sha256: stored.artifactSha256 }, target: { table: 'silver.customers' } });
     expect(new Set(loads.map((m) => (m.payload.transform as { sha256: string }).sha256))).toEqual(new Set([stored.artifactSha256]));
   });
@@ -357,7 +359,7 @@ describe('RunMachine: planning', () => {
   it('fails a run whose snapshot code does not hash to its artifact', async () => {
     const { store, pipeline, machine } = setup();
     const run = store.addRun(pipeline);
-    store.runRows.get(run.id)!.snapshot!.transform.code = 'def transform(rows):\n    return []\n';
+    (store.runRows.get(run.id)!.snapshot!.transform as { code: string }).code = 'def transform(rows):\n    return []\n';
     await machine.onRunRequested(requested(run));
     expect(store.runRows.get(run.id)).toMatchObject({ status: 'failed', error: { code: 'snapshot_mismatch' } });
     expect(store.take().some((m) => m.type === 'task.load')).toBe(false);
@@ -395,7 +397,7 @@ describe('RunMachine: approvals bind to the snapshot', () => {
 
   it('runs the approved version when the pipeline was edited after the approval, before planning', async () => {
     const { store, pipeline, machine } = setup(1);
-    const approvedCode = pipeline.spec.transform.code;
+    const approvedCode = transformSource(pipeline.spec.transform);
     const run = store.addRun(pipeline, 'awaiting_approval', undefined, true);
     store.approve(run);
     store.editPipeline(pipeline, {
@@ -561,13 +563,13 @@ describe('RunMachine: the pipeline changes mid-run', () => {
     });
     const { tasks, final } = await finish({ ...s, run }, planned);
 
-    expect(final).toMatchObject({ status: 'succeeded', pipelineVersion: 1, artifactSha256: sha256(snapshot.transform.code) });
+    expect(final).toMatchObject({ status: 'succeeded', pipelineVersion: 1, artifactSha256: sha256(transformSource(snapshot.transform)) });
     const loads = tasks.filter((m) => m.type === 'task.load');
     const commits = tasks.filter((m) => m.type === 'task.commit');
     expect(loads).toHaveLength(3);
     expect(commits.map((m) => m.payload.action)).toEqual(['commit']);
     for (const m of loads) {
-      expect(m.payload).toMatchObject({ transform: { code: snapshot.transform.code, sha256: final.artifactSha256 }, chunk: { count: 3 } });
+      expect(m.payload).toMatchObject({ transform: { code: transformSource(snapshot.transform), sha256: final.artifactSha256 }, chunk: { count: 3 } });
     }
     for (const m of [...loads, ...commits]) {
       expect(m.payload.target).toMatchObject({ table: 'silver.customers', mode: 'merge', keys: ['email'] });
@@ -581,7 +583,7 @@ describe('RunMachine: the pipeline changes mid-run', () => {
     const { tasks, final } = await finish(s, []);
     expect(final.status).toBe('succeeded');
     expect(tasks.map((m) => [m.type, m.payload.action])).toEqual([['task.commit', 'commit']]);
-    expect(final.artifactSha256).toBe(sha256(final.snapshot!.transform.code));
+    expect(final.artifactSha256).toBe(sha256(transformSource(final.snapshot!.transform)));
     expect(final.plan!.transform.sha256).toBe(final.artifactSha256);
     expect(statuses(store.take())).toEqual(['succeeded']);
     await machine.onRunRequested(requested(run)); // a redelivered request for the finished run: nothing

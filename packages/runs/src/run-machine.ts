@@ -243,14 +243,17 @@ export class RunMachine {
   private async derive(run: RunRecord): Promise<RunPlan> {
     const spec = run.snapshot;
     if (!spec) throw new InputError('the run has no snapshot of its pipeline version');
-    const [source, target] = await Promise.all([
-      this.store.connections.get(run.tenant, spec.source.connection).then(descriptorOf),
+    const [sourceRecord, target] = await Promise.all([
+      this.store.connections.get(run.tenant, spec.source.connection),
       this.store.connections.get(run.tenant, spec.target.connection).then(descriptorOf),
     ]);
+    const source = descriptorOf(sourceRecord);
     const baselineRows = spec.checks?.some((c) => c.kind === 'row_count_change')
       ? await this.store.runs.lastSucceededRows(run.pipelineId, run.createdAt)
       : null;
-    return derivePlan(run, { source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks, baselineRows });
+    return derivePlan(run, {
+      source, target, limits: this.opts.limits, defaultChunks: this.opts.defaultChunks, baselineRows, sourceSchemas: sourceRecord.allowedSchemas,
+    });
   }
 
   private async approvalOf(run: RunRecord): Promise<ApprovalRecord | null> {

@@ -31,13 +31,18 @@ export function sha256Hex(text: string): string {
  * Stores code as the pipeline's next artifact version inside the caller's transaction, unless the same bytes are
  * already stored; never overwrites. The caller holds the pipeline's row lock, so versions are not raced for.
  */
-export async function storeArtifact(c: pg.PoolClient, pipelineId: string, code: string): Promise<{ sha256: string; version: number }> {
+export async function storeArtifact(
+  c: pg.PoolClient,
+  pipelineId: string,
+  code: string,
+  language: 'python' | 'sql' = 'python',
+): Promise<{ sha256: string; version: number }> {
   const sha256 = sha256Hex(code);
   await c.query(
     `INSERT INTO artifacts (pipeline_id, version, sha256, language, code)
-     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, 'python', $3 FROM artifacts WHERE pipeline_id = $1
+     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $4, $3 FROM artifacts WHERE pipeline_id = $1
      ON CONFLICT (pipeline_id, sha256) DO NOTHING`,
-    [pipelineId, sha256, code],
+    [pipelineId, sha256, code, language],
   );
   const { rows } = await c.query('SELECT version FROM artifacts WHERE pipeline_id = $1 AND sha256 = $2', [pipelineId, sha256]);
   return { sha256, version: Number((rows[0] as { version: number }).version) };

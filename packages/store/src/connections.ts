@@ -4,8 +4,15 @@ import { inTransaction } from './db.js';
 import { decodeCursor, pageSize, toPage, type Page, type PageRequest } from './pages.js';
 import { iso, str, type Row } from './rows.js';
 
-/** A connection descriptor (a Vault reference, never a credential) with who registered and changed it. */
+/** What an admin registers: the descriptor and the schemas pipelines may reach through the connection. */
+export interface ConnectionRegistration extends ConnectionDescriptor {
+  /** Schemas a pipeline's source or target table may be in (reserved schemas never, whatever this says). */
+  allowedSchemas: readonly string[];
+}
+
+/** A connection descriptor (a Vault reference, never a credential) with its schema reach and who registered and changed it. */
 export interface ConnectionRecord extends ConnectionDescriptor {
+  allowedSchemas: string[];
   createdBy: string;
   createdAt: string;
   updatedBy: string | null;
@@ -20,6 +27,7 @@ function toConnection(r: Row): ConnectionRecord {
     port: Number(r.port),
     database: r.database as string,
     vaultRole: r.vault_role as string,
+    allowedSchemas: (r.allowed_schemas as string[] | null) ?? [],
     createdBy: r.created_by as string,
     createdAt: iso(r.created_at)!,
     updatedBy: str(r.updated_by),
@@ -59,15 +67,16 @@ export class Connections {
   }
 
   /** Registers or replaces a connection descriptor (no secret material: Vault issues the credentials). */
-  async put(tenant: string, connection: ConnectionDescriptor, by: string): Promise<{ connection: ConnectionRecord; created: boolean }> {
+  async put(tenant: string, connection: ConnectionRegistration, by: string): Promise<{ connection: ConnectionRecord; created: boolean }> {
     const { rows } = await this.pool.query(
-      `INSERT INTO connections (tenant, name, kind, host, port, database, vault_role, created_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      `INSERT INTO connections (tenant, name, kind, host, port, database, vault_role, created_by, allowed_schemas)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (tenant, name) DO UPDATE SET kind = EXCLUDED.kind, host = EXCLUDED.host, port = EXCLUDED.port,
-         database = EXCLUDED.database, vault_role = EXCLUDED.vault_role, updated_by = $8, updated_at = now()
+         database = EXCLUDED.database, vault_role = EXCLUDED.vault_role, allowed_schemas = EXCLUDED.allowed_schemas,
+         updated_by = $8, updated_at = now()
        RETURNING *, (xmax = 0) AS inserted`,
       [tenant, connection.name, connection.kind, connection.host, connection.port, connection.database,
-        connection.vaultRole, by],
+        connection.vaultRole, by, [...connection.allowedSchemas]],
     );
     const r = rows[0] as Row;
     return { connection: toConnection(r), created: r.inserted === true };

@@ -20,7 +20,7 @@ export {
   type RunStepRecord,
 } from './runs.js';
 export { Approvals, type ApprovalRecord, type ApprovalState } from './approvals.js';
-export { Connections, descriptorOf, type ConnectionRecord } from './connections.js';
+export { Connections, descriptorOf, type ConnectionRecord, type ConnectionRegistration } from './connections.js';
 export { Artifacts, sha256Hex, type ArtifactRecord } from './artifacts.js';
 export { Outbox, runOutboxRelay, type OutboxMessage, type Publish, type RelayOptions } from './outbox.js';
 export { Ledger, type LedgerAppend, type LedgerFilter } from './ledger.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { ConflictError, NotFoundError, type PipelineSpec, type StoredTransform } from '@aoetl/contracts';
+import { ConflictError, NotFoundError, transformLanguage, transformSource, type PipelineSpec, type StoredTransform } from '@aoetl/contracts';
 import { storeArtifact } from './artifacts.js';
 import { inTransaction, isUniqueViolation } from './db.js';
 import { atAndId, decodeCursor, fromMicros, micros, pageSize, toPage, type Page, type PageRequest } from './pages.js';
@@ -66,7 +66,7 @@ function toVersion(r: Row): PipelineVersionRecord {
 /** Writes a pipeline's version row and its artifact in the caller's transaction (which holds the pipeline's row). */
 async function addVersion(c: pg.PoolClient, p: Row, by: string, opts: VersionOptions): Promise<PipelineRecord> {
   const spec = p.spec as StoredPipelineSpec;
-  const artifact = await storeArtifact(c, p.id as string, spec.transform.code);
+  const artifact = await storeArtifact(c, p.id as string, transformSource(spec.transform), transformLanguage(spec.transform));
   if (spec.transform.kind === 'instruction') {
     const v = spec.transform.provenance;
     // the first request that produced these bytes keeps the artifact's provenance (content addressing)

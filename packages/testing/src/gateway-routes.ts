@@ -74,13 +74,17 @@ export function pipelineBody(name = unique('gw'), overrides: Record<string, unkn
   };
 }
 
-/** A connection the tenant may register where the tenant scope is on (the local stack: its own role, its host). */
-export const connectionBody = (tenant = 'acme') => ({
+/**
+ * A connection registration the tenant may make where the tenant scope is on (the local stack: its own role, its
+ * host); its schema reach covers the example source's and warehouse's schemas.
+ */
+export const connectionBody = (allowedSchemas: string[] = ['crm', 'sales', 'bronze', 'silver', 'gold'], tenant = 'acme') => ({
   kind: 'postgres',
   host: '127.0.0.1',
   port: 5433,
   database: 'source',
   vaultRole: `database/creds/${tenant}-source-reader`,
+  allowedSchemas,
 });
 
 export const ROUTES: RouteCase[] = [

@@ -29,7 +29,7 @@ export function plannedOutput(plan: PlanOk['plan'], columns: readonly Column[]):
  * already planned (a rollback restoring a stored version) keeps its code and provenance byte for byte.
  */
 export function plannedTransform(transform: InstructionTransform | StoredTransform, requestedBy: string): StoredTransform {
-  if (transform.kind === 'python' || 'code' in transform) return transform;
+  if (transform.kind === 'python' || transform.kind === 'sql' || 'code' in transform) return transform;
   const { kind, text, columns, planner } = transform;
   const planned = planOrRefuse(text, columns, 'body/transform/text');
   const provenance = {

@@ -7,6 +7,7 @@ import {
   CheckResult,
   ColumnSpec,
   ConnectionName,
+  SchemaName,
   MAX_CODE_BYTES,
   MAX_INSTRUCTION_TEXT,
   MAX_PREVIEW_ROWS,
@@ -359,6 +360,14 @@ export const ConnectionBody = Type.Object(
     port: Type.Integer({ minimum: 1, maximum: 65535 }),
     database: Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z_][A-Za-z0-9_$-]*$' }),
     vaultRole: Type.String({ pattern: '^[a-z0-9][a-z0-9/_-]{0,200}$', description: 'Vault path that issues the credentials' }),
+    allowedSchemas: Type.Optional(
+      Type.Array(SchemaName, {
+        maxItems: 64,
+        uniqueItems: true,
+        description:
+          'schemas pipelines may read or write through this connection (pg_*, information_schema and aoetl_staging are refused); omitted: none, so no pipeline may use the connection',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -371,6 +380,7 @@ export const ConnectionResponse = Type.Object(
     port: Type.Integer(),
     database: Type.String(),
     vaultRole: Type.String(),
+    allowedSchemas: Type.Array(Type.String()),
     createdBy: Identity,
     createdAt: Timestamp,
     updatedBy: Nullable(Identity),

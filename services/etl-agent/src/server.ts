@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { GROUPS, PreviewRequested, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';
-import { commitRun, loadChunk } from '@aoetl/etl';
+import { commitRun, loadTaskChunk } from '@aoetl/etl';
 import { registerSecret, startService } from '@aoetl/observability';
 import { parseTenantScope } from '@aoetl/secrets';
 import { EtlAgentConfig, sandboxSettings } from './config.js';
@@ -47,7 +47,7 @@ void startService({
         attempts: config.AOETL_TASK_ATTEMPTS,
         publish,
         logger,
-        steps: scopedSteps({ loadChunk, commitRun }, parseTenantScope(config.AOETL_TENANT_VAULT_ROLES, config.AOETL_TENANT_DB_HOSTS)),
+        steps: scopedSteps({ loadChunk: loadTaskChunk, commitRun }, parseTenantScope(config.AOETL_TENANT_VAULT_ROLES, config.AOETL_TENANT_DB_HOSTS)),
         secrets,
         runner,
         dbCaFile: config.AOETL_DB_CA_FILE,

@@ -5,7 +5,7 @@
  * reconciler never picks them up; outbox rows carry a producer no service relays.
  */
 import { randomUUID } from 'node:crypto';
-import { ConflictError, InputError, NotFoundError } from '@aoetl/contracts';
+import { ConflictError, InputError, NotFoundError, transformSource } from '@aoetl/contracts';
 import { stackEnv } from '@aoetl/testing';
 import { Store, createPool, sha256Hex, type RunRecord, type StoredPipelineSpec } from '../../src/index.js';
 
@@ -82,7 +82,7 @@ describe('pipelines', () => {
 describe('pipeline versions', () => {
   it('writes every change as an immutable version with its artifact, in the same transaction', async () => {
     const p = await gateway.pipelines.create(tenant, spec(`v-${suffix}`), 'alice', { approvalRequired: false });
-    expect(p).toMatchObject({ version: 1, artifactSha256: sha256Hex(spec('x').transform.code), approvalRequired: false });
+    expect(p).toMatchObject({ version: 1, artifactSha256: sha256Hex(transformSource(spec('x').transform)), approvalRequired: false });
     const code2 = 'def transform(rows):\n    return rows[:1]\n';
     const p2 = await gateway.pipelines.update(tenant, p.id, { ...spec(p.name), transform: { kind: 'python', code: code2 } }, 'bob', {
       expectedVersion: 1,
@@ -122,7 +122,7 @@ describe('pipeline versions', () => {
 describe('runs', () => {
   it('snapshots the submitted version: a later change or delete of the pipeline does not touch the run', async () => {
     const run = await newRun(true);
-    expect(run).toMatchObject({ pipelineVersion: 1, artifactSha256: sha256Hex(run.snapshot!.transform.code), plan: null });
+    expect(run).toMatchObject({ pipelineVersion: 1, artifactSha256: sha256Hex(transformSource(run.snapshot!.transform)), plan: null });
     const changed = { ...run.snapshot!, target: { ...run.snapshot!.target, mode: 'replace' as const }, transform: { kind: 'python' as const, code: 'x = 1\n' } };
     await gateway.pipelines.update(tenant, run.pipelineId, changed, 'alice', { expectedVersion: 1, approvalRequired: true });
     await gateway.pipelines.delete(tenant, run.pipelineId, 'alice');
@@ -195,7 +195,7 @@ describe('runs', () => {
       chunks: 2,
       source: { connection: { name: 'crm', kind: 'postgres' as const, host: 'h', port: 5432, database: 'd', vaultRole: 'r' }, table: 'crm.customers' },
       target: { connection: { name: 'warehouse', kind: 'postgres' as const, host: 'h', port: 5432, database: 'd', vaultRole: 'r' }, table: 'silver.customers', mode: 'append' as const, keys: [] },
-      transform: { language: 'python' as const, code: run.snapshot!.transform.code, sha256: run.artifactSha256! },
+      transform: { language: 'python' as const, code: transformSource(run.snapshot!.transform), sha256: run.artifactSha256! },
       limits: { timeoutMs: 1000, memoryMb: 64, maxOutputBytes: 1024 },
     };
     expect(await runs.transition(run.id, ['planning'], 'running', { chunks: 2, plan })).toMatchObject({

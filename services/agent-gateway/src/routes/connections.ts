@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
-import { InputError } from '@aoetl/contracts';
+import { InputError, isReservedSchema } from '@aoetl/contracts';
 import { scopeViolations } from '@aoetl/secrets';
 import type { ConnectionRecord } from '@aoetl/store';
 import type { RouteOptions } from '../app.js';
@@ -25,6 +25,7 @@ export function connectionView(c: ConnectionRecord) {
     port: c.port,
     database: c.database,
     vaultRole: c.vaultRole,
+    allowedSchemas: c.allowedSchemas,
     createdBy: c.createdBy,
     createdAt: c.createdAt,
     updatedBy: c.updatedBy,
@@ -84,13 +85,18 @@ export const connectionRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (
     },
     async (request, reply) => {
       const principal = request.principal!;
-      const violations = scopeViolations(tenantScope, principal.tenant, request.body);
+      const violations = [
+        ...scopeViolations(tenantScope, principal.tenant, request.body),
+        ...(request.body.allowedSchemas ?? []).flatMap((schema, i) =>
+          isReservedSchema(schema) ? [{ field: `body/allowedSchemas/${i}`, message: `schema '${schema}' is reserved and can never be reached` }] : [],
+        ),
+      ];
       if (violations.length > 0) {
         throw new InputError(violations.map((v) => v.message).join('; '), { details: violations });
       }
       const { connection, created } = await store.connections.put(
         principal.tenant,
-        { name: request.params.name, ...request.body },
+        { name: request.params.name, ...request.body, allowedSchemas: request.body.allowedSchemas ?? [] },
         principal.id,
       );
       request.log.info({ connection: connection.name, created }, 'connection registered');

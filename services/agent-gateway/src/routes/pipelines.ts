@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requirePermission } from '@aoetl/auth';
-import { InputError, loadSpecProblems } from '@aoetl/contracts';
+import { InputError, NotFoundError, loadSpecProblems, transformLanguage, transformSource } from '@aoetl/contracts';
 import { changeNeedsApproval, outputOf } from '@aoetl/runs';
+import { reachProblems } from '@aoetl/sqlguard';
 import type { PipelineRecord, PipelineVersionRecord, StoredPipelineSpec } from '@aoetl/store';
 import type { GatewayQueries, RouteOptions } from '../app.js';
 import { LIST_FIELDS, PIPELINE_BODY_FIELDS, withRequestFields } from '../request-context.js';
@@ -56,8 +57,12 @@ export function versionView(v: PipelineVersionRecord) {
 function specText(spec: StoredPipelineSpec): string {
   const { transform, ...rest } = spec;
   const shown = transform.kind === 'instruction' ? { kind: transform.kind, text: transform.text, columns: transform.columns } : { kind: transform.kind };
+  // (a sql transform's query is diffed as its code, like Python)
   return `${JSON.stringify({ ...rest, transform: shown }, null, 2)}\n`;
 }
+
+/** The diffed file name of a version's code: its Python, or a sql transform's query. */
+const codeFile = (version: number, spec: StoredPipelineSpec) => `v${version}/transform.${transformLanguage(spec.transform) === 'sql' ? 'sql' : 'py'}`;
 
 /** Where a version number in a route came from, for errors that name the field `version`. */
 const versionFields = (path: string) => ({ version: path, cursor: 'querystring/cursor' });
@@ -65,10 +70,26 @@ const versionFields = (path: string) => ({ version: path, cursor: 'querystring/c
 /** Cross-field rules the JSON schema cannot say; each names its field. */
 async function checkSpec(store: GatewayQueries, tenant: string, spec: StoredPipelineSpec): Promise<void> {
   const found: { field: string; message: string }[] = [];
+  const allowed = { source: [] as readonly string[], target: [] as readonly string[] };
   for (const side of ['source', 'target'] as const) {
-    if (!(await store.connections.exists(tenant, spec[side].connection))) {
-      found.push({ field: `body/${side}/connection`, message: `unknown connection '${spec[side].connection}'` });
-    }
+    const connection = await store.connections.get(tenant, spec[side].connection).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    });
+    if (!connection) found.push({ field: `body/${side}/connection`, message: `unknown connection '${spec[side].connection}'` });
+    else allowed[side] = connection.allowedSchemas;
+  }
+  if (found.length === 0) {
+    found.push(
+      ...(await reachProblems({
+        source: { table: spec.source.table, allowedSchemas: allowed.source },
+        target: { table: spec.target.table, allowedSchemas: allowed.target },
+        transform: spec.transform,
+      })),
+    );
+  }
+  if (spec.transform.kind === 'sql' && (spec.chunks ?? 1) > 1) {
+    found.push({ field: 'body/chunks', message: 'a sql transform runs as one chunk (one query); omit chunks or set 1' });
   }
   if (spec.target.mode === 'merge' && !spec.target.keys?.length) {
     found.push({ field: 'body/target/keys', message: 'mode merge needs at least one key column' });
@@ -255,7 +276,7 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
         from: { version: a.version, artifactSha256: a.artifactSha256 },
         to: { version: b.version, artifactSha256: b.artifactSha256 },
         spec: unifiedDiff(`v${a.version}/spec.json`, `v${b.version}/spec.json`, specText(a.spec), specText(b.spec)),
-        code: unifiedDiff(`v${a.version}/transform.py`, `v${b.version}/transform.py`, a.spec.transform.code, b.spec.transform.code),
+        code: unifiedDiff(codeFile(a.version, a.spec), codeFile(b.version, b.spec), transformSource(a.spec.transform), transformSource(b.spec.transform)),
       };
     },
   );
@@ -284,6 +305,8 @@ export const pipelineRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (ap
       );
       // The spec and code come back; the name stays (it identifies the pipeline, and may be taken by another since).
       const spec = { ...restored.spec, name: current.name };
+      // The connections' schema reach may have narrowed since that version was written.
+      await checkSpec(store, principal.tenant, spec);
       const approvalRequired = changeNeedsApproval(current.spec, spec, approvalRequiredModes);
       const rolledBack = await store.pipelines.update(principal.tenant, current.id, spec, principal.id, {
         expectedVersion: current.version,

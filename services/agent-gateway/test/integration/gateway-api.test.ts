@@ -283,19 +283,19 @@ describe('connections', () => {
 
   it('responses carry only the named fields, whatever the store returns', () => {
     const leaky = {
-      name: 'x', kind: 'postgres' as const, host: 'h', port: 1, database: 'd', vaultRole: 'database/creds/r',
+      name: 'x', kind: 'postgres' as const, host: 'h', port: 1, database: 'd', vaultRole: 'database/creds/r', allowedSchemas: ['crm'],
       createdBy: 'a', createdAt: new Date().toISOString(), updatedBy: null, updatedAt: null,
       password: 'hunter2-hunter2', vaultToken: 's.abcdefgh',
     };
     expect(Object.keys(connectionView(leaky)).sort()).toEqual(
-      ['createdAt', 'createdBy', 'database', 'host', 'kind', 'name', 'port', 'updatedAt', 'updatedBy', 'vaultRole'],
+      ['allowedSchemas', 'createdAt', 'createdBy', 'database', 'host', 'kind', 'name', 'port', 'updatedAt', 'updatedBy', 'vaultRole'],
     );
   });
 
   it('the connection response schema drops fields it does not name', async () => {
     const app = Fastify({ logger: false });
     app.get('/leak', { schema: { response: { 200: ConnectionResponse } } }, async () => ({
-      name: 'leaky', kind: 'postgres', host: 'h', port: 1, database: 'd', vaultRole: 'database/creds/r',
+      name: 'leaky', kind: 'postgres', host: 'h', port: 1, database: 'd', vaultRole: 'database/creds/r', allowedSchemas: ['crm'],
       createdBy: 'a', createdAt: new Date().toISOString(), updatedBy: null, updatedAt: null,
       password: 'hunter2-hunter2', vaultToken: 's.abcdefgh',
     }));

@@ -70,7 +70,7 @@ beforeAll(async () => {
     INSERT INTO ${tables[1]} VALUES ('${EMAIL}', 'a'), ('${EMAIL}', 'b'), ('other.${sfx}@example.com', 'c');
     CREATE TABLE ${tables[2]} (id bigint);
     ALTER TABLE ${tables[0]} OWNER TO warehouse_load; ALTER TABLE ${tables[1]} OWNER TO warehouse_load; ALTER TABLE ${tables[2]} OWNER TO warehouse_load;`);
-  await gatewayStore.connections.put('acme', { name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: 5433, database: 'warehouse', vaultRole: 'database/creds/acme-warehouse-writer' }, 'deploy');
+  await gatewayStore.connections.put('acme', { name: 'warehouse', kind: 'postgres', host: '127.0.0.1', port: 5433, database: 'warehouse', vaultRole: 'database/creds/acme-warehouse-writer', allowedSchemas: ['bronze', 'silver', 'gold'] }, 'deploy');
   for (const t of tables) await writtenBy(t);
   const governance = vaultGovernance(vault, {
     checkpointFile: checkpointFile.path,

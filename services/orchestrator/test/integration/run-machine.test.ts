@@ -53,7 +53,7 @@ async function sent(): Promise<{ type: string; payload: any }[]> {
 
 beforeAll(async () => {
   for (const name of ['crm', 'warehouse']) {
-    await gateway.connections.put(tenant, { name, kind: 'postgres', host: '127.0.0.1', port: 5433, database: name, vaultRole: `database/creds/${name}` }, 'admin');
+    await gateway.connections.put(tenant, { name, kind: 'postgres', host: '127.0.0.1', port: 5433, database: name, vaultRole: `database/creds/${name}`, allowedSchemas: ['crm', 'silver'] }, 'admin');
   }
 });
 
