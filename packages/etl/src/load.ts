@@ -231,8 +231,9 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     // from it), else of the target table.
     const staging = stagingTable(task.runId, task.chunk.index);
     let outputColumns: string[];
-    if (task.transform.output) {
-      const output = await resolveOutput(tgt, task.transform.output);
+    const declared = task.transform.language === 'python' ? task.transform.output : undefined;
+    if (declared) {
+      const output = await resolveOutput(tgt, declared);
       outputColumns = output.map((c) => c.name);
       await tgt.query(`CREATE TABLE ${staging} (${output.map((c) => `${quoteIdent(c.name)} ${c.declared}`).join(', ')})`);
     } else {

@@ -106,8 +106,11 @@ export class RunMachine {
     const choice = this.opts.transformPlanner ? await this.opts.transformPlanner.choose(run, ctx) : null;
     // only from planning: a second planner of the same run (the reconciler) may have started it meanwhile
     if (choice && !choice.ok) return this.fail(run, choice.error, ctx, null, choice.planning, ['planning']);
-    if (choice) {
-      plan = { ...plan, transform: { language: 'python', code: choice.code, sha256: choice.sha256 } };
+    // Written code (python or sql) runs as the snapshot has it; a planned instruction runs the chosen code.
+    if (choice && choice.planning.planner !== 'code') {
+      // The planned output columns stay: the model's code is checked to produce the same (ADR 0006, model planner).
+      const output = plan.transform.language === 'python' ? plan.transform.output : undefined;
+      plan = { ...plan, transform: { language: 'python', code: choice.code, sha256: choice.sha256, ...(output ? { output } : {}) } };
       // The model's code may compare rows across the source: it sees the whole source as one chunk.
       if (choice.planning.planner === 'llm') plan = { ...plan, chunks: 1 };
     }

@@ -42,7 +42,8 @@ export class ModelTransformPlanner implements TransformPlanner {
     const artifact = run.artifactSha256!;
     const stored = spec.transform;
     if (stored.kind !== 'instruction') {
-      return { ok: true, code: stored.code, sha256: artifact, planning: { planner: 'code', requested: 'code', artifactSha256: artifact, fallbacks: [] } };
+      const code = stored.kind === 'sql' ? stored.query : stored.code;
+      return { ok: true, code, sha256: artifact, planning: { planner: 'code', requested: 'code', artifactSha256: artifact, fallbacks: [] } };
     }
     const requested = stored.planner ?? this.opts.defaultPlanner;
     const fallbacks: RunPlanning['fallbacks'] = [];
