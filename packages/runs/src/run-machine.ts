@@ -9,6 +9,7 @@ import {
   type RunRequested,
   type TaskLimits,
   runIdIn,
+  withSpan,
 } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
 import {
@@ -53,7 +54,12 @@ export class RunMachine {
     private readonly log: Logger,
   ) {}
 
+  /** Plans a run in the span `aoetl.run` (its tasks, and so every chunk, the commit and their events, descend from it). */
   async onRunRequested(msg: RunRequested): Promise<void> {
+    return withSpan('aoetl.run', { 'aoetl.run.id': msg.payload.runId, 'aoetl.tenant': msg.payload.tenant }, () => this.planRun(msg));
+  }
+
+  private async planRun(msg: RunRequested): Promise<void> {
     const ctx = contextOf(msg);
     const log = this.log.child({ runId: msg.payload.runId, requestId: msg.requestId });
     let run: RunRecord;
@@ -72,18 +78,25 @@ export class RunMachine {
     const approval = run.approvalRequired ? await this.approvalOf(run) : null;
     const refusal = startRefusal(run, approval);
     if (refusal) return this.fail(run, refusal, ctx, null);
-    let plan: RunPlan;
-    try {
-      plan = await this.derive(run);
-    } catch (err) {
-      if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
-      return this.fail(run, { code: err.code, message: err.message }, ctx, null);
-    }
-    const tasks = Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
-    await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks }, [
-      ...tasks,
-      this.statusEvent(run, 'running', ctx),
-    ]);
+    const planned = await withSpan('aoetl.run.plan', { 'aoetl.run.id': run.id }, async (span) => {
+      let plan: RunPlan;
+      try {
+        plan = await this.derive(run);
+      } catch (err) {
+        if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
+        await this.fail(run, { code: err.code, message: err.message }, ctx, null);
+        return null;
+      }
+      span.setAttribute('aoetl.run.chunks', plan.chunks);
+      const tasks = Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
+      await this.store.runs.transition(run.id, ['planning'], 'running', { plan, chunks: plan.chunks }, [
+        ...tasks,
+        this.statusEvent(run, 'running', ctx),
+      ]);
+      return plan;
+    });
+    if (!planned) return;
+    const plan = planned;
     log.info({ chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion }, 'run planned; tasks dispatched');
   }
 

@@ -1,3 +1,4 @@
+import './tracing.js';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { Counter, startService } from '@aoetl/observability';
 import { parseTenantScope } from '@aoetl/secrets';

@@ -1,3 +1,4 @@
+import './tracing.js';
 import { hostname } from 'node:os';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { GROUPS, PreviewRequested, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';

@@ -1,3 +1,4 @@
+import './tracing.js';
 import { aoetlAuth } from '@aoetl/auth';
 import { Bus, StreamAdmin, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';

@@ -1,3 +1,4 @@
+import './tracing.js';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { startService } from '@aoetl/observability';
