@@ -12,3 +12,4 @@ export {
   type DeadLetterStore,
   type ReplayOutcome,
 } from './dead-letters.js';
+export { RedisAccessControl } from './access-control.js';

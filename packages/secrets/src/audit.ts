@@ -5,6 +5,7 @@ export type AuditEvent =
   | 'vault.login'
   | 'vault.login_failed'
   | 'vault.token_renewed'
+  | 'vault.token_revoked'
   | 'credential.issued'
   | 'credential.renewed'
   | 'credential.revoked'

@@ -12,6 +12,7 @@ import { deadLetterHandler, taskHandler } from './task-handler.js';
 import { previewHandler } from './preview-handler.js';
 import { scopedSteps } from './tenant-scope.js';
 import { secretStoreFrom } from './vault-auth.js';
+import { agentIdentity } from './identity.js';
 
 void startService({
   name: 'etl-agent',
@@ -74,8 +75,9 @@ void startService({
       }),
     });
 
-    const beat = () =>
-      publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent' }, { requestId: agentId })).catch(
+    const identity = agentIdentity(config, secrets, logger);
+    const beat = async () =>
+      publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent', identity: await identity() }, { requestId: agentId })).catch(
         (err: unknown) => logger.warn({ err }, 'heartbeat failed'),
       );
     void beat();

@@ -7,6 +7,7 @@ import { sleep } from '@aoetl/timing';
 import { RunMachine } from '@aoetl/runs';
 import { OrchestratorConfig } from './config.js';
 import { credentialAuditHandler } from './credential-audit.js';
+import { quarantineLedgerEntry } from '@aoetl/audit';
 import { startGovernance } from './governance.js';
 
 void startService({
@@ -38,7 +39,12 @@ void startService({
       stream: STREAMS.events,
       group: GROUPS.orchestrator,
       schema: EventMessage,
-      handler: (m) => (m.type === 'credential.audit' ? onCredentialAudit(m) : machine.onEvent(m)),
+      handler: async (m) => {
+        if (m.type === 'credential.audit') return onCredentialAudit(m);
+        // The monitor's quarantine actions go to the ledger's platform chain (docs/operations/quarantine.md).
+        if (m.type === 'agent.quarantine') return void (await store.ledger.appendOnce(quarantineLedgerEntry(m)));
+        return machine.onEvent(m);
+      },
       onDeadLetter,
     });
 
