@@ -38,6 +38,11 @@ start_one() {
   write_env_default "$svc" OTEL_EXPORTER_OTLP_ENDPOINT "http://127.0.0.1:$OTLP_PORT"
   write_env_default "$svc" OTEL_EXPORTER_OTLP_PROTOCOL http/json
   write_env_default "$svc" OTEL_BSP_SCHEDULE_DELAY 500
+  if [ "$svc" = monitor ]; then
+    # Quarantine (docs/operations/quarantine.md): 5 violations of one agent within 2 minutes here (production default:
+    # within 10). Its Redis user and Vault identity come from redis.sh and openbao.sh.
+    write_env_default monitor AOETL_QUARANTINE_WINDOW_MS 120000
+  fi
   if [ "$svc" = monitor ]; then  # the monitor's admin routes verify tokens like the gateway
     for k in AOETL_OIDC_ISSUER AOETL_OIDC_AUDIENCE AOETL_OIDC_CA_FILE; do
       [ -z "$(read_env agent-gateway "$k")" ] || write_env_default monitor "$k" "$(read_env agent-gateway "$k")"
