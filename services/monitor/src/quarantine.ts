@@ -1,4 +1,4 @@
-import { Bus, RedisAccessControl, connectRedis, redisSettings } from '@aoetl/bus';
+import { RedisAccessControl, connectRedis, redisSettings, type Bus } from '@aoetl/bus';
 import { ConfigError, GROUPS, STREAMS, type EventMessage } from '@aoetl/contracts';
 import type { Logger, Registry } from '@aoetl/observability';
 import { KubernetesPodIsolation, QuarantineService, type QuarantineRecord, type QuarantineState, type SeenIdentity } from '@aoetl/quarantine';
