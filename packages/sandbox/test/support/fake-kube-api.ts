@@ -209,7 +209,7 @@ export class FakeKubeApi {
     }
     for (const [key, value] of Object.entries(patch.metadata.labels as Record<string, unknown>)) {
       if (value !== null && (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value))) {
-        return send(res, 422, status(422, 'Invalid', `metadata.labels: Invalid value: "${String(value)}" (label ${key})`));
+        return send(res, 422, status(422, 'Invalid', `metadata.labels: Invalid value: "${JSON.stringify(value)}" (label ${key})`));
       }
     }
     const labels: Record<string, unknown> = { ...(entry.pod.metadata.labels ?? {}), ...patch.metadata.labels };

@@ -1,4 +1,4 @@
-// The quarantine's pod steps with the real @kubernetes/client-node against the local stand-in for the Kubernetes API
+// The monitor quarantine's pod steps (@aoetl/quarantine) with the real @kubernetes/client-node against the local stand-in for the Kubernetes API
 // server that the sandbox driver tests use (packages/sandbox/test/support/fake-kube-api.ts: HTTPS, bearer token,
 // pods create/get/list/delete and a JSON merge patch of labels). No cluster here: RBAC and the NetworkPolicy that
 // the label triggers are the chart's and are not exercised (the real-cluster issue's single-node cluster will).
@@ -10,8 +10,8 @@ jest.mock('@kubernetes/client-node', () => {
 });
 
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubernetesPodIsolation } from '../../src/index.js';
-import { FakeKubeApi } from '../../../sandbox/test/support/fake-kube-api.js';
+import { KubernetesPodIsolation } from '@aoetl/quarantine';
+import { FakeKubeApi } from '../support/fake-kube-api.js';
 
 const NAMESPACE = 'aoetl';
 let api: FakeKubeApi;
