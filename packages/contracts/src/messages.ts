@@ -176,7 +176,7 @@ export const AgentIdentity = Type.Object(
     vaultTokenAccessor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.]{8,100}$' })),
     pod: Type.Optional(
       Type.Object(
-        { namespace: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$' }), name: Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$' }) },
+        { namespace: Type.String({ pattern: '^[A-Za-z0-9][-A-Za-z0-9]{0,62}$' }), name: Type.String({ pattern: '^[A-Za-z0-9][-A-Za-z0-9.]{0,252}$' }) },
         { additionalProperties: false },
       ),
     ),
