@@ -232,9 +232,15 @@ path "database/creds/warehouse-writer"           { capabilities = ["read"] }
 path "auth/token/create/$TENANT_TOKEN_ROLE"      { capabilities = ["update"] }
 path "sys/leases/revoke"                         { capabilities = ["update"] }
 EOF
+  # The monitor's quarantine: revoke an agent's token (and with it its leases) by the accessor the agent reports,
+  # and check that it is gone. Nothing else: no secret, no credential, no token of its own to mint.
+  bao policy write monitor - >/dev/null <<'EOF'
+path "auth/token/revoke-accessor" { capabilities = ["update"] }
+path "auth/token/lookup-accessor" { capabilities = ["update"] }
+EOF
   has_auth approle || bao auth enable approle >/dev/null
   local svc
-  for svc in etl-agent orchestrator agent-gateway; do approle "$svc"; done
+  for svc in etl-agent orchestrator agent-gateway monitor; do approle "$svc"; done
 
   has_secrets transit || bao secrets enable transit >/dev/null
   bao write -f transit/keys/aoetl-audit >/dev/null
@@ -275,6 +281,10 @@ write_envs() {
     write_env "$svc" AOETL_VAULT_SECRET_ID "$(secret "openbao-$svc-secret-id")"
     write_env "$svc" AOETL_AUDIT_CHECKPOINT_FILE "$STATE/audit/checkpoints.jsonl"
   done
+  write_env monitor AOETL_VAULT_ADDR "$ADDR"
+  write_env monitor AOETL_VAULT_CACERT "$CA"
+  write_env monitor AOETL_VAULT_ROLE_ID "$(cat "$SECRETS/openbao-monitor-role-id")"
+  write_env monitor AOETL_VAULT_SECRET_ID "$(secret openbao-monitor-secret-id)"
   write_env agent-gateway AOETL_DB_CA_FILE "$CA"
   # Tenant scope, on by default: Vault-side (each tenant's own policy) and the static check (role template, hosts).
   local hosts="" t

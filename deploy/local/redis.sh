@@ -11,7 +11,10 @@ CONF="$DIR/redis.conf"
 ACL="$DIR/users.acl"
 LOG="$LOGS/redis.log"
 PIDFILE="$(pidfile redis)"
-USERS=(admin "${SERVICES[@]}")
+# etl-agent-2: a second agent identity (its own ACL user, the same rights) for a second agent process, e.g. the one
+# the quarantine test starts: quarantining one agent switches its user off, not the other's.
+# monitor-quarantine: the monitor's quarantine actions only (docs/operations/quarantine.md).
+USERS=(admin "${SERVICES[@]}" etl-agent-2 monitor-quarantine)
 
 # Least-privilege users (Redis 7 selectors). Every service may also ping/auth/hello/name its connection.
 # The monitor trims the streams and, for an authenticated admin, replays dead letters onto their stream. The gateway
@@ -24,7 +27,12 @@ declare -A RULES=(
   [orchestrator]="$BASE (~aoetl:requests $CONSUME) (~aoetl:tasks +xadd +xpending +xinfo|groups +xlen) (~aoetl:events +xadd $CONSUME) (~aoetl:deadletter +xadd) (~aoetl:previews +xadd) (~aoetl:previews:reply:* +xread +del)"
   [etl-agent]="$BASE (~aoetl:tasks ~aoetl:previews $CONSUME) (~aoetl:previews:reply:* +xadd +expire) (~aoetl:events +xadd) (~aoetl:deadletter +xadd)"
   [monitor]="$BASE (~aoetl:events $CONSUME) (%R~aoetl:* +xinfo|stream +xinfo|groups +xlen +xpending +xrange +xrevrange) (~aoetl:deadletter +xadd) (~aoetl:requests ~aoetl:tasks ~aoetl:events +xtrim +xadd) (~aoetl:deadletter +xdel)"
+  # Quarantine: switch an agent's user off/on and close its connections (ACL SETUSER cannot be limited to some users:
+  # this password is the monitor's alone, used only by the quarantine, every use audited), hand the agents' pending
+  # entries back (XPENDING, XCLAIM with IDLE), and the quarantine's own state under aoetl:quarantine:*.
+  [monitor-quarantine]="$BASE +acl|setuser +acl|getuser +client|kill +multi +exec (~aoetl:tasks ~aoetl:previews +xpending +xclaim) (~aoetl:quarantine:* +hset +hsetnx +hget +hgetall +hdel +zadd +zremrangebyscore +zcard +zcount +pexpire +del)"
 )
+RULES[etl-agent-2]="${RULES[etl-agent]}"
 # stream:group pairs created by the bootstrap (services may not create groups)
 STREAM_GROUPS=(aoetl:requests:orchestrator aoetl:tasks:etl-agent aoetl:previews:etl-agent aoetl:events:orchestrator aoetl:events:monitor)
 
@@ -81,9 +89,11 @@ write_envs() {
   write_env test AOETL_REDIS_URL "rediss://127.0.0.1:$PORT"
   write_env test AOETL_REDIS_ADMIN_USERNAME admin
   write_env test AOETL_REDIS_ADMIN_PASSWORD "$(secret redis-admin.password)"
-  for s in "${SERVICES[@]}"; do
+  for s in "${SERVICES[@]}" etl-agent-2 monitor-quarantine; do
     write_env test "AOETL_REDIS_$(echo "$s" | tr '[:lower:]-' '[:upper:]_')_PASSWORD" "$(secret "redis-$s.password")"
   done
+  write_env monitor AOETL_QUARANTINE_REDIS_USERNAME monitor-quarantine
+  write_env monitor AOETL_QUARANTINE_REDIS_PASSWORD "$(secret redis-monitor-quarantine.password)"
 }
 
 create_groups() {

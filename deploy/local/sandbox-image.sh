@@ -150,7 +150,7 @@ status() {
   fi
 }
 
-case "${1:-}" in
+case "${1:-start}" in  # no argument: start (as /work/helper-run.sh and older callers invoke it)
   start) start ;;
   status) status ;;
   *) echo "usage: $0 start|status" >&2; exit 2 ;;

@@ -8,6 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # service → "api port, metrics port" (api port 0: no API besides /livez /readyz /metrics)
 declare -A PORTS=([agent-gateway]="8080 9101" [orchestrator]="0 9102" [etl-agent]="0 9103" [monitor]="8090 9104")
 START_ORDER=(monitor orchestrator etl-agent agent-gateway)
+OTLP_PORT=4318
 
 pidfile() { echo "$RUN/$1.pid"; }
 # A killed process can linger as a zombie until init reaps it: that is not running.
@@ -31,6 +32,17 @@ start_one() {
   [ "$api" = 0 ] || write_env_default "$svc" AOETL_HTTP_PORT "$api"
   # A stable consumer name: a restarted service first finishes the stream entries it had taken.
   write_env_default "$svc" AOETL_CONSUMER_NAME "$svc-1"
+  # OpenTelemetry (docs/operations/tracing.md): spans go to an OTLP/HTTP receiver on 127.0.0.1:4318 when one listens
+  # (the trace end-to-end test starts one; so can a local collector). With nothing listening, each batch export
+  # (every 500 ms, in the background) fails at once with a refused connection and is dropped: no request waits for it.
+  write_env_default "$svc" OTEL_EXPORTER_OTLP_ENDPOINT "http://127.0.0.1:$OTLP_PORT"
+  write_env_default "$svc" OTEL_EXPORTER_OTLP_PROTOCOL http/json
+  write_env_default "$svc" OTEL_BSP_SCHEDULE_DELAY 500
+  if [ "$svc" = monitor ]; then
+    # Quarantine (docs/operations/quarantine.md): 5 violations of one agent within 2 minutes here (production default:
+    # within 10). Its Redis user and Vault identity come from redis.sh and openbao.sh.
+    write_env_default monitor AOETL_QUARANTINE_WINDOW_MS 120000
+  fi
   if [ "$svc" = monitor ]; then  # the monitor's admin routes verify tokens like the gateway
     for k in AOETL_OIDC_ISSUER AOETL_OIDC_AUDIENCE AOETL_OIDC_CA_FILE; do
       [ -z "$(read_env agent-gateway "$k")" ] || write_env_default monitor "$k" "$(read_env agent-gateway "$k")"

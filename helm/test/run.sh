@@ -250,8 +250,8 @@ check "Grafana dashboard: a named namespace is created only on request (createNa
 if [ -s "$WORK/metrics-and-keda.yaml" ]; then
   check "[metrics-and-keda] every aoetl_* series of the PrometheusRule and the dashboard is registered by the code" \
     "$PY" "$HERE/check_chart.py" metrics-emitted "$WORK/metrics-and-keda.yaml" "$ROOT/services" "$ROOT/packages"
-  { cat "$WORK/metrics-and-keda.yaml"; printf -- '---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: x\nspec:\n  groups:\n    - name: x\n      rules:\n        - alert: X\n          expr: increase(aoetl_agent_quarantined_total[15m]) > 0\n'; } >"$WORK/broken.yaml"
-  refuse "self-test: an alert on a metric nothing emits is caught" "aoetl_agent_quarantined_total is used by the PrometheusRule or the dashboard but no code registers it" \
+  { cat "$WORK/metrics-and-keda.yaml"; printf -- '---\napiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: x\nspec:\n  groups:\n    - name: x\n      rules:\n        - alert: X\n          expr: increase(aoetl_never_emitted_total[15m]) > 0\n'; } >"$WORK/broken.yaml"
+  refuse "self-test: an alert on a metric nothing emits is caught" "aoetl_never_emitted_total is used by the PrometheusRule or the dashboard but no code registers it" \
     "$PY" "$HERE/check_chart.py" metrics-emitted "$WORK/broken.yaml" "$ROOT/services" "$ROOT/packages"
 else
   not_ok "[metrics-and-keda] rendered output for the metrics check"
@@ -290,9 +290,9 @@ privileges_mutated() { # privileges_mutated FILE SED_EXPR
 refuse "mutation: a Vault token for the orchestrator (whose config has no Vault) is an extra" \
   "volume vault-token at /var/run/secrets/aoetl/vault is read by no setting of OrchestratorConfig" \
   privileges_mutated _helpers.tpl 's|{{- if eq .key "etlAgent" -}}true{{- end -}}|{{- if has .key (list "orchestrator" "etlAgent") -}}true{{- end -}}|'
-refuse "mutation: egress to Vault for the monitor is an extra" \
-  "NetworkPolicy/aoetl-to-vault: monitor may reach vault, but its config does not read it" \
-  privileges_mutated networkpolicy.yaml 's|"name" "to-vault" "names" (list "etl-agent")|"name" "to-vault" "names" (list "monitor" "etl-agent")|'
+refuse "mutation: egress to the control database for the etl-agent is an extra" \
+  "NetworkPolicy/aoetl-to-postgres: etl-agent may reach postgres, but its config does not read it" \
+  privileges_mutated networkpolicy.yaml 's|"name" "to-postgres" "names" (list "agent-gateway" "orchestrator" "migrations")|"name" "to-postgres" "names" (list "agent-gateway" "orchestrator" "migrations" "etl-agent")|'
 refuse "mutation: a Secret file no setting reads is an extra" \
   "secret file extra-secret \(key extra\) is read by no secret of" \
   privileges_mutated _pod.tpl 's|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") -}}|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") (dict "key" "extra" "path" "extra-secret") -}}|'

@@ -44,6 +44,11 @@ const ALLOWED: Record<string, Partial<Record<Stream, string[]>>> = {
     'aoetl:deadletter': ['XADD'],
   },
   'etl-agent': { 'aoetl:tasks': CONSUME, 'aoetl:events': ['XADD'], 'aoetl:deadletter': ['XADD'] },
+  // A second agent identity (deploy/local/redis.sh): the same rights under its own user.
+  'etl-agent-2': { 'aoetl:tasks': CONSUME, 'aoetl:events': ['XADD'], 'aoetl:deadletter': ['XADD'] },
+  // The monitor's quarantine: hands a quarantined agent's pending tasks back (its ACL and CLIENT KILL rights are
+  // checked by the quarantine's own test; on the streams it has nothing else).
+  'monitor-quarantine': { 'aoetl:tasks': ['XPENDING', 'XCLAIM'] },
   monitor: {
     // trims every stream; replays dead letters (admin route) onto their stream and removes them
     'aoetl:requests': ['XINFO|STREAM', 'XINFO|GROUPS', 'XLEN', 'XPENDING', 'XRANGE', 'XREVRANGE', 'XTRIM', 'XADD'],

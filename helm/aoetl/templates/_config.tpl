@@ -19,6 +19,11 @@ KEY_FILE for a secret KEY). Every variable here must be declared by the service'
   "AOETL_TLS_CERT_FILE" "/etc/aoetl/tls/tls.crt"
   "AOETL_TLS_KEY_FILE" "/etc/aoetl/tls/tls.key"
 -}}
+{{- if $v.tracing.otlp.endpoint -}}
+{{- $_ := set $data "OTEL_EXPORTER_OTLP_ENDPOINT" $v.tracing.otlp.endpoint -}}
+{{- $_ := set $data "OTEL_EXPORTER_OTLP_PROTOCOL" $v.tracing.otlp.protocol -}}
+{{- $_ := set $data "OTEL_SERVICE_NAME" (printf "aoetl-%s" .name) -}}
+{{- end -}}
 {{- if $c.containerPorts.http -}}
 {{- $_ := set $data "AOETL_HTTP_PORT" (toString $c.containerPorts.http) -}}
 {{- end -}}

@@ -19,3 +19,4 @@ export {
   type CheckpointVerifier,
 } from './checkpoint.js';
 export { credentialAuditMessage, credentialLedgerEntry } from './credentials.js';
+export { PLATFORM_TENANT, quarantineLedgerEntry } from './quarantine.js';

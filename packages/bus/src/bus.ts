@@ -1,7 +1,8 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import type Redis from 'ioredis';
 import type { Logger } from 'pino';
-import { AoetlError, STREAMS, isValid, parse } from '@aoetl/contracts';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { AoetlError, STREAMS, activeTraceparent, contextFromTraceparent, isValid, parse, traceIdOf } from '@aoetl/contracts';
 import { backoffMs, sleep } from '@aoetl/timing';
 import { deadLetterFields } from './dead-letters.js';
 import { MESSAGE_FIELD as FIELD } from './fields.js';
@@ -25,6 +26,8 @@ export interface ConsumeOptions<S extends TSchema> {
 
 type Entry = [id: string, fields: string[]];
 
+const tracer = trace.getTracer('@aoetl/bus');
+
 /**
  * Redis streams with consumer groups. Delivery is at least once: an entry is acked only after its effect,
  * entries left pending by a dead consumer are reclaimed, and poison entries go to the dead-letter stream.
@@ -40,8 +43,14 @@ export class Bus {
     private readonly log: Logger,
   ) {}
 
-  async publish(stream: string, message: { type: string }): Promise<string> {
-    const id = await this.redis.xadd(stream, '*', FIELD, JSON.stringify(message));
+  /**
+   * Appends a message. A message without a `traceparent` gets the active trace context (envelopes carry their own:
+   * the active span's when they were built, see `envelope`), so the consumer's span continues this trace.
+   */
+  async publish(stream: string, message: { type: string; traceparent?: string }): Promise<string> {
+    const traceparent = message.traceparent ?? activeTraceparent();
+    const traced = traceparent && !message.traceparent ? { ...message, traceparent } : message;
+    const id = await this.redis.xadd(stream, '*', FIELD, JSON.stringify(traced));
     if (!id) throw new Error(`XADD to ${stream} returned no id`);
     return id;
   }
@@ -134,25 +143,44 @@ export class Bus {
       }
       return this.deadLetter(conn, opts, id, raw ?? null, reason);
     }
-    const ctx = decoded as { requestId?: string; type?: string };
+    const ctx = decoded as { requestId?: string; type?: string; traceparent?: string };
     // While the effect runs, keep the entry ours: reset its idle time so no other consumer reclaims it.
     const keepAliveMs = Math.max(1000, Math.floor((opts.claimIdleMs ?? 30_000) / 3));
     const keepAlive = setInterval(() => {
       conn.xclaim(opts.stream, opts.group, this.consumer, 0, id, 'JUSTID').catch(() => undefined);
     }, keepAliveMs);
+    // The handler runs in a consumer span continuing the message's trace: its database and Redis calls, the messages
+    // it publishes and its log lines (trace_id) belong to the trace of the request that caused the message.
+    const span = tracer.startSpan(
+      `${opts.stream} process`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'redis',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': opts.stream,
+          'messaging.consumer.group.name': opts.group,
+          'messaging.message.id': id,
+          'aoetl.message.type': ctx.type ?? 'unknown',
+        },
+      },
+      contextFromTraceparent(ctx.traceparent),
+    );
     try {
-      await opts.handler(decoded, id);
+      await context.with(trace.setSpan(contextFromTraceparent(ctx.traceparent), span), () => opts.handler(decoded, id));
       const ack = conn.xack(opts.stream, opts.group, id);
       if (acks) acks.push(ack);
       else await ack;
       this.lastErrors.delete(id);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof AoetlError ? err.code : 'handler failed' });
       this.lastErrors.set(id, message);
       const level = err instanceof AoetlError && !err.retryable ? 'error' : 'warn';
-      log[level]({ err, entryId: id, requestId: ctx.requestId, type: ctx.type }, 'handler failed; entry stays pending');
+      log[level]({ err, entryId: id, requestId: ctx.requestId, type: ctx.type, trace_id: traceIdOf(ctx.traceparent) }, 'handler failed; entry stays pending');
     } finally {
       clearInterval(keepAlive);
+      span.end();
     }
   }
 

@@ -13,3 +13,4 @@ export {
   type ReplayOutcome,
 } from './dead-letters.js';
 export { busPreviewSandbox, PREVIEW_LIMITS, type BusPreviewOptions, type PreviewSandbox } from './preview-client.js';
+export { RedisAccessControl } from './access-control.js';

@@ -82,6 +82,15 @@ export const CommonConfig = {
   AOETL_TLS_CA_FILE: Path,
   AOETL_TLS_CERT_FILE: Path,
   AOETL_TLS_KEY_FILE: Path,
+  /**
+   * OpenTelemetry (read by the SDK itself, see @aoetl/observability/tracing; declared here so that a bad value stops
+   * the start with a clear error and the chart's settings are ones the code reads). No endpoint: no export.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+(/\\S*)?$' })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json'), Type.Literal('grpc')])),
+  OTEL_SERVICE_NAME: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  /** Milliseconds between batch exports (SDK default 5000). */
+  OTEL_BSP_SCHEDULE_DELAY: Type.Optional(Type.Integer({ minimum: 10, maximum: 60_000 })),
 };
 
 export const DatabaseConfig = {

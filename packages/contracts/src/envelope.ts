@@ -1,18 +1,23 @@
 import { randomUUID } from 'node:crypto';
+import { activeTraceparent } from './trace-context.js';
 
 export interface MessageContext {
   requestId: string;
   traceparent?: string;
 }
 
-/** Builds an envelope for `payload`, carrying the request id and trace context of its cause. */
+/**
+ * Builds an envelope for `payload`, carrying the request id and trace context of its cause: the active span when
+ * there is one (the handler's span, so the next hop is its child), else the cause's `traceparent`.
+ */
 export function envelope<T extends string, P>(type: T, payload: P, ctx: MessageContext) {
+  const traceparent = activeTraceparent() ?? ctx.traceparent;
   return {
     v: 1 as const,
     id: randomUUID(),
     type,
     requestId: ctx.requestId,
-    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+    ...(traceparent ? { traceparent } : {}),
     at: new Date().toISOString(),
     payload,
   };

@@ -7,3 +7,4 @@ export * from './envelope.js';
 export * from './quality.js';
 export * from './load-rules.js';
 export * from './expression.js';
+export * from './trace-context.js';

@@ -230,6 +230,27 @@ export const RunStatusChanged = Envelope(
 );
 export type RunStatusChanged = Static<typeof RunStatusChanged>;
 
+/**
+ * What the monitor needs to isolate an agent (docs/operations/quarantine.md): its Redis ACL user and stream consumer
+ * name, the accessor of its Vault token (an accessor can look up or revoke a token, never use it) and, in
+ * Kubernetes, its pod. Identifiers only.
+ */
+export const AgentIdentity = Type.Object(
+  {
+    redisUser: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,100}$' }),
+    consumer: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,200}$' }),
+    vaultTokenAccessor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.]{8,100}$' })),
+    pod: Type.Optional(
+      Type.Object(
+        { namespace: Type.String({ pattern: '^[A-Za-z0-9][-A-Za-z0-9]{0,62}$' }), name: Type.String({ pattern: '^[A-Za-z0-9][-A-Za-z0-9.]{0,252}$' }) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type AgentIdentity = Static<typeof AgentIdentity>;
+
 export const Heartbeat = Envelope(
   'agent.heartbeat',
   Type.Object({
@@ -237,6 +258,7 @@ export const Heartbeat = Envelope(
     service: Type.String(),
     /** Where the agent runs transforms, e.g. `docker/runsc` or `kubernetes/gvisor` (shown on the monitor's dashboard). */
     sandbox: Type.Optional(Type.String({ maxLength: 200 })),
+    identity: Type.Optional(AgentIdentity),
   }),
 );
 export type Heartbeat = Static<typeof Heartbeat>;
@@ -263,8 +285,43 @@ export const CredentialAudit = Envelope(
 );
 export type CredentialAudit = Static<typeof CredentialAudit>;
 
+/** The isolation steps of a quarantine, each with its outcome (docs/operations/quarantine.md). */
+export const QUARANTINE_STEPS = ['redis-user', 'redis-connections', 'pending-work', 'vault-token', 'pod-label', 'pod-delete'] as const;
+export type QuarantineStep = (typeof QUARANTINE_STEPS)[number];
+
+/**
+ * A quarantine action of the monitor (an agent isolated or released, by the threshold or an admin), for the audit
+ * ledger (the orchestrator appends it under the platform's chain). Every step's outcome is named: nothing half-done
+ * goes unrecorded.
+ */
+export const QuarantineAudit = Envelope(
+  'agent.quarantine',
+  Type.Object(
+    {
+      event: Type.Union([Type.Literal('agent.quarantined'), Type.Literal('agent.released')]),
+      agentId: Type.String({ minLength: 1, maxLength: 300 }),
+      actor: Type.String({ minLength: 1, maxLength: 300 }),
+      reason: Type.String({ maxLength: 500 }),
+      violations: Type.Integer({ minimum: 0 }),
+      steps: Type.Array(
+        Type.Object(
+          {
+            step: Type.Union(QUARANTINE_STEPS.map((s) => Type.Literal(s))),
+            outcome: Type.Union([Type.Literal('done'), Type.Literal('failed'), Type.Literal('skipped')]),
+            detail: Type.Optional(Type.String({ maxLength: 300 })),
+          },
+          { additionalProperties: false },
+        ),
+        { maxItems: 20 },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+);
+export type QuarantineAudit = Static<typeof QuarantineAudit>;
+
 /** Everything that may appear on the events stream. */
-export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat, CredentialAudit]);
+export const EventMessage = Type.Union([TaskSucceeded, TaskFailed, RunStatusChanged, Heartbeat, CredentialAudit, QuarantineAudit]);
 export type EventMessage = Static<typeof EventMessage>;
 
 /** Rows a preview may carry, in and out. */

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import { ABORT_CHUNK, COMMIT_CHUNK, RESERVED_SCHEMA, UpstreamError, classifyError, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type TaskLimits, type WatermarkWindow, type CheckResult } from '@aoetl/contracts';
+import { ABORT_CHUNK, COMMIT_CHUNK, RESERVED_SCHEMA, UpstreamError, classifyError, endSpan, failSpan, startChildSpan, withSpan, type CheckResult, type CommitTask, type ConnectionDescriptor, type FailureReason, type LoadTask, type Span, type TaskLimits, type WatermarkWindow } from '@aoetl/contracts';
 import type { CredentialContext, DatabaseCredential, SecretStore } from '@aoetl/secrets';
 import { chunkPredicate, mergeStatement, quoteIdent, quoteQualified, stagingTable } from './sql.js';
 import { CredentialLostError, LeaseKeeper } from './leases.js';
@@ -185,6 +185,11 @@ export async function finished(tgt: pg.Client, runId: string): Promise<number | 
  * in one target transaction. A repeated chunk finds its ledger row and does nothing; a failure rolls back.
  */
 export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Promise<LoadResult> {
+  const attributes = { 'aoetl.run.id': task.runId, 'aoetl.task.id': task.taskId, 'aoetl.chunk': task.chunk.index, 'aoetl.chunks': task.chunk.count };
+  return withSpan('aoetl.chunk', attributes, () => stageChunk(task, deps));
+}
+
+async function stageChunk(task: LoadTask['payload'], deps: LoadDeps): Promise<LoadResult> {
   const started = Date.now();
   const ctx = { runId: task.runId, taskId: task.taskId };
   const log = deps.logger.child({ ...ctx, chunk: task.chunk.index });
@@ -252,12 +257,20 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
     const toSandbox = new PassThrough();
     const fromSandbox = new PassThrough();
     // Settled promises: a failing side must not become an unhandled rejection while the sandbox still runs.
-    const settle = (p: Promise<void>) => p.then(() => null, (err: Error) => err);
-    const extract = settle(pipeline(copyOut, counterIn, toSandbox));
+    // Extract, sandbox and load overlap (one stream): each has its own span under the chunk's.
+    const settle = (p: Promise<void>, span: Span) =>
+      p.then(
+        () => (endSpan(span), null),
+        (err: Error) => (endSpan(span, err), err),
+      );
+    const extract = settle(pipeline(copyOut, counterIn, toSandbox), startChildSpan('aoetl.chunk.extract', { 'aoetl.run.id': task.runId }));
     let loadFailedFirst: Error | null = null;
-    const load = settle(pipeline(fromSandbox, counterOut, copyIn)).then((err) => (loadFailedFirst ??= err));
+    const load = settle(pipeline(fromSandbox, counterOut, copyIn), startChildSpan('aoetl.chunk.load', { 'aoetl.run.id': task.runId })).then(
+      (err) => (loadFailedFirst ??= err),
+    );
 
-    const outcome = await deps.runner.run({
+    const outcome = await withSpan('aoetl.chunk.sandbox', { 'aoetl.run.id': task.runId }, async (span) => {
+      const result = await deps.runner.run({
       runId: task.runId,
       code: task.transform.code,
       codeSha256: task.transform.sha256,
@@ -267,6 +280,9 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
       input: toSandbox,
       output: fromSandbox,
       limits: task.limits,
+      });
+      if (!result.ok) failSpan(span, result.reason.code);
+      return result;
     });
     if (!outcome.ok) {
       // If the target refused the output first (bad type, NOT NULL), the sandbox only saw a broken pipe.
@@ -310,6 +326,10 @@ export async function loadChunk(task: LoadTask['payload'], deps: LoadDeps): Prom
  * chunks and marks the run aborted, so a late chunk task does nothing.
  */
 export async function commitRun(task: CommitTask['payload'], deps: LoadDeps): Promise<LoadResult> {
+  return withSpan(`aoetl.${task.action}`, { 'aoetl.run.id': task.runId, 'aoetl.task.id': task.taskId }, () => finishRun(task, deps));
+}
+
+async function finishRun(task: CommitTask['payload'], deps: LoadDeps): Promise<LoadResult> {
   const ctx = { runId: task.runId, taskId: task.taskId };
   const log = deps.logger.child({ ...ctx, action: task.action });
   const session = new Session(deps, ctx);

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 
 /** Paths pino redacts before a line is written. */
@@ -88,6 +89,12 @@ export interface LoggerConfig {
   destination?: pino.DestinationStream;
 }
 
+/** The active span's ids for a log line (none outside a trace). */
+export function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+}
+
 export function createLogger(config: LoggerConfig): Logger {
   const options: LoggerOptions = {
     name: config.name,
@@ -95,6 +102,8 @@ export function createLogger(config: LoggerConfig): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     hooks: { streamWrite: scrub },
     base: { service: config.name },
+    // Every line written inside a trace (a consumed message, a traced request) names it: trace_id, span_id.
+    mixin: traceFields,
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return config.destination ? pino(options, config.destination) : pino(options);

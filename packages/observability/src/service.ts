@@ -5,6 +5,7 @@ import { loadConfig, redactConfig, secretValues } from '@aoetl/config';
 import { ConfigError } from '@aoetl/contracts';
 import { createLogger, registerSecret, type Logger } from './logger.js';
 import { createRegistry, startOpsServer, type ReadinessChecks } from './ops-server.js';
+import { startTracing, stopTracing } from './tracing.js';
 
 /** The settings every service's config schema has (CommonConfig of @aoetl/config), plus its API port if it has an API. */
 interface ServiceBaseConfig {
@@ -83,6 +84,7 @@ export async function bootService<T extends TObject>(def: ServiceDefinition<T>, 
     await service.api?.close();
     await service.stop();
     await opsServer.close();
+    await stopTracing().catch((err: unknown) => logger.warn({ err }, 'flushing traces failed'));
   };
   const handlers = closeWithGrace({ delay: def.graceMs ?? 10_000 }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after error');
@@ -111,6 +113,9 @@ export async function bootService<T extends TObject>(def: ServiceDefinition<T>, 
  * the process exits with status 1.
  */
 export async function startService<T extends TObject>(def: ServiceDefinition<T>): Promise<void> {
+  // Normally started already by the service's first import (src/tracing.ts), before http, pg, ioredis and fastify
+  // were loaded; this only covers a service without one (its modules then stay uninstrumented, the context still travels).
+  startTracing(def.name);
   try {
     await bootService(def);
   } catch (err) {

@@ -9,6 +9,7 @@ import {
   type RunRequested,
   type TaskLimits,
   runIdIn,
+  withSpan,
 } from '@aoetl/contracts';
 import type { Logger } from '@aoetl/observability';
 import {
@@ -73,7 +74,12 @@ export class RunMachine {
     private readonly log: Logger,
   ) {}
 
+  /** Plans a run in the span `aoetl.run` (its tasks, and so every chunk, the commit and their events, descend from it). */
   async onRunRequested(msg: RunRequested): Promise<void> {
+    return withSpan('aoetl.run', { 'aoetl.run.id': msg.payload.runId, 'aoetl.tenant': msg.payload.tenant }, () => this.planRun(msg));
+  }
+
+  private async planRun(msg: RunRequested): Promise<void> {
     const ctx = contextOf(msg);
     const log = this.log.child({ runId: msg.payload.runId, requestId: msg.requestId });
     let run: RunRecord;
@@ -96,41 +102,44 @@ export class RunMachine {
     const approval = run.approvalRequired ? await this.approvalOf(run) : null;
     const refusal = startRefusal(run, approval);
     if (refusal) return this.fail(run, refusal, ctx, null);
-    let plan: RunPlan;
-    try {
-      plan = await this.derive(run);
-    } catch (err) {
-      if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
-      return this.fail(run, { code: err.code, message: err.message }, ctx, null);
-    }
-    const choice = this.opts.transformPlanner ? await this.opts.transformPlanner.choose(run, ctx) : null;
-    // only from planning: a second planner of the same run (the reconciler) may have started it meanwhile
-    if (choice && !choice.ok) return this.fail(run, choice.error, ctx, null, choice.planning, ['planning']);
-    // Written code (python or sql) runs as the snapshot has it; a planned instruction runs the chosen code.
-    if (choice && choice.planning.planner !== 'code') {
-      // The planned output columns stay: the model's code is checked to produce the same (ADR 0006, model planner).
-      const output = plan.transform.language === 'python' ? plan.transform.output : undefined;
-      plan = { ...plan, transform: { language: 'python', code: choice.code, sha256: choice.sha256, ...(output ? { output } : {}) } };
-      // The model's code may compare rows across the source: it sees the whole source as one chunk.
-      if (choice.planning.planner === 'llm') plan = { ...plan, chunks: 1 };
-    }
-    const fair = this.opts.maxChunksInFlightPerTenant !== undefined;
-    const tasks = fair ? [] : Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
-    const started = await this.store.runs.transition(
-      run.id,
-      ['planning'],
-      'running',
-      { plan, chunks: plan.chunks, chunksDispatched: tasks.length, ...(choice ? { planning: choice.planning } : {}) },
-      [...tasks, this.statusEvent(run, 'running', ctx)],
-    );
-    if (started) await this.dispatchFair(run.tenant);
-    log.info(
-      {
-        chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion, fair,
-        planner: choice?.planning.planner, fallbacks: choice?.planning.fallbacks.length,
-      },
-      'run planned; tasks dispatched',
-    );
+    await withSpan('aoetl.run.plan', { 'aoetl.run.id': run.id }, async (span) => {
+      let plan: RunPlan;
+      try {
+        plan = await this.derive(run);
+      } catch (err) {
+        if (!(err instanceof InputError || err instanceof NotFoundError)) throw err; // infrastructure: retry later
+        return this.fail(run, { code: err.code, message: err.message }, ctx, null);
+      }
+      const choice = this.opts.transformPlanner ? await this.opts.transformPlanner.choose(run, ctx) : null;
+      // only from planning: a second planner of the same run (the reconciler) may have started it meanwhile
+      if (choice && !choice.ok) return this.fail(run, choice.error, ctx, null, choice.planning, ['planning']);
+      // Written code (python or sql) runs as the snapshot has it; a planned instruction runs the chosen code.
+      if (choice && choice.planning.planner !== 'code') {
+        // The planned output columns stay: the model's code is checked to produce the same (ADR 0006, model planner).
+        const output = plan.transform.language === 'python' ? plan.transform.output : undefined;
+        plan = { ...plan, transform: { language: 'python', code: choice.code, sha256: choice.sha256, ...(output ? { output } : {}) } };
+        // The model's code may compare rows across the source: it sees the whole source as one chunk.
+        if (choice.planning.planner === 'llm') plan = { ...plan, chunks: 1 };
+      }
+      span.setAttribute('aoetl.run.chunks', plan.chunks);
+      const fair = this.opts.maxChunksInFlightPerTenant !== undefined;
+      const tasks = fair ? [] : Array.from({ length: plan.chunks }, (_, index) => loadTask(plan, run, index, ctx));
+      const started = await this.store.runs.transition(
+        run.id,
+        ['planning'],
+        'running',
+        { plan, chunks: plan.chunks, chunksDispatched: tasks.length, ...(choice ? { planning: choice.planning } : {}) },
+        [...tasks, this.statusEvent(run, 'running', ctx)],
+      );
+      if (started) await this.dispatchFair(run.tenant);
+      log.info(
+        {
+          chunks: plan.chunks, artifact: plan.transform.sha256, pipelineVersion: run.pipelineVersion, fair,
+          planner: choice?.planning.planner, fallbacks: choice?.planning.fallbacks.length,
+        },
+        'run planned; tasks dispatched',
+      );
+    });
   }
 
   async onEvent(msg: EventMessage): Promise<void> {

@@ -6,6 +6,7 @@ export type AuditEvent =
   | 'vault.login_failed'
   | 'vault.token_renewed'
   | 'vault.tenant_token'
+  | 'vault.token_revoked'
   | 'credential.issued'
   | 'credential.renewed'
   | 'credential.revoked'

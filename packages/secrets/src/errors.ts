@@ -67,6 +67,7 @@ export function toTypedError(err: unknown, what: string): AoetlError {
   }
   if (status === 400 && /invalid lease|lease not found/i.test(detail)) return new LeaseNotFoundError(`vault does not know the lease (${what})`);
   if (status === 404) return new NotFoundError(`vault has nothing at ${what}`);
+  if (status === 400 && /invalid accessor|invalid token/i.test(detail)) return new NotFoundError(`vault knows no such token (${what})`);
   if (status !== undefined && status >= 500) return new VaultUnavailableError('server_error', `vault answered ${status} to ${what}`);
   if (status !== undefined) {
     return new UpstreamError(`vault answered ${status} to ${what}${detail ? `: ${detail}` : ''}`, { retryable: false });

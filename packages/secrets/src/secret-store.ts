@@ -59,6 +59,8 @@ export interface SecretStore {
    * Optional: a store whose credentials need no revoking (the dev file) leaves it out.
    */
   revokeOutstanding?(): Promise<void>;
+  /** The accessor of the Vault token in use (for the monitor's quarantine); absent for stores without tokens. */
+  tokenAccessor?(): Promise<string | undefined>;
   /** Stops background work (token renewal). Outstanding leases are left to the caller. */
   close(): void;
   /**

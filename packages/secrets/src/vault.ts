@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import nodeVault from 'node-vault';
 import type { Logger } from 'pino';
-import { InputError } from '@aoetl/contracts';
+import { InputError, NotFoundError } from '@aoetl/contracts';
 import { forgetSecret, MIN_SECRET_LENGTH, registerSecret } from '@aoetl/observability';
 import { emitAudit, type AuditEvent, type AuditRecord, type AuditSink } from './audit.js';
 import { backoffMs, sleep } from '@aoetl/timing';
@@ -66,7 +66,7 @@ interface AuthBlock {
   metadata?: Record<string, string> | null;
 }
 interface TokenLookup {
-  data?: { ttl?: number; renewable?: boolean; display_name?: string };
+  data?: { ttl?: number; renewable?: boolean; display_name?: string; accessor?: string };
 }
 interface LeaseResponse {
   lease_id: string;
@@ -110,6 +110,7 @@ export class VaultSecretStore implements SecretStore {
   /** Changes whenever the token is replaced or dropped; tells a caller whether its 403 is already handled. */
   private generation = 0;
   private identity: string | undefined;
+  private accessor: string | undefined;
   private loginTtlSec = 0;
   private expiresAt = 0;
   private loginInFlight: Promise<void> | null = null;
@@ -227,6 +228,38 @@ export class VaultSecretStore implements SecretStore {
       this.leases.delete(leaseId);
       if (password) setTimeout(() => (this.opts.onForget ?? forgetSecret)(password), 60_000).unref();
     });
+  }
+
+  /**
+   * The accessor of the token this process holds now (logging in first when it holds none): what the monitor's
+   * quarantine revokes. An accessor can look up or revoke its token, never act with it.
+   */
+  async tokenAccessor(): Promise<string | undefined> {
+    if (!this.token) await this.login();
+    return this.accessor;
+  }
+
+  /**
+   * Revokes the token an accessor names, with its child tokens and every lease it was issued (the dynamic database
+   * credentials of an agent): the monitor's quarantine (policy: update on auth/token/revoke-accessor only).
+   * Throws when Vault refused or could not answer; revoking an unknown or already revoked token is an error from Vault.
+   */
+  async revokeTokenAccessor(accessor: string): Promise<void> {
+    await this.audited('vault.token_revoked', { path: 'auth/token/revoke-accessor' }, async () => {
+      await this.call('token revoke-accessor', 'POST', 'auth/token/revoke-accessor', { accessor });
+    });
+  }
+
+  /** Whether the token an accessor names is still valid (policy: update on auth/token/lookup-accessor). */
+  async tokenAccessorValid(accessor: string): Promise<boolean> {
+    try {
+      await this.call('token lookup-accessor', 'POST', 'auth/token/lookup-accessor', { accessor });
+      return true;
+    } catch (err) {
+      // Vault answers an unknown (revoked) accessor with 400 "invalid accessor" (toTypedError: NotFoundError).
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
   }
 
   /** Leases this process was issued and has not revoked: what a shutdown should revoke. */
@@ -451,6 +484,7 @@ export class VaultSecretStore implements SecretStore {
         }
         const identity = res.data?.display_name ?? 'token';
         record.identity = identity;
+        this.accessor = res.data?.accessor;
         this.install(auth.token, res.data?.ttl ?? 0, res.data?.renewable ?? false, identity);
         return;
       }
@@ -480,6 +514,7 @@ export class VaultSecretStore implements SecretStore {
         meta.service_account_name ? `:${meta.service_account_namespace}/${meta.service_account_name}` : ''
       }`;
       record.identity = identity;
+      this.accessor = res.auth?.accessor;
       this.install(token, res.auth?.lease_duration ?? 0, res.auth?.renewable ?? false, identity);
     });
   }

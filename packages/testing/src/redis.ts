@@ -4,13 +4,18 @@ import { join } from 'node:path';
 import Redis, { type RedisOptions } from 'ioredis';
 import { STATE, stackEnv } from './stack.js';
 
+/** ACL users that have no certificate of their own: the one of the process that uses them. */
+const CERT_OF: Record<string, string> = { 'etl-agent-2': 'etl-agent', 'monitor-quarantine': 'monitor' };
+
 /**
  * A client as ACL user `user` over mutual TLS with the user's certificate from .state/certs (`clientCert: false`
- * connects without one). Fail-fast defaults: no ready check, one retry per request. The caller disconnects it.
+ * connects without one, a string names another certificate, e.g. `admin` for a throwaway user). Fail-fast defaults:
+ * no ready check, one retry per request. The caller disconnects it.
  */
-export function stackRedis(user: string, password: string | undefined, opts: RedisOptions & { clientCert?: boolean } = {}): Redis {
+export function stackRedis(user: string, password: string | undefined, opts: RedisOptions & { clientCert?: boolean | string } = {}): Redis {
   const { clientCert = true, ...options } = opts;
   const certs = join(STATE, 'certs');
+  const cert = typeof clientCert === 'string' ? clientCert : (CERT_OF[user] ?? user);
   return new Redis({
     host: '127.0.0.1',
     port: 6390,
@@ -20,7 +25,7 @@ export function stackRedis(user: string, password: string | undefined, opts: Red
     maxRetriesPerRequest: 1,
     tls: {
       ca: readFileSync(join(certs, 'ca.crt')),
-      ...(clientCert ? { cert: readFileSync(join(certs, `${user}.crt`)), key: readFileSync(join(certs, `${user}.key`)) } : {}),
+      ...(clientCert ? { cert: readFileSync(join(certs, `${cert}.crt`)), key: readFileSync(join(certs, `${cert}.key`)) } : {}),
     },
     ...options,
   });

@@ -1,3 +1,4 @@
+import './tracing.js';
 import { Bus, busPreviewSandbox, connectRedis, redisSettings } from '@aoetl/bus';
 import { llmMetrics, modelPlannerFrom, storedPlanCache } from '@aoetl/llm';
 import { Counter, registerSecret, startService } from '@aoetl/observability';

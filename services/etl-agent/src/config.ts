@@ -61,6 +61,9 @@ export const EtlAgentConfig = Type.Object({
   AOETL_VAULT_TENANT_POLICY: Type.String({ pattern: '^[a-z0-9_{}-]*[{]tenant[}][a-z0-9_{}-]*$', default: 'aoetl-tenant-{tenant}' }),
   AOETL_TASK_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   AOETL_HEARTBEAT_MS: Type.Integer({ minimum: 500, default: 5000 }),
+  /** In Kubernetes (downward API): this agent's pod, named in its heartbeat so that a quarantine can label and delete it. */
+  AOETL_POD_NAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][-A-Za-z0-9.]{0,252}$' })),
+  AOETL_POD_NAMESPACE: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9][-A-Za-z0-9]{0,62}$' })),
 });
 export type EtlAgentConfig = Static<typeof EtlAgentConfig>;
 

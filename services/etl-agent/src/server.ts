@@ -1,3 +1,4 @@
+import './tracing.js';
 import { hostname } from 'node:os';
 import { Bus, connectRedis, redisSettings } from '@aoetl/bus';
 import { GROUPS, PreviewRequested, STREAMS, TaskMessage, envelope } from '@aoetl/contracts';
@@ -11,6 +12,7 @@ import { deadLetterHandler, taskHandler } from './task-handler.js';
 import { previewHandler } from './preview-handler.js';
 import { scopedSteps } from './tenant-scope.js';
 import { secretStoreFrom } from './vault-auth.js';
+import { agentIdentity } from './identity.js';
 
 void startService({
   name: 'etl-agent',
@@ -75,8 +77,9 @@ void startService({
 
     const settings = sandboxSettings(config);
     const where = settings.driver === 'docker' ? `docker/${settings.runtime}` : `kubernetes/${settings.runtimeClassName ?? 'default'}`;
-    const beat = () =>
-      publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent', sandbox: where }, { requestId: agentId })).catch(
+    const identity = agentIdentity(config, secrets, logger);
+    const beat = async () =>
+      publish(STREAMS.events, envelope('agent.heartbeat', { agentId, service: 'etl-agent', sandbox: where, identity: await identity() }, { requestId: agentId })).catch(
         (err: unknown) => logger.warn({ err }, 'heartbeat failed'),
       );
     void beat();

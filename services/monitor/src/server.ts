@@ -1,3 +1,4 @@
+import './tracing.js';
 import { aoetlAuth } from '@aoetl/auth';
 import { Bus, StreamAdmin, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, STREAMS } from '@aoetl/contracts';
@@ -9,6 +10,8 @@ import { deadLetterRoutes } from './deadletters.js';
 import { RunMetrics } from './run-metrics.js';
 import { registerStreamMetrics } from './stream-metrics.js';
 import { trimLoop } from './trim-loop.js';
+import { startQuarantine } from './quarantine.js';
+import { quarantineRoutes } from './quarantine-routes.js';
 
 void startService({
   name: 'monitor',
@@ -20,11 +23,15 @@ void startService({
     const metrics = new RunMetrics(registry);
     registerStreamMetrics(registry, admin, admin);
     const bus = new Bus(redis, config.AOETL_CONSUMER_NAME, logger);
+    const quarantine = startQuarantine(config, { logger, registry, bus, agentStaleMs: config.AOETL_AGENT_STALE_MS });
     bus.consume({
       stream: STREAMS.events,
       group: GROUPS.monitor,
       schema: EventMessage,
-      handler: async (m) => metrics.record(m),
+      handler: async (m) => {
+        await quarantine?.onEvent(m);
+        metrics.record(m);
+      },
     });
 
     // Trims the streams, never past an entry some group has not acknowledged (see docs/adr/0002).
@@ -43,17 +50,22 @@ void startService({
         await routes.register(problems, { serviceName: 'monitor' });
         await routes.register(aoetlAuth, auth);
         await deadLetterRoutes(routes, { deadLetters: admin });
+        if (quarantine) {
+          const { AOETL_QUARANTINE_THRESHOLD: threshold, AOETL_QUARANTINE_WINDOW_MS: windowMs } = config;
+          await quarantineRoutes(routes, { quarantine: quarantine.service, threshold, windowMs });
+        }
       });
     }
 
     return {
       api: dashboard,
-      checks: { redis: async () => void (await redis.ping()) },
+      checks: { redis: async () => void (await redis.ping()), ...quarantine?.checks },
       async stop() {
         trimming.abort();
         await trimmed;
         await people.stop();
         await bus.close();
+        await quarantine?.stop();
         redis.disconnect();
       },
     };

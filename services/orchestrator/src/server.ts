@@ -1,3 +1,4 @@
+import './tracing.js';
 import { Bus, busPreviewSandbox, connectRedis, redisSettings } from '@aoetl/bus';
 import { EventMessage, GROUPS, RunRequested, STREAMS } from '@aoetl/contracts';
 import { registerSecret, startService } from '@aoetl/observability';
@@ -8,6 +9,7 @@ import { ModelTransformPlanner, RunMachine } from '@aoetl/runs';
 import { appRoleVault } from '@aoetl/secrets';
 import { OrchestratorConfig } from './config.js';
 import { credentialAuditHandler } from './credential-audit.js';
+import { quarantineLedgerEntry } from '@aoetl/audit';
 import { startGovernance } from './governance.js';
 
 void startService({
@@ -61,7 +63,12 @@ void startService({
       stream: STREAMS.events,
       group: GROUPS.orchestrator,
       schema: EventMessage,
-      handler: (m) => (m.type === 'credential.audit' ? onCredentialAudit(m) : machine.onEvent(m)),
+      handler: async (m) => {
+        if (m.type === 'credential.audit') return onCredentialAudit(m);
+        // The monitor's quarantine actions go to the ledger's platform chain (docs/operations/quarantine.md).
+        if (m.type === 'agent.quarantine') return void (await store.ledger.appendOnce(quarantineLedgerEntry(m)));
+        return machine.onEvent(m);
+      },
       onDeadLetter,
     });
 

@@ -131,6 +131,7 @@ export class FakeKubeApi {
     if (match && !match.includes('/')) {
       if (req.method === 'GET') return this.readPod(res, match);
       if (req.method === 'DELETE') return this.deletePod(res, match);
+      if (req.method === 'PATCH') return this.patchPod(res, match, req.headers['content-type'] ?? '', body);
     }
     send(res, 404, status(404, 'NotFound', `the server could not find the requested resource ${req.method} ${url.pathname}`));
   }
@@ -192,6 +193,29 @@ export class FakeKubeApi {
         },
       ];
     });
+  }
+
+  /** JSON merge patch of a pod's labels (the monitor's quarantine); other patch types and fields are refused. */
+  private patchPod(res: ServerResponse, name: string, contentType: string, raw: string): void {
+    if (contentType.split(';')[0] !== 'application/merge-patch+json') {
+      return send(res, 415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format: ${contentType}`));
+    }
+    const entry = this.pods.get(name);
+    if (!entry || entry.deleted) return send(res, 404, status(404, 'NotFound', `pods "${name}" not found`));
+    const patch = JSON.parse(raw) as Pod;
+    const keys = Object.keys(patch);
+    if (keys.length !== 1 || keys[0] !== 'metadata' || Object.keys(patch.metadata ?? {}).join() !== 'labels') {
+      return send(res, 422, status(422, 'Invalid', 'this fake API server patches metadata.labels only'));
+    }
+    for (const [key, value] of Object.entries(patch.metadata.labels as Record<string, unknown>)) {
+      if (value !== null && (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value))) {
+        return send(res, 422, status(422, 'Invalid', `metadata.labels: Invalid value: "${JSON.stringify(value)}" (label ${key})`));
+      }
+    }
+    const labels: Record<string, unknown> = { ...(entry.pod.metadata.labels ?? {}), ...patch.metadata.labels };
+    for (const [key, value] of Object.entries(labels)) if (value === null) delete labels[key];
+    entry.pod.metadata.labels = labels;
+    send(res, 200, entry.pod);
   }
 
   private readPod(res: ServerResponse, name: string): void {
