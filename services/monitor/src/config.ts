@@ -26,6 +26,7 @@ export const MonitorConfig = Type.Object({
   /** The control database, read through the monitor's read-only role (aoetl_monitor). */
   AOETL_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   AOETL_DATABASE_PASSWORD: Type.Optional(Secret(Type.String({ minLength: 1 }))),
+  /**
    * Quarantine (docs/operations/quarantine.md). Its Redis ACL user (ACL SETUSER, CLIENT KILL, the agents' pending
    * entries, `aoetl:quarantine:*`); without it the quarantine is off.
    */
