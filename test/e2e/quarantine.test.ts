@@ -147,7 +147,7 @@ test('an agent that keeps breaking the policy is isolated, its held work finishe
   expect(accessor).toBeDefined();
   await expect(vaultRequest('POST', 'auth/token/lookup-accessor', { accessor })).rejects.toThrow(/400|invalid accessor/);
 
-  // A second agent with its own identity picks up the entry the quarantined agent held and finishes the run.
+  // A second agent with its own identity picks up the run's pending work and finishes the run.
   const env = { ...process.env, ...stackEnv('etl-agent') };
   second = spawn(process.execPath, [join(REPO, 'services/etl-agent/dist/server.js')], {
     env: {
@@ -164,7 +164,8 @@ test('an agent that keeps breaking the policy is isolated, its held work finishe
   second.stderr!.on('data', (d: Buffer) => (secondLog += d.toString()));
   const done = await waitForRun(held, token('alice'), 300_000);
   expect(done.status).toBe('succeeded');
-  expect(secondLog).toMatch(/reclaimed pending entry/);
+  // Whether the quarantined agent had taken the task before it was cut off (the second agent then reclaims the
+  // entry it held) or not (the second agent reads it fresh) is a race; either way the second agent runs it.
   expect(secondLog).toMatch(new RegExp(`"runId":"${held}"`));
 
   // Metrics and the audit ledger (platform chain).

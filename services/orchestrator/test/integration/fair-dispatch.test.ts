@@ -63,7 +63,7 @@ const staged = (runId: string, chunk: number) =>
 beforeAll(async () => {
   for (const tenant of [tenantA, tenantB]) {
     for (const name of ['crm', 'warehouse']) {
-      await gateway.connections.put(tenant, { name, kind: 'postgres', host: '127.0.0.1', port: 5433, database: name, vaultRole: `database/creds/${tenant}-${name}` }, 'admin');
+      await gateway.connections.put(tenant, { name, kind: 'postgres', host: '127.0.0.1', port: 5433, database: name, vaultRole: `database/creds/${tenant}-${name}`, allowedSchemas: ['crm', 'silver'] }, 'admin');
     }
   }
 });
