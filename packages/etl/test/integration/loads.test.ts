@@ -130,13 +130,17 @@ describe('write modes on the real warehouse', () => {
   });
 
   test('never provisions in the loader\'s own schema', async () => {
+    // A stored watermark that a replace into aoetl_staging.watermarks would delete.
+    const sentinel = `loads-test-sentinel-${Date.now()}`;
+    psqlAdmin('warehouse', `INSERT INTO aoetl_staging.watermarks (stream, value, run_id) VALUES ('${sentinel}', '1', gen_random_uuid())`);
     const runId = await stage(["(1, 'a@x', 1)"]);
     const err = await failure(commitOnTarget(tgt, commitTask(runId, 1, { table: 'aoetl_staging.watermarks', mode: 'replace', create: true }, { output: OUT }), log));
     expect(err.reason).toMatchObject({ code: 'input', message: expect.stringContaining('schema aoetl_staging') });
     const noOutput = await stage(["(1, 'a@x', 1)"]);
     const err2 = await failure(commitOnTarget(tgt, commitTask(noOutput, 1, { table: 'aoetl_staging.load_ledger', mode: 'replace' }), log));
     expect(err2.reason).toMatchObject({ code: 'input', message: 'aoetl never loads into schema aoetl_staging' });
-    expect(psqlAdmin('warehouse', `SELECT count(*) > 0 FROM aoetl_staging.watermarks`)).toBe('t');
+    expect(psqlAdmin('warehouse', `SELECT count(*) FROM aoetl_staging.watermarks WHERE stream = '${sentinel}'`)).toBe('1');
+    psqlAdmin('warehouse', `DELETE FROM aoetl_staging.watermarks WHERE stream = '${sentinel}'`);
   });
 
   test('without create, a missing target fails the commit with target_missing and creates nothing', async () => {

@@ -205,9 +205,9 @@ describe('runs', () => {
       artifactSha256: run.artifactSha256,
     });
 
-    expect(await runs.recordChunk(run.id, 0, { rowsIn: 10, rowsOut: 9, bytesOut: 90 })).toEqual({ staged: 1, of: 2, complete: false });
-    expect(await runs.recordChunk(run.id, 1, { rowsIn: 5, rowsOut: 5, bytesOut: 50 })).toEqual({ staged: 2, of: 2, complete: true });
-    expect(await runs.recordChunk(run.id, 1, { rowsIn: 99, rowsOut: 99, bytesOut: 99 })).toEqual({ staged: 2, of: 2, complete: true });
+    expect(await runs.recordChunk(run.id, 0, { rowsIn: 10, rowsOut: 9, bytesOut: 90 })).toEqual({ staged: 1, of: 2, complete: false, cpuMs: 0 });
+    expect(await runs.recordChunk(run.id, 1, { rowsIn: 5, rowsOut: 5, bytesOut: 50 })).toEqual({ staged: 2, of: 2, complete: true, cpuMs: 0 });
+    expect(await runs.recordChunk(run.id, 1, { rowsIn: 99, rowsOut: 99, bytesOut: 99 })).toEqual({ staged: 2, of: 2, complete: true, cpuMs: 0 });
     expect(await runs.chunkTotals(run.id)).toEqual({ rowsIn: 15, rowsOut: 14, bytesOut: 140 });
     expect((await runs.stagedChunks(run.id)).sort()).toEqual([0, 1]);
 
