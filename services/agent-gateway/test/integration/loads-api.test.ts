@@ -32,9 +32,9 @@ beforeAll(async () => {
   gw = await buildTestGateway({ issuers: [issuer.issuer], ca: tls.caPem }, { rateLimitPerMinute: 100_000 });
   psqlAdmin(
     'aoetl',
-    `INSERT INTO connections (tenant, name, kind, host, port, database, vault_role, created_by) VALUES
-       ('${tenant}', 'src', 'postgres', '127.0.0.1', 5433, 'source', 'database/creds/source-read', 'test'),
-       ('${tenant}', 'wh', 'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/warehouse-load', 'test')`,
+    `INSERT INTO connections (tenant, name, kind, host, port, database, vault_role, created_by, allowed_schemas) VALUES
+       ('${tenant}', 'src', 'postgres', '127.0.0.1', 5433, 'source', 'database/creds/source-read', 'test', '{crm}'),
+       ('${tenant}', 'wh', 'postgres', '127.0.0.1', 5433, 'warehouse', 'database/creds/warehouse-load', 'test', '{bronze,silver,gold}')`,
   );
 });
 afterAll(async () => {
