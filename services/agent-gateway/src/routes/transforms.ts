@@ -69,7 +69,11 @@ export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
         throw new InputError(`body/instruction: ${message}`, { details: [{ field: 'body/instruction', message }] });
       }
       const columns = sampleColumns(sample);
-      if (!previews) throw new UpstreamError('previews are not available on this gateway (no bus)', { retryable: false });
+      // Checked when a sandbox is needed: an instruction the planner refuses is answered 422 without one.
+      const sandbox = () => {
+        if (!previews) throw new UpstreamError('previews are not available on this gateway (no bus)', { retryable: false });
+        return previews;
+      };
       const tenant = request.principal!.tenant;
       const ctx = { requestId: request.id };
       const fallbacks: { from: string; to: string; code: string; reason: string }[] = [];
@@ -104,7 +108,7 @@ export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
             let output = outcome.output;
             if (!output) {
               const rows = outcome.maskedRows.map((r) => columns.map((c) => r[c.name] ?? null));
-              const ran = await previews.run({ tenant, code: plan.code, sha256: plan.sha256, columns, rows }, ctx);
+              const ran = await sandbox().run({ tenant, code: plan.code, sha256: plan.sha256, columns, rows }, ctx);
               if (!ran.ok) throw new UpstreamError(`the cached model plan did not run on the sample: ${ran.error.code}: ${ran.error.message}`, { retryable: false });
               output = ran;
             }
@@ -128,7 +132,7 @@ export const transformRoutes: FastifyPluginAsyncTypebox<RouteOptions> = async (a
       const code = planned?.code ?? given!;
       const sha256 = sha256Hex(code);
       const rows = sample.rows.map((r) => columns.map((c) => asText(r[c.name])));
-      const result = await previews.run({ tenant, code, sha256, columns, rows }, ctx);
+      const result = await sandbox().run({ tenant, code, sha256, columns, rows }, ctx);
       if (!result.ok) {
         const field = planned ? 'body/instruction' : 'body/code';
         if (planned) throw new UpstreamError(`the planned code did not run on the sample: ${result.error.code}: ${result.error.message}`, { retryable: false });
