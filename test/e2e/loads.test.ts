@@ -195,7 +195,7 @@ describe('write modes, provisioning and schema drift on the real warehouse', () 
     expect(rowsOf('warehouse', target)).toBe(rowsOf('source', source, "id || ':' || lower(trim(email)) || ':' || amount::numeric"));
     psqlAdmin('source', `UPDATE ${source} SET amount = 7 WHERE id = 2`);
     expect((await run(id)).status).toBe('succeeded');
-    expect(psqlAdmin('warehouse', `SELECT count(*) || ':' || sum(amount) FROM ${target}`)).toBe('2:12');
+    expect(psqlAdmin('warehouse', `SELECT count(*) || ':' || sum(amount)::float8 FROM ${target}`)).toBe('2:12');
   });
 
   test('additive drift is applied; breaking drift fails the run unless approved', async () => {
