@@ -33,8 +33,8 @@ beforeAll(async () => {
   psqlAdmin('warehouse', `CREATE TABLE ${TARGET} (customer_id bigint PRIMARY KEY, email text, orders bigint NOT NULL, last_order timestamptz);
     ALTER TABLE ${TARGET} OWNER TO warehouse_load;`);
   for (const [name, database, vaultRole, schemas] of [
-    [SOURCE_CONN, 'source', 'database/creds/source-reader', ['crm', 'sales']],
-    [TARGET_CONN, 'warehouse', 'database/creds/warehouse-writer', ['silver']],
+    [SOURCE_CONN, 'source', 'database/creds/acme-source-reader', ['crm', 'sales']],
+    [TARGET_CONN, 'warehouse', 'database/creds/acme-warehouse-writer', ['silver']],
   ] as const) {
     const res = await call('PUT', `/v1/connections/${name}`, { ...as('admin'), body: { ...connectionBody([...schemas]), database, vaultRole } });
     expect(res.status).toBe(201);
