@@ -292,7 +292,7 @@ refuse "mutation: a Vault token for the orchestrator (whose config has no Vault)
   privileges_mutated _helpers.tpl 's|{{- if eq .key "etlAgent" -}}true{{- end -}}|{{- if has .key (list "orchestrator" "etlAgent") -}}true{{- end -}}|'
 refuse "mutation: egress to the control database for the etl-agent is an extra" \
   "NetworkPolicy/aoetl-to-postgres: etl-agent may reach postgres, but its config does not read it" \
-  privileges_mutated networkpolicy.yaml 's|"name" "to-postgres" "names" (list "agent-gateway" "orchestrator" "migrations")|"name" "to-postgres" "names" (list "agent-gateway" "orchestrator" "migrations" "etl-agent")|'
+  privileges_mutated networkpolicy.yaml 's|"name" "to-postgres" "names" (concat (list "agent-gateway" "orchestrator" "migrations")|"name" "to-postgres" "names" (concat (list "agent-gateway" "orchestrator" "migrations" "etl-agent")|'
 refuse "mutation: a Secret file no setting reads is an extra" \
   "secret file extra-secret \(key extra\) is read by no secret of" \
   privileges_mutated _pod.tpl 's|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") -}}|{{- $items := list (dict "key" $v.secretKeys.redisPassword "path" "redis-password") (dict "key" "extra" "path" "extra-secret") -}}|'
