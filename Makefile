@@ -50,7 +50,8 @@ unit: build ## unit tests (jest unit project, cached by turbo), the sandbox harn
 	python3 -m unittest discover -s docker/sandbox-python -p 'test_*.py' 2>&1 | tail -n 3 | tee $(RESULTS)/harness.txt
 	@n=$$(sed -n 's/^Ran \([0-9]*\) tests\? .*/\1/p' $(RESULTS)/harness.txt); grep -q '^OK' $(RESULTS)/harness.txt \
 	  && echo "$$n passed, 0 failed" >> $(RESULTS)/harness.txt || { echo "0 passed, $${n:-1} failed" >> $(RESULTS)/harness.txt; exit 1; }
-	node --test deploy/local/oidc-issuer/ 2>&1 | tee $(RESULTS)/oidc-issuer.txt | tail -n 8; exit $${PIPESTATUS[0]}
+	node --test deploy/local/oidc-issuer/ 2>&1 | tee $(RESULTS)/oidc-issuer.txt | tail -n 8; s=$${PIPESTATUS[0]}; \
+	  echo "$$(sed -n 's/^# pass //p' $(RESULTS)/oidc-issuer.txt) passed, $$(sed -n 's/^# fail //p' $(RESULTS)/oidc-issuer.txt) failed" >> $(RESULTS)/oidc-issuer.txt; exit $$s
 
 integration: up ## integration tests against the real local stack
 	@mkdir -p $(RESULTS)

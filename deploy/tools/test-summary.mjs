@@ -6,7 +6,8 @@ import { join } from 'node:path';
 const dir = process.argv[2] ?? '.state/test-results';
 let passed = 0;
 let failed = 0;
-for (const file of readdirSync(dir)) {
+// Only result files: suites may leave folders of artefacts beside them (the dashboard's screenshots).
+for (const file of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name)) {
   const text = readFileSync(join(dir, file), 'utf8');
   if (file.endsWith('.json')) {
     const r = JSON.parse(text);
